@@ -1,0 +1,91 @@
+import { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { ModelDownloadError, downloadFile } from '../../models/download';
+import { ensureGeneratedModel } from '../../models/generate';
+import { cachedModelPath, DEFAULT_MODEL_ID, getManifest, listManifests } from '../../models/registry';
+import { configFrom } from '../options';
+
+export function modelCommand(): Command {
+  const model = new Command('model').description('list, fetch and generate embedding models');
+
+  model
+    .command('list')
+    .description('list the models Lookalike knows and whether each is in the cache')
+    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
+    .action(async (options: Record<string, string | undefined>) => {
+      const { modelCacheDir } = configFrom(options);
+      const { stat } = await import('node:fs/promises');
+      for (const m of listManifests()) {
+        const present = await stat(cachedModelPath(modelCacheDir, m)).then(
+          () => 'cached',
+          () => (m.synthetic ? 'generated on first use' : 'not fetched')
+        );
+        const kind = m.synthetic ? 'SYNTHETIC, random weights' : m.file.licence;
+        process.stdout.write(`${m.id.padEnd(20)} ${String(m.dimension).padStart(5)}-d  ${present.padEnd(24)} ${kind}\n`);
+      }
+    });
+
+  model
+    .command('fetch')
+    .description('download a model into the cache, resuming and verifying its SHA-256')
+    .argument('[id]', 'model id', DEFAULT_MODEL_ID)
+    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
+    .action(async (id: string, options: Record<string, string | undefined>) => {
+      const { modelCacheDir } = configFrom(options);
+      const manifest = getManifest(id);
+      const dest = cachedModelPath(modelCacheDir, manifest);
+      if (manifest.synthetic) {
+        await ensureGeneratedModel(manifest, dest);
+        process.stderr.write(`${id} is generated locally, not downloaded: ${dest}\n`);
+        return;
+      }
+      const bar = new SingleBar({
+        format: `${id} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted} left`,
+        hideCursor: true,
+        stream: process.stderr
+      });
+      let started = false;
+      try {
+        const result = await downloadFile({
+          urls: manifest.file.urls,
+          dest,
+          bytes: manifest.file.bytes,
+          sha256: manifest.file.sha256,
+          onProgress: ({ receivedBytes, totalBytes }) => {
+            const mib = (n: number) => Math.round(n / 104857.6) / 10;
+            if (!started) bar.start(mib(totalBytes ?? manifest.file.bytes ?? receivedBytes), 0);
+            started = true;
+            bar.update(mib(receivedBytes));
+          }
+        });
+        bar.stop();
+        process.stderr.write(`Saved ${dest} (${result.bytes} bytes, sha256 ${result.sha256} verified)\n`);
+      } catch (error) {
+        if (started) bar.stop();
+        if (error instanceof ModelDownloadError && error.code === 'offline') {
+          error.message +=
+            `\nTo install it by hand, download ${manifest.file.urls[0]} on a machine with internet ` +
+            `(sha256 ${manifest.file.sha256}), then either copy it to ${dest} ` +
+            `or point Lookalike at it with --model-file <path> or LOOKALIKE_MODEL_FILE=<path>.`;
+        }
+        throw error;
+      }
+    });
+
+  model
+    .command('generate')
+    .description('build the synthetic test models (random weights) into the cache')
+    .argument('[ids...]', 'synthetic model ids (default: all)')
+    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
+    .action(async (ids: string[], options: Record<string, string | undefined>) => {
+      const { modelCacheDir } = configFrom(options);
+      const manifests = ids.length > 0 ? ids.map(getManifest) : listManifests().filter((m) => m.synthetic);
+      for (const manifest of manifests) {
+        if (!manifest.synthetic) throw new Error(`${manifest.id} is a real model: use "model fetch"`);
+        const path = await ensureGeneratedModel(manifest, cachedModelPath(modelCacheDir, manifest));
+        process.stderr.write(`${manifest.id}: ${path}\n`);
+      }
+    });
+
+  return model;
+}

@@ -1,0 +1,75 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting, from command-line flags first and environment variables second, validated in one
+ * place so a typo fails at start-up with a message instead of somewhere deep in a job.
+ */
+
+const positiveInt = z.coerce.number().int().positive();
+
+const configSchema = z.object({
+  dataDir: z.string().min(1),
+  modelCacheDir: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  modelFile: z.string().min(1).optional(),
+  threads: positiveInt,
+  batchSize: positiveInt.max(256),
+  maxPixels: positiveInt,
+  maxFileBytes: positiveInt,
+  port: z.coerce.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+});
+
+export type Config = Omit<z.infer<typeof configSchema>, 'modelCacheDir'> & { modelCacheDir: string };
+
+/** Flags a command may pass; anything left undefined falls back to the environment, then defaults. */
+export type ConfigFlags = Partial<Record<keyof Config, string | number | undefined>>;
+
+/** One row per setting: the environment variable and default the README's table documents. */
+export const SETTINGS = {
+  dataDir: { env: 'LOOKALIKE_DATA_DIR', fallback: './data' },
+  modelCacheDir: { env: 'LOOKALIKE_MODEL_CACHE', fallback: undefined },
+  model: { env: 'LOOKALIKE_MODEL', fallback: undefined },
+  modelFile: { env: 'LOOKALIKE_MODEL_FILE', fallback: undefined },
+  threads: { env: 'LOOKALIKE_THREADS', fallback: String(availableParallelism()) },
+  batchSize: { env: 'LOOKALIKE_BATCH_SIZE', fallback: '8' },
+  maxPixels: { env: 'LOOKALIKE_MAX_PIXELS', fallback: '100000000' },
+  maxFileBytes: { env: 'LOOKALIKE_MAX_FILE_BYTES', fallback: String(256 * 1024 * 1024) },
+  port: { env: 'PORT', fallback: '5000' },
+  host: { env: 'HOST', fallback: '127.0.0.1' },
+  logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
+} as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, { env: name, fallback }] of Object.entries(SETTINGS)) {
+    const fromFlag = flags[key as keyof Config];
+    const fromEnv = env[name];
+    raw[key] = fromFlag ?? (fromEnv === '' ? undefined : fromEnv) ?? fallback;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path[0] as keyof Config;
+      return `${key} (--${kebab(key)} or ${SETTINGS[key].env}): ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = parsed.data;
+  const dataDir = resolve(config.dataDir);
+  return {
+    ...config,
+    dataDir,
+    modelCacheDir: resolve(config.modelCacheDir ?? `${dataDir}/models`),
+    modelFile: config.modelFile && resolve(config.modelFile)
+  };
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,43 @@
+import type { ModelManifest } from '../../src/lib/core/model-manifest';
+
+/** Pixels ready for `writeInputTensor`: 8-bit sRGB, interleaved RGB, at the model's input size. */
+export interface DecodedImage {
+  pixels: Uint8Array;
+  /** Size of the picture as shown (after EXIF orientation), before resizing. */
+  width: number;
+  height: number;
+  format: string;
+  fileBytes: number;
+}
+
+export type RejectionReason =
+  | 'file-too-large'
+  | 'too-many-pixels'
+  | 'unsupported-format'
+  | 'corrupt'
+  | 'unreadable'
+  | 'empty';
+
+/** An input the decoder refuses; `reason` lets callers count and report it without parsing text. */
+export class ImageRejectedError extends Error {
+  constructor(
+    readonly reason: RejectionReason,
+    message: string
+  ) {
+    super(message);
+    this.name = 'ImageRejectedError';
+  }
+}
+
+export interface DecoderLimits {
+  maxPixels: number;
+  maxFileBytes: number;
+}
+
+/** Turns a file or its bytes into the model's input pixels, exactly as the manifest prescribes. */
+export interface ImageDecoder {
+  decode(
+    input: string | Uint8Array,
+    manifest: Pick<ModelManifest, 'input' | 'preprocess'>
+  ): Promise<DecodedImage>;
+}

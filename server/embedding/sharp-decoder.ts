@@ -1,0 +1,141 @@
+import { readFile, stat } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import { planResize } from '../../src/lib/core/preprocess';
+import {
+  ImageRejectedError,
+  type DecodedImage,
+  type DecoderLimits,
+  type ImageDecoder
+} from './image-decoder';
+
+const KERNELS = {
+  bicubic: sharp.kernel.cubic, // Catmull-Rom, like PIL's and torchvision's bicubic
+  bilinear: sharp.kernel.linear,
+  nearest: sharp.kernel.nearest,
+  lanczos3: sharp.kernel.lanczos3
+} as const;
+
+/** EXIF orientations 5–8 turn the picture by 90°, swapping its width and height. */
+const swapsAxes = (orientation: number | undefined) => (orientation ?? 1) >= 5;
+
+/**
+ * Decodes with sharp (libvips): EXIF orientation applied, alpha flattened onto the manifest's
+ * background, converted to 8-bit sRGB, first frame of animations, then resized and cropped as the
+ * manifest's plan says. Size and pixel limits are checked from the header before any decoding.
+ */
+export class SharpImageDecoder implements ImageDecoder {
+  constructor(private readonly limits: DecoderLimits) {}
+
+  async decode(
+    input: string | Uint8Array,
+    manifest: Pick<ModelManifest, 'input' | 'preprocess'>
+  ): Promise<DecodedImage> {
+    const bytes = typeof input === 'string' ? await this.readLimited(input) : input;
+    if (bytes.length === 0) throw new ImageRejectedError('empty', 'File is empty (0 bytes)');
+    this.checkFileSize(bytes.length);
+
+    const header = await sharp(bytes, { limitInputPixels: false })
+      .metadata()
+      .catch((error: unknown) => {
+        throw toRejection(error);
+      });
+    const rawWidth = header.width ?? 0;
+    // Multi-frame images report the frame height separately; only the first frame is decoded.
+    const rawHeight = header.pageHeight ?? header.height ?? 0;
+    if (rawWidth * rawHeight > this.limits.maxPixels) {
+      throw new ImageRejectedError(
+        'too-many-pixels',
+        `Image is ${rawWidth}×${rawHeight} (${megapixels(rawWidth * rawHeight)} MP), over the ` +
+          `${megapixels(this.limits.maxPixels)} MP limit (LOOKALIKE_MAX_PIXELS)`
+      );
+    }
+    const [width, height] = swapsAxes(header.orientation)
+      ? [rawHeight, rawWidth]
+      : [rawWidth, rawHeight];
+    const { preprocess } = manifest;
+    const plan = planResize(width, height, preprocess);
+    const [r, g, b] = preprocess.background;
+
+    const { data, info } = await sharp(bytes, {
+      limitInputPixels: this.limits.maxPixels,
+      pages: 1
+    })
+      .rotate()
+      .flatten({ background: { r, g, b } })
+      .toColourspace('srgb')
+      .resize(plan.resizeWidth, plan.resizeHeight, {
+        fit: 'fill',
+        kernel: KERNELS[preprocess.interpolation],
+        // Exact pixels matter more than speed: the browser must be able to reproduce them.
+        fastShrinkOnLoad: false
+      })
+      .extract(plan.crop)
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+      .catch((error: unknown) => {
+        throw toRejection(error);
+      });
+
+    const expected = manifest.input.width * manifest.input.height * 3;
+    if (info.channels !== 3 || data.length !== expected) {
+      throw new Error(
+        `Decoder produced ${info.width}×${info.height}×${info.channels}, expected ` +
+          `${manifest.input.width}×${manifest.input.height}×3`
+      );
+    }
+    return {
+      pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width,
+      height,
+      format: header.format ?? 'unknown',
+      fileBytes: bytes.length
+    };
+  }
+
+  private checkFileSize(bytes: number): void {
+    if (bytes > this.limits.maxFileBytes) {
+      throw new ImageRejectedError(
+        'file-too-large',
+        `File is ${mebibytes(bytes)} MiB, over the ${mebibytes(this.limits.maxFileBytes)} MiB limit ` +
+          `(LOOKALIKE_MAX_FILE_BYTES)`
+      );
+    }
+  }
+
+  /** Checks the size before reading, so a huge file is refused without loading it. */
+  private async readLimited(path: string): Promise<Uint8Array> {
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new ImageRejectedError('unreadable', 'Not a regular file');
+      this.checkFileSize(info.size);
+      return await readFile(path);
+    } catch (error) {
+      if (error instanceof ImageRejectedError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? 'File does not exist (or vanished)'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'Permission denied'
+            : `Cannot read file (${code ?? String(error)})`;
+      throw new ImageRejectedError('unreadable', why);
+    }
+  }
+}
+
+/** Maps libvips' messages to reasons a person can act on. */
+function toRejection(error: unknown): ImageRejectedError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
+    return new ImageRejectedError('unsupported-format', 'Not an image in a supported format');
+  }
+  if (/pixel limit/i.test(message)) {
+    return new ImageRejectedError('too-many-pixels', `Image is over the pixel limit (LOOKALIKE_MAX_PIXELS)`);
+  }
+  return new ImageRejectedError('corrupt', `Cannot decode image: ${message.split('\n')[0]}`);
+}
+
+const megapixels = (pixels: number) => Math.round(pixels / 1e5) / 10;
+const mebibytes = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;

@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseModelManifest, type ModelManifest } from '../../src/lib/core/model-manifest';
+
+/** The real ImageNet ResNet-50 every install should end up using. */
+export const DEFAULT_MODEL_ID = 'resnet50';
+/** What runs when the real model has not been fetched yet, so the app can always be tried. */
+export const FALLBACK_MODEL_ID = 'synthetic-resnet50';
+
+export const MANIFEST_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+
+let cached: Map<string, ModelManifest> | undefined;
+
+/** All manifests in `models/`, validated; a broken manifest fails loudly at start-up. */
+export function listManifests(): ModelManifest[] {
+  if (!cached) {
+    cached = new Map();
+    for (const file of readdirSync(MANIFEST_DIR).filter((f) => f.endsWith('.json')).sort()) {
+      const manifest = parseModelManifest(
+        JSON.parse(readFileSync(join(MANIFEST_DIR, file), 'utf8')),
+        `manifest models/${file}`
+      );
+      if (`${manifest.id}.json` !== file) {
+        throw new Error(`models/${file} declares id "${manifest.id}"; name the file ${manifest.id}.json`);
+      }
+      cached.set(manifest.id, manifest);
+    }
+  }
+  return [...cached.values()];
+}
+
+export function getManifest(id: string): ModelManifest {
+  const manifest = listManifests().find((m) => m.id === id);
+  if (!manifest) {
+    const known = listManifests()
+      .map((m) => m.id)
+      .join(', ');
+    throw new Error(`Unknown model "${id}". Known models: ${known}`);
+  }
+  return manifest;
+}
+
+/** Where a model's file lives in the cache. */
+export function cachedModelPath(cacheDir: string, manifest: ModelManifest): string {
+  return join(cacheDir, `${manifest.id}.onnx`);
+}

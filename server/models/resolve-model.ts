@@ -1,0 +1,71 @@
+import { stat } from 'node:fs/promises';
+import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { Config } from '../config';
+import { ensureGeneratedModel } from './generate';
+import { cachedModelPath, DEFAULT_MODEL_ID, FALLBACK_MODEL_ID, getManifest } from './registry';
+
+export interface ActiveModel {
+  manifest: ModelManifest;
+  path: string;
+  /** How it was chosen, for logs and /api/health. */
+  source: 'file' | 'cache' | 'generated' | 'fallback';
+  /** Set whenever the model's vectors carry no meaning; every surface must show it. */
+  warning?: string;
+}
+
+export class ModelUnavailableError extends Error {}
+
+export function fetchCommand(id = DEFAULT_MODEL_ID): string {
+  return `npx lookalike model fetch ${id}`;
+}
+
+export function syntheticWarning(manifest: ModelManifest): string {
+  return (
+    `SYNTHETIC MODEL ACTIVE: "${manifest.id}" has random weights, so its search results mean nothing. ` +
+    `Get the real ResNet-50 with: ${fetchCommand()}`
+  );
+}
+
+const isFile = async (path: string) => (await stat(path).catch(() => undefined))?.isFile() ?? false;
+
+/**
+ * Chooses the model the same way for every command: an explicit file, else an explicit id, else
+ * the real ResNet-50 if it was fetched, else the synthetic stand-in with a warning.
+ */
+export async function resolveModel(
+  config: Pick<Config, 'model' | 'modelFile' | 'modelCacheDir'>
+): Promise<ActiveModel> {
+  const withWarning = (active: Omit<ActiveModel, 'warning'>): ActiveModel =>
+    active.manifest.synthetic ? { ...active, warning: syntheticWarning(active.manifest) } : active;
+
+  if (config.modelFile) {
+    const manifest = getManifest(config.model ?? DEFAULT_MODEL_ID);
+    if (!(await isFile(config.modelFile))) {
+      throw new ModelUnavailableError(`Model file ${config.modelFile} does not exist or is not a file`);
+    }
+    return withWarning({ manifest, path: config.modelFile, source: 'file' });
+  }
+
+  if (config.model) {
+    const manifest = getManifest(config.model);
+    const path = cachedModelPath(config.modelCacheDir, manifest);
+    if (manifest.synthetic) {
+      return withWarning({ manifest, path: await ensureGeneratedModel(manifest, path), source: 'generated' });
+    }
+    if (!(await isFile(path))) {
+      throw new ModelUnavailableError(
+        `Model "${manifest.id}" is not in the cache (${path}). Fetch it with: ${fetchCommand(manifest.id)} ` +
+          `— or point --model-file / LOOKALIKE_MODEL_FILE at a copy you downloaded yourself.`
+      );
+    }
+    return { manifest, path, source: 'cache' };
+  }
+
+  const real = getManifest(DEFAULT_MODEL_ID);
+  const realPath = cachedModelPath(config.modelCacheDir, real);
+  if (await isFile(realPath)) return { manifest: real, path: realPath, source: 'cache' };
+
+  const fallback = getManifest(FALLBACK_MODEL_ID);
+  const path = await ensureGeneratedModel(fallback, cachedModelPath(config.modelCacheDir, fallback));
+  return withWarning({ manifest: fallback, path, source: 'fallback' });
+}
