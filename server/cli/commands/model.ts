@@ -30,6 +30,7 @@ export function modelCommand(): Command {
     .description('download a model into the cache, resuming and verifying its SHA-256')
     .argument('[id]', 'model id', DEFAULT_MODEL_ID)
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
+    .option('--url <url>', 'download from this mirror instead of the manifest URLs (hash still checked)')
     .action(async (id: string, options: Record<string, string | undefined>) => {
       const { modelCacheDir } = configFrom(options);
       const manifest = getManifest(id);
@@ -47,7 +48,7 @@ export function modelCommand(): Command {
       let started = false;
       try {
         const result = await downloadFile({
-          urls: manifest.file.urls,
+          urls: options.url ? [options.url] : manifest.file.urls,
           dest,
           bytes: manifest.file.bytes,
           sha256: manifest.file.sha256,
