@@ -31,11 +31,34 @@ export function rawImage(pixels: Uint8Array, width: number, height: number, chan
   return sharp(Buffer.from(pixels), { raw: { width, height, channels } });
 }
 
-/** A colourful scene with shapes, so distinct pictures give distinct embeddings. */
-export async function scene(width: number, height: number, seed: number, format: 'jpeg' | 'png' = 'jpeg') {
-  const pixels = smoothPixels(width, height);
+/**
+ * A colourful scene whose layout depends on the seed (wave directions, frequencies and colours),
+ * plus a little noise, so distinct seeds give clearly distinct pictures and embeddings.
+ */
+export function scenePixels(width: number, height: number, seed: number): Uint8Array {
   const noise = patternPixels(width, height, seed);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = (pixels[i]! * 3 + noise[i]!) >> 2;
-  const img = rawImage(pixels, width, height);
+  const r = (k: number) => ((seed * 9301 + k * 49297) % 233280) / 233280;
+  const waves = [0, 1, 2].map((c) => ({
+    fx: (r(c) - 0.5) * 0.08,
+    fy: (r(c + 3) - 0.5) * 0.08,
+    phase: r(c + 6) * 6.28,
+    base: 60 + r(c + 9) * 130
+  }));
+  const px = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        const w = waves[c]!;
+        const i = (y * width + x) * 3 + c;
+        const value = w.base + 70 * Math.sin(w.fx * x + w.fy * y + w.phase) + (noise[i]! - 128) / 8;
+        px[i] = Math.max(0, Math.min(255, Math.round(value)));
+      }
+    }
+  }
+  return px;
+}
+
+export async function scene(width: number, height: number, seed: number, format: 'jpeg' | 'png' = 'jpeg') {
+  const img = rawImage(scenePixels(width, height, seed), width, height);
   return format === 'jpeg' ? img.jpeg({ quality: 90 }).toBuffer() : img.png().toBuffer();
 }
