@@ -23,7 +23,9 @@ const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
 
-export type Config = Omit<z.infer<typeof configSchema>, 'modelCacheDir'> & { modelCacheDir: string };
+export type Config = Omit<z.infer<typeof configSchema>, 'modelCacheDir'> & {
+  modelCacheDir: string;
+};
 
 /** Flags a command may pass; anything left undefined falls back to the environment, then defaults. */
 export type ConfigFlags = Partial<Record<keyof Config, string | number | undefined>>;

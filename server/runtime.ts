@@ -21,7 +21,9 @@ export async function createRuntime(config: Config): Promise<Runtime> {
     maxPixels: config.maxPixels,
     maxFileBytes: config.maxFileBytes
   });
-  const backend = await createOnnxNodeBackend(model.path, model.manifest, { threads: config.threads });
+  const backend = await createOnnxNodeBackend(model.path, model.manifest, {
+    threads: config.threads
+  });
   const embedder = new Embedder(model.manifest, decoder, backend, config.batchSize);
   return { config, model, embedder, close: () => embedder.close() };
 }

@@ -24,6 +24,8 @@ try {
     error instanceof ConfigError ||
     error instanceof ModelUnavailableError ||
     (error instanceof Error && error.name === 'ModelDownloadError');
-  process.stderr.write(`lookalike: ${expected ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`);
+  process.stderr.write(
+    `lookalike: ${expected ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`
+  );
   process.exit(1);
 }

@@ -5,7 +5,10 @@ import { loadConfig, type Config } from '../config';
 export function withModelOptions(command: Command): Command {
   return command
     .option('--model <id>', 'model id from models/ (env LOOKALIKE_MODEL)')
-    .option('--model-file <path>', 'use this ONNX file instead of the cache (env LOOKALIKE_MODEL_FILE)')
+    .option(
+      '--model-file <path>',
+      'use this ONNX file instead of the cache (env LOOKALIKE_MODEL_FILE)'
+    )
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR, default ./data)')
     .option('--threads <n>', 'inference threads (env LOOKALIKE_THREADS, default: all cores)')
     .option('--batch-size <n>', 'images per model call (env LOOKALIKE_BATCH_SIZE, default 8)');

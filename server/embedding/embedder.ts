@@ -96,7 +96,13 @@ export class Embedder {
           return { input, pixels, image, ms: performance.now() - started };
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          return { input, pixels: undefined, image: undefined, error: message, ms: performance.now() - started };
+          return {
+            input,
+            pixels: undefined,
+            image: undefined,
+            error: message,
+            ms: performance.now() - started
+          };
         }
       })
     );

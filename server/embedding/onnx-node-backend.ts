@@ -40,7 +40,8 @@ export async function createOnnxNodeBackend(
       const tensor = new ort.Tensor('float32', input, [...dims]);
       const result = await session.run({ [inputName]: tensor });
       const output = result[outputName];
-      if (!output || output.type !== 'float32') throw new Error(`Model output ${outputName} is not float32`);
+      if (!output || output.type !== 'float32')
+        throw new Error(`Model output ${outputName} is not float32`);
       return { data: output.data as Float32Array, dims: output.dims.map(Number) };
     },
     close: () => session.release()

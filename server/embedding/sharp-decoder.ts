@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
-import { planResize } from '../../src/lib/core/preprocess';
+import { ImageGeometryError, planResize, type ResizePlan } from '../../src/lib/core/preprocess';
 import {
   ImageRejectedError,
   type DecodedImage,
@@ -54,7 +54,14 @@ export class SharpImageDecoder implements ImageDecoder {
       ? [rawHeight, rawWidth]
       : [rawWidth, rawHeight];
     const { preprocess } = manifest;
-    const plan = planResize(width, height, preprocess);
+    let plan: ResizePlan;
+    try {
+      plan = planResize(width, height, preprocess);
+    } catch (error) {
+      if (error instanceof ImageGeometryError)
+        throw new ImageRejectedError('bad-geometry', error.message);
+      throw error;
+    }
     const [r, g, b] = preprocess.background;
 
     const { data, info } = await sharp(bytes, {
@@ -132,7 +139,10 @@ function toRejection(error: unknown): ImageRejectedError {
     return new ImageRejectedError('unsupported-format', 'Not an image in a supported format');
   }
   if (/pixel limit/i.test(message)) {
-    return new ImageRejectedError('too-many-pixels', `Image is over the pixel limit (LOOKALIKE_MAX_PIXELS)`);
+    return new ImageRejectedError(
+      'too-many-pixels',
+      `Image is over the pixel limit (LOOKALIKE_MAX_PIXELS)`
+    );
   }
   return new ImageRejectedError('corrupt', `Cannot decode image: ${message.split('\n')[0]}`);
 }

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GENERATOR_VERSION } from './generate';
 import { parseModelManifest, type ModelManifest } from '../../src/lib/core/model-manifest';
 
 /** The real ImageNet ResNet-50 every install should end up using. */
@@ -16,13 +17,17 @@ let cached: Map<string, ModelManifest> | undefined;
 export function listManifests(): ModelManifest[] {
   if (!cached) {
     cached = new Map();
-    for (const file of readdirSync(MANIFEST_DIR).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of readdirSync(MANIFEST_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const manifest = parseModelManifest(
         JSON.parse(readFileSync(join(MANIFEST_DIR, file), 'utf8')),
         `manifest models/${file}`
       );
       if (`${manifest.id}.json` !== file) {
-        throw new Error(`models/${file} declares id "${manifest.id}"; name the file ${manifest.id}.json`);
+        throw new Error(
+          `models/${file} declares id "${manifest.id}"; name the file ${manifest.id}.json`
+        );
       }
       cached.set(manifest.id, manifest);
     }
@@ -41,7 +46,8 @@ export function getManifest(id: string): ModelManifest {
   return manifest;
 }
 
-/** Where a model's file lives in the cache. */
+/** Where a model's file lives in the cache; generated ones carry their generator's version. */
 export function cachedModelPath(cacheDir: string, manifest: ModelManifest): string {
-  return join(cacheDir, `${manifest.id}.onnx`);
+  const suffix = manifest.synthetic ? `.gen${GENERATOR_VERSION}` : '';
+  return join(cacheDir, `${manifest.id}${suffix}.onnx`);
 }

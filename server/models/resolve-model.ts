@@ -41,7 +41,9 @@ export async function resolveModel(
   if (config.modelFile) {
     const manifest = getManifest(config.model ?? DEFAULT_MODEL_ID);
     if (!(await isFile(config.modelFile))) {
-      throw new ModelUnavailableError(`Model file ${config.modelFile} does not exist or is not a file`);
+      throw new ModelUnavailableError(
+        `Model file ${config.modelFile} does not exist or is not a file`
+      );
     }
     return withWarning({ manifest, path: config.modelFile, source: 'file' });
   }
@@ -50,7 +52,11 @@ export async function resolveModel(
     const manifest = getManifest(config.model);
     const path = cachedModelPath(config.modelCacheDir, manifest);
     if (manifest.synthetic) {
-      return withWarning({ manifest, path: await ensureGeneratedModel(manifest, path), source: 'generated' });
+      return withWarning({
+        manifest,
+        path: await ensureGeneratedModel(manifest, path),
+        source: 'generated'
+      });
     }
     if (!(await isFile(path))) {
       throw new ModelUnavailableError(
@@ -66,6 +72,9 @@ export async function resolveModel(
   if (await isFile(realPath)) return { manifest: real, path: realPath, source: 'cache' };
 
   const fallback = getManifest(FALLBACK_MODEL_ID);
-  const path = await ensureGeneratedModel(fallback, cachedModelPath(config.modelCacheDir, fallback));
+  const path = await ensureGeneratedModel(
+    fallback,
+    cachedModelPath(config.modelCacheDir, fallback)
+  );
   return withWarning({ manifest: fallback, path, source: 'fallback' });
 }

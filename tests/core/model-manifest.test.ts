@@ -80,6 +80,9 @@ describe('manifests in models/', () => {
     );
     for (const m of synthetic.filter((s) => s.synthetic)) {
       expect(m.generator).toMatch(/^(resnet50|tiny)$/);
+      // Generated, never downloaded.
+      expect(m.file.urls).toEqual([]);
+      expect(m.file.sha256).toBeUndefined();
     }
     expect(getManifest('synthetic-resnet50')).toMatchObject({
       synthetic: true,

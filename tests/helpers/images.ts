@@ -27,7 +27,12 @@ export function patternPixels(width: number, height: number, seed = 1): Uint8Arr
   return px;
 }
 
-export function rawImage(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) {
+export function rawImage(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 2 | 3 | 4 = 3
+) {
   return sharp(Buffer.from(pixels), { raw: { width, height, channels } });
 }
 
@@ -58,7 +63,12 @@ export function scenePixels(width: number, height: number, seed: number): Uint8A
   return px;
 }
 
-export async function scene(width: number, height: number, seed: number, format: 'jpeg' | 'png' = 'jpeg') {
+export async function scene(
+  width: number,
+  height: number,
+  seed: number,
+  format: 'jpeg' | 'png' = 'jpeg'
+) {
   const img = rawImage(scenePixels(width, height, seed), width, height);
   return format === 'jpeg' ? img.jpeg({ quality: 90 }).toBuffer() : img.png().toBuffer();
 }

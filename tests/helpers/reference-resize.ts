@@ -43,7 +43,8 @@ export function referenceResize(
       const { first, w } = wx[x]!;
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < w.length; k++) acc += w[k]! * pixels[(y * width + first + k) * channels + c]!;
+        for (let k = 0; k < w.length; k++)
+          acc += w[k]! * pixels[(y * width + first + k) * channels + c]!;
         horizontal[(y * outWidth + x) * channels + c] = acc;
       }
     }
@@ -55,7 +56,8 @@ export function referenceResize(
     for (let x = 0; x < outWidth; x++) {
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < w.length; k++) acc += w[k]! * horizontal[((first + k) * outWidth + x) * channels + c]!;
+        for (let k = 0; k < w.length; k++)
+          acc += w[k]! * horizontal[((first + k) * outWidth + x) * channels + c]!;
         out[(y * outWidth + x) * channels + c] = Math.min(255, Math.max(0, Math.round(acc)));
       }
     }

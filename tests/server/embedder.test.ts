@@ -46,7 +46,9 @@ describe.each(['tiny', 'synthetic-resnet50'] as const)('Embedder with %s', (id) 
 
   it('gives (nearly) the same vector for an EXIF-rotated twin, closer than any other picture', async () => {
     const twinBytes = await exifTwin(photo);
-    const [a, twin, b] = await Promise.all([photo, twinBytes, other].map((x) => embedder.embedOne(x)));
+    const [a, twin, b] = await Promise.all(
+      [photo, twinBytes, other].map((x) => embedder.embedOne(x))
+    );
     const twinSimilarity = cosine(a!, twin!);
     expect(twinSimilarity).toBeGreaterThan(0.999);
     expect(twinSimilarity).toBeGreaterThan(cosine(a!, b!));

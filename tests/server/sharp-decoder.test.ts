@@ -14,7 +14,14 @@ const manifest = getManifest('synthetic-resnet50'); // shorter side → 256, cen
 const decoder = new SharpImageDecoder({ maxPixels: 100_000_000, maxFileBytes: 50 * 1024 * 1024 });
 
 /** Crops interleaved RGB pixels: what a correct centre crop must return. */
-function crop(px: ArrayLike<number>, width: number, left: number, top: number, w: number, h: number) {
+function crop(
+  px: ArrayLike<number>,
+  width: number,
+  left: number,
+  top: number,
+  w: number,
+  h: number
+) {
   const out = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w * 3; x++) out[y * w * 3 + x] = px[((top + y) * width + left) * 3 + x]!;
@@ -123,7 +130,11 @@ describe('SharpImageDecoder geometry and pixels', () => {
     const px = smoothPixels(400, 300);
     const upright = await rawImage(px, 400, 300).png().toBuffer();
     // Store the pixels turned 90° clockwise and tag orientation 8 ("rotate 90° CCW to display").
-    const stored = await sharp(upright).rotate(90).png().withMetadata({ orientation: 8 }).toBuffer();
+    const stored = await sharp(upright)
+      .rotate(90)
+      .png()
+      .withMetadata({ orientation: 8 })
+      .toBuffer();
     expect((await sharp(stored).metadata()).width).toBe(300);
     const a = await decoder.decode(upright, manifest);
     const b = await decoder.decode(stored, manifest);
@@ -133,9 +144,19 @@ describe('SharpImageDecoder geometry and pixels', () => {
   });
 
   it('uses the first frame of an animation', async () => {
-    const red = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#ff0000' } }).png().toBuffer();
-    const green = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#00ff00' } }).png().toBuffer();
-    const gif = await sharp([red, green], { join: { animated: true } }).gif().toBuffer();
+    const red = await sharp({
+      create: { width: 256, height: 256, channels: 3, background: '#ff0000' }
+    })
+      .png()
+      .toBuffer();
+    const green = await sharp({
+      create: { width: 256, height: 256, channels: 3, background: '#00ff00' }
+    })
+      .png()
+      .toBuffer();
+    const gif = await sharp([red, green], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     expect((await sharp(gif).metadata()).pages).toBe(2);
     const { pixels } = await decoder.decode(gif, manifest);
     expect([...pixels.subarray(0, 3)]).toEqual([255, 0, 0]);
@@ -149,7 +170,14 @@ describe('SharpImageDecoder geometry and pixels', () => {
     expect(decoded.format).toBe(format === 'avif' ? 'heif' : format);
     // 300×260 → 295×256, crop left 35. Lossy formats (and GIF's 256 colours) move pixels a little,
     // never the picture.
-    const reference = crop(referenceResize(smoothPixels(300, 260), 300, 260, 3, 295, 256), 295, 35, 16, 224, 224);
+    const reference = crop(
+      referenceResize(smoothPixels(300, 260), 300, 260, 3, 295, 256),
+      295,
+      35,
+      16,
+      224,
+      224
+    );
     expect(meanDiff(decoded.pixels, reference)).toBeLessThan(format === 'gif' ? 12 : 4);
   });
 });
@@ -183,7 +211,11 @@ describe('SharpImageDecoder refuses bad input with a reason', () => {
 
   it('rejects a decompression bomb from its header, before decoding', async () => {
     // A valid 1×1 PNG whose header is rewritten to claim 100000×100000 pixels (10 gigapixels).
-    const png = Buffer.from(await rawImage(new Uint8Array([1, 2, 3]), 1, 1).png().toBuffer());
+    const png = Buffer.from(
+      await rawImage(new Uint8Array([1, 2, 3]), 1, 1)
+        .png()
+        .toBuffer()
+    );
     png.writeUInt32BE(100_000, 16);
     png.writeUInt32BE(100_000, 20);
     png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
@@ -203,5 +235,21 @@ describe('SharpImageDecoder refuses bad input with a reason', () => {
     await expectRejected(strict.decode(path, manifest), 'file-too-large');
     const roomy = new SharpImageDecoder({ maxPixels: 1_000_000, maxFileBytes: 1e9 });
     await expectRejected(roomy.decode(path, manifest), 'too-many-pixels');
+  });
+});
+
+describe('SharpImageDecoder refuses hostile shapes', () => {
+  it('rejects a 1×5000 strip instead of planning a 256×1280000 resize', async () => {
+    const strip = await rawImage(new Uint8Array(5000 * 3).fill(90), 1, 5000)
+      .png()
+      .toBuffer();
+    const error = await expectRejected(decoder.decode(strip, manifest), 'bad-geometry');
+    expect(error.message).toMatch(/1×5000/);
+  });
+
+  it('still accepts a 10:1 panorama', async () => {
+    const pano = await rawImage(smoothPixels(2560, 256), 2560, 256).jpeg().toBuffer();
+    const decoded = await decoder.decode(pano, manifest);
+    expect(decoded.pixels.length).toBe(224 * 224 * 3);
   });
 });

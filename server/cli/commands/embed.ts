@@ -5,7 +5,9 @@ import { configFrom, shout, withModelOptions } from '../options';
 /** `lookalike embed <image…>`: one JSON object per line and image, for scripts and debugging. */
 export function embedCommand(): Command {
   return withModelOptions(new Command('embed'))
-    .description('print the embedding of each image as JSON lines: { path, vector, ms } or { path, error }')
+    .description(
+      'print the embedding of each image as JSON lines: { path, vector, ms } or { path, error }'
+    )
     .argument('<images...>', 'image files')
     .action(async (images: string[], options: Record<string, string | undefined>) => {
       const runtime = await createRuntime(configFrom(options));

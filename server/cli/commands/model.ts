@@ -2,7 +2,12 @@ import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ModelDownloadError, downloadFile } from '../../models/download';
 import { ensureGeneratedModel } from '../../models/generate';
-import { cachedModelPath, DEFAULT_MODEL_ID, getManifest, listManifests } from '../../models/registry';
+import {
+  cachedModelPath,
+  DEFAULT_MODEL_ID,
+  getManifest,
+  listManifests
+} from '../../models/registry';
 import { configFrom } from '../options';
 
 export function modelCommand(): Command {
@@ -21,7 +26,9 @@ export function modelCommand(): Command {
           () => (m.synthetic ? 'generated on first use' : 'not fetched')
         );
         const kind = m.synthetic ? 'SYNTHETIC, random weights' : m.file.licence;
-        process.stdout.write(`${m.id.padEnd(20)} ${String(m.dimension).padStart(5)}-d  ${present.padEnd(24)} ${kind}\n`);
+        process.stdout.write(
+          `${m.id.padEnd(20)} ${String(m.dimension).padStart(5)}-d  ${present.padEnd(24)} ${kind}\n`
+        );
       }
     });
 
@@ -30,7 +37,10 @@ export function modelCommand(): Command {
     .description('download a model into the cache, resuming and verifying its SHA-256')
     .argument('[id]', 'model id', DEFAULT_MODEL_ID)
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
-    .option('--url <url>', 'download from this mirror instead of the manifest URLs (hash still checked)')
+    .option(
+      '--url <url>',
+      'download from this mirror instead of the manifest URLs (hash still checked)'
+    )
     .action(async (id: string, options: Record<string, string | undefined>) => {
       const { modelCacheDir } = configFrom(options);
       const manifest = getManifest(id);
@@ -60,7 +70,9 @@ export function modelCommand(): Command {
           }
         });
         bar.stop();
-        process.stderr.write(`Saved ${dest} (${result.bytes} bytes, sha256 ${result.sha256} verified)\n`);
+        process.stderr.write(
+          `Saved ${dest} (${result.bytes} bytes, sha256 ${result.sha256} verified)\n`
+        );
       } catch (error) {
         if (started) bar.stop();
         if (error instanceof ModelDownloadError && error.code === 'offline') {
@@ -80,9 +92,11 @@ export function modelCommand(): Command {
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
     .action(async (ids: string[], options: Record<string, string | undefined>) => {
       const { modelCacheDir } = configFrom(options);
-      const manifests = ids.length > 0 ? ids.map(getManifest) : listManifests().filter((m) => m.synthetic);
+      const manifests =
+        ids.length > 0 ? ids.map(getManifest) : listManifests().filter((m) => m.synthetic);
       for (const manifest of manifests) {
-        if (!manifest.synthetic) throw new Error(`${manifest.id} is a real model: use "model fetch"`);
+        if (!manifest.synthetic)
+          throw new Error(`${manifest.id} is a real model: use "model fetch"`);
         const path = await ensureGeneratedModel(manifest, cachedModelPath(modelCacheDir, manifest));
         process.stderr.write(`${manifest.id}: ${path}\n`);
       }

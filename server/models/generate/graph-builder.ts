@@ -1,4 +1,11 @@
-import { ATTR, FLOAT, encodeModel, type Attribute, type NodeSpec, type TensorSpec } from './onnx-proto';
+import {
+  ATTR,
+  FLOAT,
+  encodeModel,
+  type Attribute,
+  type NodeSpec,
+  type TensorSpec
+} from './onnx-proto';
 import { SeededRandom } from './seeded-random';
 
 /** Builds an ONNX graph node by node, with deterministic random weights. */
@@ -53,11 +60,15 @@ export class GraphBuilder {
     const b = this.constant(`conv${id}.bias`, [outChannels], bias);
     const pad = Math.floor(kernel / 2);
     this.macs += outChannels * fanIn * outSize * outSize;
-    return this.node('Conv', [input, w, b], [
-      { name: 'kernel_shape', type: ATTR.INTS, ints: [kernel, kernel] },
-      { name: 'strides', type: ATTR.INTS, ints: [stride, stride] },
-      { name: 'pads', type: ATTR.INTS, ints: [pad, pad, pad, pad] }
-    ]);
+    return this.node(
+      'Conv',
+      [input, w, b],
+      [
+        { name: 'kernel_shape', type: ATTR.INTS, ints: [kernel, kernel] },
+        { name: 'strides', type: ATTR.INTS, ints: [stride, stride] },
+        { name: 'pads', type: ATTR.INTS, ints: [pad, pad, pad, pad] }
+      ]
+    );
   }
 
   relu(input: string): string {
@@ -76,7 +87,9 @@ export class GraphBuilder {
       type: {
         tensorType: {
           elemType: FLOAT,
-          shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }
+          shape: {
+            dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }))
+          }
         }
       }
     });

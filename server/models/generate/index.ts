@@ -4,6 +4,12 @@ import type { ModelManifest } from '../../../src/lib/core/model-manifest';
 import { generateResnet50, type GeneratedGraph } from './resnet50';
 import { generateTiny } from './tiny';
 
+/**
+ * Bump whenever a generator or seed changes: it is part of the cached file's name, so a stale
+ * generated model is never reused.
+ */
+export const GENERATOR_VERSION = 1;
+
 /** Seeds are part of the contract: the same id always yields the same bytes. */
 const SEEDS = { resnet50: 50, tiny: 7 } as const;
 

@@ -118,7 +118,12 @@ export interface TensorSpec {
 
 export interface ValueInfoSpec {
   name: string;
-  type: { tensorType: { elemType: number; shape: { dim: ({ dimValue: number } | { dimParam: string })[] } } };
+  type: {
+    tensorType: {
+      elemType: number;
+      shape: { dim: ({ dimValue: number } | { dimParam: string })[] };
+    };
+  };
 }
 
 export interface ModelSpec {

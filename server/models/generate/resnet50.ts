@@ -24,11 +24,15 @@ export function generateResnet50(opts: {
   let size = opts.inputSize / 2;
   let x = g.relu(g.conv(opts.inputName, 3, 64, 7, 2, size));
   size /= 2;
-  x = g.node('MaxPool', [x], [
-    { name: 'kernel_shape', type: ATTR.INTS, ints: [3, 3] },
-    { name: 'strides', type: ATTR.INTS, ints: [2, 2] },
-    { name: 'pads', type: ATTR.INTS, ints: [1, 1, 1, 1] }
-  ]);
+  x = g.node(
+    'MaxPool',
+    [x],
+    [
+      { name: 'kernel_shape', type: ATTR.INTS, ints: [3, 3] },
+      { name: 'strides', type: ATTR.INTS, ints: [2, 2] },
+      { name: 'pads', type: ATTR.INTS, ints: [1, 1, 1, 1] }
+    ]
+  );
 
   const stages = [
     { blocks: 3, width: 64, stride: 1 },
@@ -43,8 +47,7 @@ export function generateResnet50(opts: {
       const stride = b === 0 ? stage.stride : 1;
       const inSize = size;
       size = inSize / stride;
-      const shortcut =
-        b === 0 ? g.conv(x, channels, out, 1, stride, size) : x;
+      const shortcut = b === 0 ? g.conv(x, channels, out, 1, stride, size) : x;
       let y = g.relu(g.conv(x, channels, stage.width, 1, 1, inSize));
       y = g.relu(g.conv(y, stage.width, stage.width, 3, stride, size));
       y = g.conv(y, stage.width, out, 1, 1, size, 0.2);

@@ -24,10 +24,14 @@ export function generateTiny(opts: {
   x = g.relu(g.conv(x, 16, 16, 3, 1, opts.inputSize));
   x = g.conv(x, 16, channels, 3, 2, half);
   const window = half / grid;
-  x = g.node('AveragePool', [x], [
-    { name: 'kernel_shape', type: ATTR.INTS, ints: [window, window] },
-    { name: 'strides', type: ATTR.INTS, ints: [window, window] }
-  ]);
+  x = g.node(
+    'AveragePool',
+    [x],
+    [
+      { name: 'kernel_shape', type: ATTR.INTS, ints: [window, window] },
+      { name: 'strides', type: ATTR.INTS, ints: [window, window] }
+    ]
+  );
   g.node('Flatten', [x], [{ name: 'axis', type: ATTR.INT, i: 1 }], opts.outputName);
   const bytes = g.build({
     name: 'tiny',

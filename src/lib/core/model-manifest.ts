@@ -7,6 +7,7 @@ import { z } from 'zod';
  */
 
 const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
+const byte = z.number().int().min(0).max(255);
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');
 
 export const resizePolicySchema = z.discriminatedUnion('mode', [
@@ -41,7 +42,7 @@ export const modelManifestSchema = z
     dimension: z.number().int().positive(),
     file: z.object({
       /** Mirrors tried in order; empty for generated models. */
-      urls: z.array(z.url()).default([]),
+      urls: z.array(z.url({ protocol: /^https$/ })).default([]),
       bytes: z.number().int().positive().optional(),
       sha256: sha256Hex.optional(),
       licence: z.string().min(1),
@@ -67,7 +68,7 @@ export const modelManifestSchema = z
       mean: rgbTriple,
       std: rgbTriple.refine((s) => s.every((v) => v > 0), 'std must be positive'),
       /** Transparent pixels are composited onto this sRGB colour before anything else. */
-      background: rgbTriple.default([255, 255, 255])
+      background: z.tuple([byte, byte, byte]).default([255, 255, 255])
     }),
     output: z.object({
       /** Omitted when the publisher does not document it: the model's only output is used. */
@@ -96,8 +97,19 @@ export const modelManifestSchema = z
         message: 'a downloadable model needs urls and a published sha256'
       });
     }
+    if (!m.synthetic && m.generator) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['generator'],
+        message: 'only synthetic models are generated'
+      });
+    }
     if (m.synthetic && !m.generator) {
-      ctx.addIssue({ code: 'custom', path: ['generator'], message: 'a synthetic model needs a generator' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['generator'],
+        message: 'a synthetic model needs a generator'
+      });
     }
   });
 

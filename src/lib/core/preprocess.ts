@@ -6,6 +6,17 @@ import type { ModelManifest } from './model-manifest';
  * the resulting pixels into the model's input tensor.
  */
 
+/**
+ * Longest side over shortest side that is accepted. Resizing the shorter side of a 1×100000
+ * strip to 256 pixels would make a 256×25600000 image: refuse such shapes instead.
+ */
+export const MAX_ASPECT_RATIO = 50;
+
+/** The picture's shape cannot be preprocessed (no pixels, or too long and thin). */
+export class ImageGeometryError extends Error {
+  override readonly name = 'ImageGeometryError';
+}
+
 export interface ResizePlan {
   /** Size to resample the (orientation-corrected) image to. */
   resizeWidth: number;
@@ -24,8 +35,18 @@ export function planResize(
   height: number,
   preprocess: ModelManifest['preprocess']
 ): ResizePlan {
-  if (!(width > 0 && height > 0)) throw new Error(`Image has no pixels (${width}×${height})`);
+  if (!(Number.isFinite(width) && Number.isFinite(height) && width > 0 && height > 0)) {
+    throw new ImageGeometryError(`Image has no pixels (${width}×${height})`);
+  }
   const { resize, crop } = preprocess;
+  if (
+    resize.mode === 'shortest-edge' &&
+    Math.max(width, height) / Math.min(width, height) > MAX_ASPECT_RATIO
+  ) {
+    throw new ImageGeometryError(
+      `Image is ${width}×${height}, longer than ${MAX_ASPECT_RATIO}:1; such strips are not indexed`
+    );
+  }
   let resizeWidth: number;
   let resizeHeight: number;
   if (resize.mode === 'exact') {
@@ -33,13 +54,17 @@ export function planResize(
     resizeHeight = resize.height;
   } else if (width <= height) {
     resizeWidth = resize.size;
-    resizeHeight = Math.max(1, Math.trunc((resize.size * height) / width));
+    resizeHeight = Math.trunc((resize.size * height) / width);
   } else {
     resizeHeight = resize.size;
-    resizeWidth = Math.max(1, Math.trunc((resize.size * width) / height));
+    resizeWidth = Math.trunc((resize.size * width) / height);
   }
   if (crop.mode === 'none') {
-    return { resizeWidth, resizeHeight, crop: { left: 0, top: 0, width: resizeWidth, height: resizeHeight } };
+    return {
+      resizeWidth,
+      resizeHeight,
+      crop: { left: 0, top: 0, width: resizeWidth, height: resizeHeight }
+    };
   }
   if (crop.width > resizeWidth || crop.height > resizeHeight) {
     throw new Error(
@@ -76,6 +101,7 @@ export function writeInputTensor(
   if (rgb.length !== plane * channels) {
     throw new Error(`Expected ${plane * channels} bytes of pixels, got ${rgb.length}`);
   }
+  if (!Number.isInteger(index) || index < 0) throw new Error(`Invalid batch index ${index}`);
   const base = index * plane * 3;
   if (out.length < base + plane * 3) throw new Error('Input tensor too small for this batch index');
   // Source channel feeding each model channel: BGR models read R from slot 2.

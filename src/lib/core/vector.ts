@@ -37,10 +37,14 @@ export function poolOutput(
   const [batch = 0, channels = 0, ...spatialDims] = dims;
   const spatial = spatialDims.reduce((a, b) => a * b, 1);
   if (data.length !== batch * channels * spatial) {
-    throw new Error(`Output has ${data.length} values, dims ${dims.join('×')} need ${batch * channels * spatial}`);
+    throw new Error(
+      `Output has ${data.length} values, dims ${dims.join('×')} need ${batch * channels * spatial}`
+    );
   }
   if (pooling === 'none' && spatial !== 1) {
-    throw new Error(`Output ${dims.join('×')} has spatial positions but the manifest says no pooling`);
+    throw new Error(
+      `Output ${dims.join('×')} has spatial positions but the manifest says no pooling`
+    );
   }
   const vectors: Float32Array[] = [];
   for (let n = 0; n < batch; n++) {
