@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Build stage: install everything and build the static web app.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+# Runtime stage: production dependencies, the sources the CLI runs, and the built app.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 LOOKALIKE_DATA_DIR=/data
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY bin ./bin
+COPY models ./models
+COPY server ./server
+COPY src/lib/core ./src/lib/core
+COPY --from=build /app/build ./build
+RUN mkdir -p /data /images && chown node:node /data /images
+USER node
+VOLUME ["/data"]
+EXPOSE 5000
+# Fetch the real model on first start (kept in /data); offline, serve falls back to the
+# synthetic model and says so loudly.
+CMD ["sh", "-c", "node bin/lookalike.js model fetch; exec node bin/lookalike.js serve"]
