@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { UserError } from './errors';
 
 /**
  * Every setting, from command-line flags first and environment variables second, validated in one
@@ -45,7 +46,9 @@ export const SETTINGS = {
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
 
-export class ConfigError extends Error {}
+export class ConfigError extends UserError {
+  override name = 'ConfigError';
+}
 
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};

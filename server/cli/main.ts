@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
-import { ModelUnavailableError } from '../models/resolve-model';
+import { UserError } from '../errors';
 import { embedCommand } from './commands/embed';
 import { modelCommand } from './commands/model';
 import { serveCommand } from './commands/serve';
@@ -20,12 +19,8 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // Expected failures get one clear line; anything else keeps its stack for a bug report.
-  const expected =
-    error instanceof ConfigError ||
-    error instanceof ModelUnavailableError ||
-    (error instanceof Error && error.name === 'ModelDownloadError');
-  process.stderr.write(
-    `lookalike: ${expected ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`
-  );
+  const text =
+    error instanceof UserError ? error.message : String((error as Error)?.stack ?? error);
+  process.stderr.write(`lookalike: ${text}\n`);
   process.exit(1);
 }

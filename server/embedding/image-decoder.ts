@@ -11,7 +11,13 @@ export interface DecodedImage {
 }
 
 export type RejectionReason =
-  'file-too-large' | 'too-many-pixels' | 'unsupported-format' | 'corrupt' | 'unreadable' | 'empty';
+  | 'file-too-large'
+  | 'too-many-pixels'
+  | 'bad-geometry'
+  | 'unsupported-format'
+  | 'corrupt'
+  | 'unreadable'
+  | 'empty';
 
 /** An input the decoder refuses; `reason` lets callers count and report it without parsing text. */
 export class ImageRejectedError extends Error {

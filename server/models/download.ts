@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { UserError } from '../errors';
 
 /**
  * Resumable, verified download of a model file from a list of mirrors.
@@ -42,7 +43,7 @@ export interface DownloadOptions {
 
 export type ModelDownloadErrorCode = 'offline' | 'http' | 'integrity' | 'interrupted' | 'aborted';
 
-export class ModelDownloadError extends Error {
+export class ModelDownloadError extends UserError {
   override readonly name = 'ModelDownloadError';
   readonly code: ModelDownloadErrorCode;
   constructor(code: ModelDownloadErrorCode, message: string, options?: ErrorOptions) {

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors';
 import { GENERATOR_VERSION } from './generate';
 import { parseModelManifest, type ModelManifest } from '../../src/lib/core/model-manifest';
 
@@ -41,7 +42,7 @@ export function getManifest(id: string): ModelManifest {
     const known = listManifests()
       .map((m) => m.id)
       .join(', ');
-    throw new Error(`Unknown model "${id}". Known models: ${known}`);
+    throw new UserError(`Unknown model "${id}". Known models: ${known}`);
   }
   return manifest;
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { Config } from '../config';
+import { UserError } from '../errors';
 import { ensureGeneratedModel } from './generate';
 import { cachedModelPath, DEFAULT_MODEL_ID, FALLBACK_MODEL_ID, getManifest } from './registry';
 
@@ -13,7 +14,9 @@ export interface ActiveModel {
   warning?: string;
 }
 
-export class ModelUnavailableError extends Error {}
+export class ModelUnavailableError extends UserError {
+  override name = 'ModelUnavailableError';
+}
 
 export function fetchCommand(id = DEFAULT_MODEL_ID): string {
   return `npx lookalike model fetch ${id}`;

@@ -155,6 +155,25 @@ describe('modelManifestSchema', () => {
     expect(rejection(json)).toMatch(/(^|[ ;])file\.sha256: /);
   });
 
+  it('rejects a plain-http download URL, naming file.urls', () => {
+    const json = validManifest();
+    json.file.urls = ['http://example.com/model.onnx'];
+    expect(rejection(json)).toMatch(/(^|[ ;])file\.urls\.0: /);
+  });
+
+  it('rejects a generator on a real (non-synthetic) model', () => {
+    expect(rejection({ ...validManifest(), generator: 'tiny' })).toMatch(
+      /(^|[ ;])generator: only synthetic/
+    );
+  });
+
+  it('rejects a background colour outside 0–255', () => {
+    const json = validManifest();
+    expect(
+      rejection({ ...json, preprocess: { ...json.preprocess, background: [256, 0, 0] } })
+    ).toMatch(/preprocess\.background\.0: /);
+  });
+
   it('rejects a short sha256, naming file.sha256', () => {
     const json = validManifest();
     json.file.sha256 = 'a'.repeat(63);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { UserError } from '../../errors';
 import { SingleBar } from 'cli-progress';
 import { ModelDownloadError, downloadFile } from '../../models/download';
 import { ensureGeneratedModel } from '../../models/generate';
@@ -96,7 +97,7 @@ export function modelCommand(): Command {
         ids.length > 0 ? ids.map(getManifest) : listManifests().filter((m) => m.synthetic);
       for (const manifest of manifests) {
         if (!manifest.synthetic)
-          throw new Error(`${manifest.id} is a real model: use "model fetch"`);
+          throw new UserError(`${manifest.id} is a real model: use "model fetch"`);
         const path = await ensureGeneratedModel(manifest, cachedModelPath(modelCacheDir, manifest));
         process.stderr.write(`${manifest.id}: ${path}\n`);
       }
