@@ -1,7 +1,50 @@
 /**
- * A failure the person can fix (bad flag, unknown model, missing file, offline): shown as one
- * line without a stack trace. Anything else is a bug and keeps its stack.
+ * A failure the person can fix (bad flag, unknown model, missing file, offline, bad request):
+ * shown as one line without a stack trace, and over HTTP as `{ error: { code, message } }` with
+ * `status`. Anything else is a bug and keeps its stack (and is a 500 without details).
  */
 export class UserError extends Error {
   override name = 'UserError';
+  /** HTTP status when this reaches a client. */
+  readonly status: number = 400;
+  /** Stable machine-readable code for clients. */
+  readonly code: string = 'bad_request';
+}
+
+export class ValidationError extends UserError {
+  override name = 'ValidationError';
+  override readonly code = 'invalid_request';
+}
+
+export class NotFoundError extends UserError {
+  override name = 'NotFoundError';
+  override readonly status = 404;
+  override readonly code = 'not_found';
+}
+
+/** A path outside the configured image roots, or one that escapes them through a symlink. */
+export class ForbiddenPathError extends UserError {
+  override name = 'ForbiddenPathError';
+  override readonly status = 403;
+  override readonly code = 'path_not_allowed';
+}
+
+/** The collection was built by another model (or another dimension). */
+export class CollectionMismatchError extends UserError {
+  override name = 'CollectionMismatchError';
+  override readonly status = 409;
+  override readonly code = 'collection_model_mismatch';
+}
+
+/** Too much work in flight: the client should retry after `retryAfterSeconds`. */
+export class BusyError extends UserError {
+  override name = 'BusyError';
+  override readonly status = 503;
+  override readonly code = 'busy';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1
+  ) {
+    super(message);
+  }
 }

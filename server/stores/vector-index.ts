@@ -1,0 +1,31 @@
+/** A vector and the catalog id it belongs to. */
+export interface VectorEntry {
+  id: number;
+  vector: Float32Array;
+}
+
+export interface VectorMatch {
+  id: number;
+  /** Cosine similarity (vectors are unit length, so this is the inner product). */
+  score: number;
+}
+
+/**
+ * Nearest-neighbour search over unit vectors keyed by catalog id. Implementations: an in-process
+ * HNSW index (embedded default) and Milvus (scale-out). Upserts are idempotent by id.
+ */
+export interface VectorIndex {
+  /** For /api/health and logs, e.g. "usearch-hnsw". */
+  readonly kind: string;
+  readonly dimension: number;
+  upsert(entries: readonly VectorEntry[]): Promise<void>;
+  remove(ids: readonly number[]): Promise<void>;
+  /** Best first; at most `k` matches. */
+  search(query: Float32Array, k: number): Promise<VectorMatch[]>;
+  count(): Promise<number>;
+  /** Removes every vector; the index stays usable. */
+  clear(): Promise<void>;
+  /** Makes earlier writes durable and searchable (Milvus flush; embedded: save its snapshot). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
