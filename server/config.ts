@@ -21,6 +21,17 @@ const configSchema = z.object({
   maxFileBytes: positiveInt,
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1),
+  imageRoots: z.string().transform((v) => v.split(':').filter((p) => p.trim() !== '')),
+  adminToken: z.string().min(8, 'use at least 8 characters').optional(),
+  corsOrigins: z.string().transform((v) =>
+    v
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean)
+  ),
+  maxUploadBytes: positiveInt,
+  encodeConcurrency: positiveInt.max(64),
+  encodeQueue: z.coerce.number().int().min(0).max(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
 
@@ -43,6 +54,12 @@ export const SETTINGS = {
   maxFileBytes: { env: 'LOOKALIKE_MAX_FILE_BYTES', fallback: String(256 * 1024 * 1024) },
   port: { env: 'PORT', fallback: '5000' },
   host: { env: 'HOST', fallback: '127.0.0.1' },
+  imageRoots: { env: 'LOOKALIKE_IMAGE_ROOTS', fallback: '' },
+  adminToken: { env: 'LOOKALIKE_ADMIN_TOKEN', fallback: undefined },
+  corsOrigins: { env: 'LOOKALIKE_CORS_ORIGINS', fallback: '' },
+  maxUploadBytes: { env: 'LOOKALIKE_MAX_UPLOAD_BYTES', fallback: String(32 * 1024 * 1024) },
+  encodeConcurrency: { env: 'LOOKALIKE_ENCODE_CONCURRENCY', fallback: '2' },
+  encodeQueue: { env: 'LOOKALIKE_ENCODE_QUEUE', fallback: '32' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
 

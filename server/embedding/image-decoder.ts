@@ -37,6 +37,8 @@ export interface DecoderLimits {
 
 /** Turns a file or its bytes into the model's input pixels, exactly as the manifest prescribes. */
 export interface ImageDecoder {
+  /** Reads a file within the size limit; failures are ImageRejectedError (`unreadable`, …). */
+  read(path: string): Promise<Uint8Array>;
   decode(
     input: string | Uint8Array,
     manifest: Pick<ModelManifest, 'input' | 'preprocess'>

@@ -31,7 +31,7 @@ export class SharpImageDecoder implements ImageDecoder {
     input: string | Uint8Array,
     manifest: Pick<ModelManifest, 'input' | 'preprocess'>
   ): Promise<DecodedImage> {
-    const bytes = typeof input === 'string' ? await this.readLimited(input) : input;
+    const bytes = typeof input === 'string' ? await this.read(input) : input;
     if (bytes.length === 0) throw new ImageRejectedError('empty', 'File is empty (0 bytes)');
     this.checkFileSize(bytes.length);
 
@@ -111,8 +111,8 @@ export class SharpImageDecoder implements ImageDecoder {
     }
   }
 
-  /** Checks the size before reading, so a huge file is refused without loading it. */
-  private async readLimited(path: string): Promise<Uint8Array> {
+  /** Reads a file, checking its size first so a huge file is refused without loading it. */
+  async read(path: string): Promise<Uint8Array> {
     try {
       const info = await stat(path);
       if (!info.isFile()) throw new ImageRejectedError('unreadable', 'Not a regular file');

@@ -45,7 +45,7 @@ export type ModelDownloadErrorCode = 'offline' | 'http' | 'integrity' | 'interru
 
 export class ModelDownloadError extends UserError {
   override readonly name = 'ModelDownloadError';
-  readonly code: ModelDownloadErrorCode;
+  override readonly code: ModelDownloadErrorCode;
   constructor(code: ModelDownloadErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;

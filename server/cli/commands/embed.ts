@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createRuntime } from '../../runtime';
+import { createEmbeddingRuntime } from '../../runtime';
 import { configFrom, shout, withModelOptions } from '../options';
 
 /** `lookalike embed <image…>`: one JSON object per line and image, for scripts and debugging. */
@@ -10,7 +10,7 @@ export function embedCommand(): Command {
     )
     .argument('<images...>', 'image files')
     .action(async (images: string[], options: Record<string, string | undefined>) => {
-      const runtime = await createRuntime(configFrom(options));
+      const runtime = await createEmbeddingRuntime(configFrom(options));
       if (runtime.model.warning) shout(runtime.model.warning);
       let failed = 0;
       try {

@@ -1,0 +1,168 @@
+import { l2Normalize } from '../../src/lib/core/vector';
+import { CollectionMismatchError, ValidationError } from '../errors';
+import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
+import type { VectorIndex } from '../stores/vector-index';
+import { Mutex } from './mutex';
+
+export interface SearchHit {
+  id: number;
+  path: string;
+  score: number;
+  width: number;
+  height: number;
+  imageUrl: string;
+  thumbUrl: string;
+}
+
+/**
+ * One collection: the catalog (source of truth) and the vector index kept in step with it.
+ * Every write follows the same write-ahead protocol — catalog row `pending` with its vector,
+ * then the index, then `indexed` — so a crash between the two stores is repaired by
+ * `reconcile()` at the next start.
+ */
+export class Collection {
+  /** Writes and index snapshots never interleave, so a snapshot never claims a missing write. */
+  private readonly writes = new Mutex();
+
+  constructor(
+    readonly catalog: Catalog,
+    readonly index: VectorIndex,
+    readonly model: ModelManifest
+  ) {}
+
+  /** Refuses a collection built by another model; then repairs anything a crash left pending. */
+  async open(): Promise<{ repaired: number }> {
+    const existing = await this.catalog.collectionModel();
+    if (
+      existing &&
+      (existing.modelId !== this.model.id || existing.dimension !== this.model.dimension)
+    ) {
+      throw new CollectionMismatchError(
+        `This collection was built by model "${existing.modelId}" (${existing.dimension}-d), but the ` +
+          `active model is "${this.model.id}" (${this.model.dimension}-d). Start with --model ` +
+          `${existing.modelId}, use another LOOKALIKE_DATA_DIR, or clear the collection and re-index.`
+      );
+    }
+    return { repaired: await this.reconcile() };
+  }
+
+  /** Puts vectors the catalog holds as `pending` into the index; returns how many. */
+  reconcile(): Promise<number> {
+    return this.writes.run(async () => {
+      let repaired = 0;
+      for (;;) {
+        const pending = await this.catalog.pendingImages(500);
+        if (pending.length === 0) return repaired;
+        await this.index.upsert(pending);
+        await this.catalog.markIndexed(pending.map((p) => p.id));
+        repaired += pending.length;
+      }
+    });
+  }
+
+  /** Adds embedded images durably; returns their ids once both stores have them. */
+  addImages(images: readonly NewImage[]): Promise<number[]> {
+    if (images.length === 0) return Promise.resolve([]);
+    return this.writes.run(async () => {
+      await this.catalog.claimCollection({
+        modelId: this.model.id,
+        dimension: this.model.dimension
+      });
+      const { ids, removedIds } = await this.catalog.addImages(images);
+      await this.index.upsert(ids.map((id, i) => ({ id, vector: images[i]!.vector })));
+      await this.catalog.markIndexed(ids);
+      if (removedIds.length > 0) await this.index.remove(removedIds);
+      return ids;
+    });
+  }
+
+  /** Points files at pictures the collection already has (copies, moves, touched files). */
+  linkPaths(links: readonly PathRecord[]): Promise<void> {
+    if (links.length === 0) return Promise.resolve();
+    return this.writes.run(async () => {
+      const removedIds = await this.catalog.linkPaths(links);
+      if (removedIds.length > 0) await this.index.remove(removedIds);
+    });
+  }
+
+  /** Forgets files; pictures left without a file leave the index too. Returns how many went. */
+  removePaths(paths: readonly string[]): Promise<number> {
+    if (paths.length === 0) return Promise.resolve(0);
+    return this.writes.run(async () => {
+      const removedIds = await this.catalog.removePaths(paths);
+      if (removedIds.length > 0) await this.index.remove(removedIds);
+      return removedIds.length;
+    });
+  }
+
+  /** Checks a client's query vector: right length, finite numbers, not all zero. */
+  validateQuery(vector: readonly number[] | Float32Array): Float32Array {
+    if (vector.length !== this.model.dimension) {
+      throw new ValidationError(
+        `Query vector has ${vector.length} values; model ${this.model.id} gives ${this.model.dimension}`
+      );
+    }
+    for (let i = 0; i < vector.length; i++) {
+      if (!Number.isFinite(vector[i]))
+        throw new ValidationError(`Query vector value ${i} is not a finite number`);
+    }
+    const unit = l2Normalize(vector);
+    if (unit.every((v) => v === 0)) throw new ValidationError('Query vector is all zeros');
+    return unit;
+  }
+
+  /** Best matches first; the score is cosine similarity. */
+  async search(vector: readonly number[] | Float32Array, topK: number): Promise<SearchHit[]> {
+    const query = this.validateQuery(vector);
+    const matches = await this.index.search(query, topK);
+    const images = await this.catalog.getImages(matches.map((m) => m.id));
+    const hits: SearchHit[] = [];
+    for (const match of matches) {
+      const image = images.get(match.id);
+      // A vector whose catalog row was just removed: skip it rather than return a dead entry.
+      if (!image || image.paths.length === 0) continue;
+      hits.push(toHit(image, match.score));
+    }
+    return hits;
+  }
+
+  count(): Promise<number> {
+    return this.catalog.countImages();
+  }
+
+  getImage(id: number): Promise<ImageWithPaths | undefined> {
+    return this.catalog.getImages([id]).then((m) => m.get(id));
+  }
+
+  clear(): Promise<void> {
+    return this.writes.run(async () => {
+      await this.catalog.clear();
+      await this.index.clear();
+      await this.index.flush();
+    });
+  }
+
+  /** Makes the index durable (embedded: snapshot; Milvus: flush). */
+  flush(): Promise<void> {
+    return this.writes.run(() => this.index.flush());
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.index.close();
+    await this.catalog.close();
+  }
+}
+
+export function toHit(image: ImageWithPaths, score: number): SearchHit {
+  return {
+    id: image.id,
+    path: image.paths[0]!,
+    score,
+    width: image.width,
+    height: image.height,
+    imageUrl: `/api/images/${image.id}`,
+    thumbUrl: `/api/images/${image.id}/thumb`
+  };
+}

@@ -1,0 +1,112 @@
+import type { VectorSource } from './vector-source';
+
+/** One distinct picture (by content): every identical file shares it. */
+export interface ImageRecord {
+  id: number;
+  /** SHA-256 of the file's bytes. */
+  contentHash: string;
+  width: number;
+  height: number;
+  bytes: number;
+  format: string;
+  /** 64-bit difference hash of the picture, hex: near-identical pictures differ in few bits. */
+  dhash: string;
+  /** Write-ahead state: `pending` until the vector index has the vector too. */
+  state: 'pending' | 'indexed';
+}
+
+export interface ImageWithPaths extends ImageRecord {
+  paths: string[];
+}
+
+/** A file known to the catalog and the facts used to tell whether it changed. */
+export interface PathRecord {
+  path: string;
+  imageId: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface NewImage extends Omit<ImageRecord, 'id' | 'state'> {
+  vector: Float32Array;
+  /** The file it was read from. */
+  file: Omit<PathRecord, 'imageId'>;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface JobRecord {
+  jobId: string;
+  state: JobState;
+  path: string;
+  recursive: boolean;
+  seen: number;
+  indexed: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  removed: number;
+  errors: { path: string; reason: string }[];
+  createdAt: number;
+  finishedAt?: number;
+  message?: string;
+}
+
+/**
+ * Everything about a collection except nearest-neighbour search: which model built it, id ↔ path,
+ * the facts incremental indexing needs, every vector (the source of truth a vector index is
+ * rebuilt or repaired from) and the job history. Implementations: SQLite (embedded default) and
+ * MySQL (scale-out). Every method that writes is one transaction.
+ */
+export interface Catalog extends VectorSource {
+  readonly kind: string;
+  /** The model that built this collection, if any image was ever added. */
+  collectionModel(): Promise<{ modelId: string; dimension: number } | undefined>;
+  /** Records the model on first use; throws CollectionMismatchError when another model built it. */
+  claimCollection(model: { modelId: string; dimension: number }): Promise<void>;
+
+  getPath(path: string): Promise<PathRecord | undefined>;
+  findImageByHash(contentHash: string): Promise<ImageRecord | undefined>;
+  getImages(ids: readonly number[]): Promise<Map<number, ImageWithPaths>>;
+  /** Ids of images with any path equal to one of `paths`. */
+  isIndexedPath(path: string): Promise<boolean>;
+
+  /**
+   * Inserts new images (state pending) with their first path; returns their ids in input order and
+   * the ids of images that lost their last path to these files (changed files), now deleted.
+   */
+  addImages(images: readonly NewImage[]): Promise<{ ids: number[]; removedIds: number[] }>;
+  /**
+   * Points paths at existing images (a copy, a move, or a changed file now identical to another);
+   * returns the ids of images left without any path, now deleted.
+   */
+  linkPaths(links: readonly PathRecord[]): Promise<number[]>;
+  markIndexed(ids: readonly number[]): Promise<void>;
+  /** Images still pending (written, but maybe not in the vector index yet). */
+  pendingImages(limit: number): Promise<{ id: number; vector: Float32Array }[]>;
+
+  /** Known paths equal to `root` or below it. */
+  pathsUnder(root: string): Promise<PathRecord[]>;
+  /**
+   * Forgets these paths; images left without any path are deleted (and logged as removed).
+   * Returns the ids of the deleted images.
+   */
+  removePaths(paths: readonly string[]): Promise<number[]>;
+  /** Distinct images (contents). */
+  countImages(): Promise<number>;
+  /** Every image with its paths and vector, for duplicates and exports; in id order, paged. */
+  imagesAfter(
+    afterId: number,
+    limit: number
+  ): Promise<(ImageWithPaths & { vector: Float32Array })[]>;
+  /** Deletes every image and path (the collection's model is forgotten too). */
+  clear(): Promise<void>;
+
+  saveJob(job: JobRecord): Promise<void>;
+  getJob(jobId: string): Promise<JobRecord | undefined>;
+  recentJobs(limit: number): Promise<JobRecord[]>;
+  /** At start-up: jobs a crash left queued or running become `interrupted`; returns how many. */
+  interruptUnfinishedJobs(): Promise<number>;
+
+  close(): Promise<void>;
+}
