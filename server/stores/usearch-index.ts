@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open as openFile, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Index, MetricKind, ScalarKind } from 'usearch';
@@ -24,7 +24,7 @@ export interface UsearchIndexOptions {
   onRebuild?: (info: { reason: string; count: number }) => void;
 }
 
-/** `bytes` and `crc32` go beyond the brief: see `savedIndexProblem`. */
+/** `bytes` and `crc32` guard index.load() from files it did not write: see #loadSaved. */
 interface Sidecar {
   format: 1;
   dimension: number;
@@ -198,13 +198,10 @@ export class UsearchVectorIndex implements VectorIndex {
       seq = last;
     }
     const removed = await source.removedSince(afterSeq);
-    const present =
-      removed.length === 0
-        ? []
-        : (this.#index.contains(BigUint64Array.from(removed, BigInt)) as boolean[]);
-    const gone = removed.filter((_, i) => present[i]);
-    await this.remove(gone);
-    return applied + gone.length;
+    if (removed.length === 0) return applied;
+    // Per key, how many vectors it removed: 0 for ids already gone (or never indexed).
+    const counts = this.#index.remove(BigUint64Array.from(removed, BigInt)) as number[];
+    return counts.reduce((sum, n) => sum + n, applied);
   }
 
   /** Saves the index, then its sidecar, each through a temp file and rename (serialised). */
@@ -228,13 +225,8 @@ export class UsearchVectorIndex implements VectorIndex {
         connectivity,
         ...file
       };
-      const handle = await openFile(`${path}.json.tmp`, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(sidecar));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeFile(`${path}.json.tmp`, JSON.stringify(sidecar));
+      await fsync(`${path}.json.tmp`);
       await rename(`${path}.json.tmp`, `${path}.json`);
     };
     const next = this.#flushing.catch(() => undefined).then(run);
