@@ -2,6 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { benchEmbedding, type Row } from './embedding';
+import { benchIndexing } from './indexing';
+import { benchSearch } from './search';
 
 /**
  * `npm run bench`: measures, prints a table and writes bench/results/latest.json. Targets are
@@ -11,7 +13,11 @@ const threads = Number(process.env.LOOKALIKE_THREADS ?? availableParallelism());
 const cacheDir = resolve(process.env.LOOKALIKE_MODEL_CACHE ?? '.cache/models');
 
 const sections: Record<string, Row[]> = {};
-sections.embedding = await benchEmbedding(cacheDir, threads);
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+if (want('embedding')) sections.embedding = await benchEmbedding(cacheDir, threads);
+if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads);
+if (want('search')) sections.search = await benchSearch([20_000, 100_000], threads);
 
 const environment = {
   date: new Date().toISOString(),
@@ -27,8 +33,6 @@ for (const [section, rows] of Object.entries(sections)) {
     console.log(`| ${r.name} | ${r.value.toFixed(2)} ${r.unit} | ${r.note ?? ''} |`);
 }
 await mkdir('bench/results', { recursive: true });
-await writeFile(
-  'bench/results/latest.json',
-  `${JSON.stringify({ environment, sections }, null, 2)}\n`
-);
-console.log(`\nWrote bench/results/latest.json (${JSON.stringify(environment)})`);
+const output = `bench/results/${only.length ? only.join('-') : 'latest'}.json`;
+await writeFile(output, `${JSON.stringify({ environment, sections }, null, 2)}\n`);
+console.log(`\nWrote ${output} (${JSON.stringify(environment)})`);

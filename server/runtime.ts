@@ -59,7 +59,6 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
     path: join(config.dataDir, 'vectors.usearch'),
     dimension: manifest.dimension,
     source: catalog,
-    threads: config.threads,
     onRebuild: (info) => log?.warn(info, 'vector index rebuilt from the catalog')
   });
   const collection = new Collection(catalog, index, manifest);

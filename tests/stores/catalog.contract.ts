@@ -1,0 +1,186 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CollectionMismatchError } from '../../server/errors';
+import type { Catalog, JobRecord, NewImage } from '../../server/stores/catalog';
+
+/** A new image with a distinctive vector; `n` makes hash, size and vector unique. */
+export function newImage(n: number, path: string, dimension = 4): NewImage {
+  const vector = new Float32Array(dimension);
+  vector[n % dimension] = 1;
+  vector[(n + 1) % dimension] = n / 100;
+  return {
+    contentHash: n.toString(16).padStart(64, '0'),
+    width: 100 + n,
+    height: 50 + n,
+    bytes: 1000 + n,
+    format: 'jpeg',
+    dhash: n.toString(16).padStart(16, '0'),
+    vector,
+    file: { path, size: 1000 + n, mtimeMs: 1_700_000_000_000 + n }
+  };
+}
+
+function job(jobId: string, state: JobRecord['state'], createdAt: number): JobRecord {
+  return {
+    jobId,
+    state,
+    path: '/photos',
+    recursive: true,
+    seen: 3,
+    indexed: 2,
+    unchanged: 0,
+    skipped: 1,
+    failed: 0,
+    removed: 0,
+    errors: [{ path: '/photos/x.txt', reason: 'Not an image' }],
+    createdAt
+  };
+}
+
+/** The behaviour every Catalog (SQLite, MySQL) must share. */
+export function describeCatalogContract(
+  name: string,
+  create: () => Promise<{ catalog: Catalog; cleanup: () => Promise<void> }>
+) {
+  describe(`Catalog contract: ${name}`, () => {
+    let catalog: Catalog;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ catalog, cleanup } = await create());
+      return async () => cleanup();
+    });
+
+    it('records the model that built the collection and refuses another', async () => {
+      expect(await catalog.collectionModel()).toBeUndefined();
+      await catalog.claimCollection({ modelId: 'tiny', dimension: 128 });
+      await catalog.claimCollection({ modelId: 'tiny', dimension: 128 });
+      expect(await catalog.collectionModel()).toEqual({ modelId: 'tiny', dimension: 128 });
+      await expect(
+        catalog.claimCollection({ modelId: 'resnet50', dimension: 2048 })
+      ).rejects.toBeInstanceOf(CollectionMismatchError);
+      await expect(catalog.claimCollection({ modelId: 'tiny', dimension: 64 })).rejects.toThrow(
+        /tiny/
+      );
+    });
+
+    it('stores images with their vectors, paths and write-ahead state', async () => {
+      const { ids, removedIds } = await catalog.addImages([
+        newImage(1, '/p/a.jpg'),
+        newImage(2, '/p/b.jpg')
+      ]);
+      expect(ids).toHaveLength(2);
+      expect(removedIds).toEqual([]);
+      expect(await catalog.countImages()).toBe(2);
+      const pending = await catalog.pendingImages(10);
+      expect(pending.map((p) => p.id).sort()).toEqual([...ids].sort());
+      expect(Array.from(pending.find((p) => p.id === ids[0])!.vector)).toEqual(
+        Array.from(newImage(1, '').vector)
+      );
+      await catalog.markIndexed(ids);
+      expect(await catalog.pendingImages(10)).toEqual([]);
+      const images = await catalog.getImages(ids);
+      expect(images.get(ids[1]!)).toMatchObject({
+        width: 102,
+        height: 52,
+        state: 'indexed',
+        paths: ['/p/b.jpg']
+      });
+      expect(await catalog.getPath('/p/a.jpg')).toEqual({
+        path: '/p/a.jpg',
+        imageId: ids[0],
+        size: 1001,
+        mtimeMs: 1_700_000_000_001
+      });
+      expect((await catalog.findImageByHash(newImage(2, '').contentHash))?.id).toBe(ids[1]);
+      expect(await catalog.isIndexedPath('/p/a.jpg')).toBe(true);
+      expect(await catalog.isIndexedPath('/p/c.jpg')).toBe(false);
+    });
+
+    it('links more paths to one image and deletes an image only when its last path goes', async () => {
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg')]);
+      const id = ids[0]!;
+      expect(
+        await catalog.linkPaths([{ path: '/p/copy.jpg', imageId: id, size: 1, mtimeMs: 2 }])
+      ).toEqual([]);
+      expect((await catalog.getImages([id])).get(id)!.paths).toEqual(['/p/a.jpg', '/p/copy.jpg']);
+      expect(await catalog.removePaths(['/p/a.jpg'])).toEqual([]);
+      expect(await catalog.countImages()).toBe(1);
+      expect(await catalog.removePaths(['/p/copy.jpg', '/p/never.jpg'])).toEqual([id]);
+      expect(await catalog.countImages()).toBe(0);
+      expect(await catalog.removedSince(0)).toEqual([id]);
+    });
+
+    it('drops the old picture when a changed file gets new content', async () => {
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg')]);
+      const changed = await catalog.addImages([newImage(2, '/p/a.jpg')]);
+      expect(changed.removedIds).toEqual(ids);
+      expect(await catalog.countImages()).toBe(1);
+      expect((await catalog.getPath('/p/a.jpg'))!.imageId).toBe(changed.ids[0]);
+    });
+
+    it('numbers every change so an index can catch up, and never reuses an id', async () => {
+      expect(await catalog.latestSeq()).toBe(0);
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/b.jpg')]);
+      const afterAdd = await catalog.latestSeq();
+      expect(afterAdd).toBeGreaterThanOrEqual(2);
+      expect((await catalog.vectorsChangedSince(0, 10)).map((v) => v.id)).toEqual(ids);
+      expect((await catalog.vectorsChangedSince(0, 1)).map((v) => v.id)).toEqual([ids[0]]);
+      expect(await catalog.vectorsChangedSince(afterAdd, 10)).toEqual([]);
+      await catalog.removePaths(['/p/a.jpg']);
+      expect(await catalog.removedSince(afterAdd)).toEqual([ids[0]]);
+      const again = await catalog.addImages([newImage(1, '/p/a.jpg')]);
+      expect(again.ids[0]).toBeGreaterThan(Math.max(...ids));
+      expect((await catalog.vectorsChangedSince(afterAdd, 10)).map((v) => v.id)).toEqual(again.ids);
+    });
+
+    it('lists paths under a folder literally (no wildcard or sibling-prefix surprises)', async () => {
+      await catalog.addImages([
+        newImage(1, '/p/100%_done/a.jpg'),
+        newImage(2, '/p/100x_done/b.jpg'),
+        newImage(3, '/p/100%_done2/c.jpg'),
+        newImage(4, '/p/100%_done/sub/d.jpg')
+      ]);
+      const under = (await catalog.pathsUnder('/p/100%_done')).map((p) => p.path).sort();
+      expect(under).toEqual(['/p/100%_done/a.jpg', '/p/100%_done/sub/d.jpg']);
+    });
+
+    it('pages through every image with its paths and vector', async () => {
+      await catalog.addImages([1, 2, 3, 4, 5].map((n) => newImage(n, `/p/${n}.jpg`)));
+      const first = await catalog.imagesAfter(0, 2);
+      const rest = await catalog.imagesAfter(first[1]!.id, 10);
+      expect([...first, ...rest].map((i) => i.paths[0])).toEqual(
+        [1, 2, 3, 4, 5].map((n) => `/p/${n}.jpg`)
+      );
+      expect(rest[0]!.vector.length).toBe(4);
+    });
+
+    it('clears everything, logging removals and forgetting the model', async () => {
+      await catalog.claimCollection({ modelId: 'tiny', dimension: 4 });
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/b.jpg')]);
+      const before = await catalog.latestSeq();
+      await catalog.clear();
+      expect(await catalog.countImages()).toBe(0);
+      expect(await catalog.getPath('/p/a.jpg')).toBeUndefined();
+      expect((await catalog.removedSince(before)).sort()).toEqual([...ids].sort());
+      expect(await catalog.collectionModel()).toBeUndefined();
+      await catalog.claimCollection({ modelId: 'other', dimension: 8 });
+    });
+
+    it('keeps job records and marks unfinished ones interrupted', async () => {
+      await catalog.saveJob(job('a', 'done', 1));
+      await catalog.saveJob(job('b', 'running', 2));
+      await catalog.saveJob(job('c', 'queued', 3));
+      expect(await catalog.interruptUnfinishedJobs()).toBe(2);
+      const recent = await catalog.recentJobs(10);
+      expect(recent.map((j) => [j.jobId, j.state])).toEqual([
+        ['c', 'interrupted'],
+        ['b', 'interrupted'],
+        ['a', 'done']
+      ]);
+      expect((await catalog.getJob('b'))!.message).toMatch(/run it again/);
+      expect((await catalog.getJob('a'))!.errors).toEqual([
+        { path: '/photos/x.txt', reason: 'Not an image' }
+      ]);
+      expect(await catalog.getJob('nope')).toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,35 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { SqliteCatalog } from '../../server/stores/sqlite/sqlite-catalog';
+import { describeCatalogContract, newImage } from './catalog.contract';
+
+describeCatalogContract('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lookalike-catalog-'));
+  const catalog = await SqliteCatalog.open(join(dir, 'catalog.db'));
+  return {
+    catalog,
+    cleanup: async () => {
+      await catalog.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+});
+
+it('keeps committed data across a reopen (migrations run once)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lookalike-catalog-'));
+  try {
+    const first = await SqliteCatalog.open(join(dir, 'catalog.db'));
+    await first.addImages([newImage(7, '/p/a.jpg')]);
+    await first.close();
+    const second = await SqliteCatalog.open(join(dir, 'catalog.db'));
+    expect(await second.countImages()).toBe(1);
+    expect(Array.from((await second.vectorsChangedSince(0, 1))[0]!.vector)).toEqual(
+      Array.from(newImage(7, '').vector)
+    );
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
