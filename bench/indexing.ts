@@ -17,12 +17,16 @@ async function writePhotos(dir: string, count: number) {
     for (let i = 0; i < px.length; i++) {
       s = (s * 1103515245 + 12345) & 0x7fffffff;
       const p = i / 3;
-      const wave = 128 + 90 * Math.sin(((p % width) * (n + 3)) / 200 + Math.floor(p / width) / 97 + (i % 3) + n);
+      const wave =
+        128 +
+        90 * Math.sin(((p % width) * (n + 3)) / 200 + Math.floor(p / width) / 97 + (i % 3) + n);
       px[i] = Math.max(0, Math.min(255, wave + ((s >> 24) - 64) / 4));
     }
     await writeFile(
       join(dir, `photo${n}.jpg`),
-      await sharp(px, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer()
+      await sharp(px, { raw: { width, height, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toBuffer()
     );
   }
 }
@@ -31,7 +35,11 @@ async function writePhotos(dir: string, count: number) {
  * Indexing throughput (walk, read, hash, decode, embed, commit) against the model alone on the
  * same machine in the same run: the pipeline should reach ≥ 90% of model-only images/s.
  */
-export async function benchIndexing(cacheDir: string, threads: number, count = 160): Promise<Row[]> {
+export async function benchIndexing(
+  cacheDir: string,
+  threads: number,
+  count = 160
+): Promise<Row[]> {
   const base = await mkdtemp(join(tmpdir(), 'lookalike-bench-index-'));
   try {
     await writePhotos(join(base, 'photos'), count);
@@ -50,14 +58,19 @@ export async function benchIndexing(cacheDir: string, threads: number, count = 1
     const modelRate = (modelRuns * config.batchSize * 1000) / (performance.now() - t0);
 
     const t1 = performance.now();
-    const job = await runtime.jobs.waitFor((await runtime.jobs.start({ path: join(base, 'photos') })).jobId);
+    const job = await runtime.jobs.waitFor(
+      (await runtime.jobs.start({ path: join(base, 'photos') })).jobId
+    );
     const indexMs = performance.now() - t1;
     const indexRate = (job.indexed * 1000) / indexMs;
     const t2 = performance.now();
-    const again = await runtime.jobs.waitFor((await runtime.jobs.start({ path: join(base, 'photos') })).jobId);
+    const again = await runtime.jobs.waitFor(
+      (await runtime.jobs.start({ path: join(base, 'photos') })).jobId
+    );
     const rescanMs = performance.now() - t2;
     await runtime.close();
-    if (job.indexed !== count || again.unchanged !== count) throw new Error('indexing benchmark lost images');
+    if (job.indexed !== count || again.unchanged !== count)
+      throw new Error('indexing benchmark lost images');
     return [
       { name: `model only (batch ${config.batchSize})`, value: modelRate, unit: 'img/s' },
       {

@@ -91,7 +91,11 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
       const insertMs = performance.now() - t0;
       const t1 = performance.now();
       // Single-threaded adds: multi-threaded usearch inserts can leave unreachable vectors (USearch#735).
-      const index = await UsearchVectorIndex.open({ path: join(dir, 'vectors.usearch'), dimension: DIM, source: catalog });
+      const index = await UsearchVectorIndex.open({
+        path: join(dir, 'vectors.usearch'),
+        dimension: DIM,
+        source: catalog
+      });
       const buildMs = performance.now() - t1;
 
       const latencies: number[] = [];
@@ -115,22 +119,42 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
       await index.close();
       await catalog.close();
 
-      const started = execFileSync(process.execPath, ['--import', 'tsx', 'bench/startup-child.ts', dir], {
-        encoding: 'utf8',
-        env: { ...process.env, LOOKALIKE_THREADS: String(threads) }
-      });
+      const started = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/startup-child.ts', dir],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, LOOKALIKE_THREADS: String(threads) }
+        }
+      );
       const startup = JSON.parse(started) as { openMs: number; rssMb: number; count: number };
-      if (startup.count !== size) throw new Error(`start-up saw ${startup.count} vectors, expected ${size}`);
+      if (startup.count !== size)
+        throw new Error(`start-up saw ${startup.count} vectors, expected ${size}`);
 
       const n = `${size / 1000}k`;
       rows.push(
         { name: `${n}: catalog insert`, value: (size * 1000) / insertMs, unit: 'vectors/s' },
         { name: `${n}: HNSW build (M=16, efC=128)`, value: buildMs / 1000, unit: 's' },
-        { name: `${n}: HNSW search p50`, value: percentile(latencies, 50), unit: 'ms', note: 'target p50 ≤ 2 ms at 100k' },
+        {
+          name: `${n}: HNSW search p50`,
+          value: percentile(latencies, 50),
+          unit: 'ms',
+          note: 'target p50 ≤ 2 ms at 100k'
+        },
         { name: `${n}: HNSW search p99`, value: percentile(latencies, 99), unit: 'ms' },
-        { name: `${n}: recall@10 vs exact`, value: hits / (queries.length * 10), unit: '', note: 'target ≥ 0.95' },
+        {
+          name: `${n}: recall@10 vs exact`,
+          value: hits / (queries.length * 10),
+          unit: '',
+          note: 'target ≥ 0.95'
+        },
         { name: `${n}: exact search (JS) p50`, value: percentile(exactTimes, 50), unit: 'ms' },
-        { name: `${n}: start-up (open catalog + index snapshot)`, value: startup.openMs / 1000, unit: 's', note: 'target ≤ 3 s at 100k' },
+        {
+          name: `${n}: start-up (open catalog + index snapshot)`,
+          value: startup.openMs / 1000,
+          unit: 's',
+          note: 'target ≤ 3 s at 100k'
+        },
         { name: `${n}: resident memory after start-up`, value: startup.rssMb, unit: 'MB' }
       );
     } finally {

@@ -16,5 +16,9 @@ const index = await UsearchVectorIndex.open({
 const openMs = performance.now() - started;
 if (rebuilt) throw new Error('the snapshot was rebuilt instead of loaded');
 process.stdout.write(
-  JSON.stringify({ openMs, rssMb: Math.round(process.memoryUsage().rss / 1048576), count: await index.count() })
+  JSON.stringify({
+    openMs,
+    rssMb: Math.round(process.memoryUsage().rss / 1048576),
+    count: await index.count()
+  })
 );

@@ -6,7 +6,7 @@ import type { ImageDecoder } from './embedding/image-decoder';
 import { createOnnxNodeBackend } from './embedding/onnx-node-backend';
 import { SharpImageDecoder } from './embedding/sharp-decoder';
 import { resolveModel, type ActiveModel } from './models/resolve-model';
-import { Collection } from './services/collection';
+import { assertCollectionModel, Collection } from './services/collection';
 import { ImageRoots } from './services/image-roots';
 import { IndexJobs } from './services/index-jobs';
 import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
@@ -48,18 +48,32 @@ export async function createEmbeddingRuntime(config: Config): Promise<EmbeddingR
 
 /** Everything `serve`, `index`, `search` and friends need, on the embedded default stores. */
 export async function createRuntime(config: Config, log?: Logger): Promise<Runtime> {
-  const embedding = await createEmbeddingRuntime(config);
+  const catalog = await SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
+  let embedding: EmbeddingRuntime | undefined;
+  try {
+    // With no model chosen, an existing collection keeps the model that built it.
+    const built = await catalog.collectionModel();
+    const chosen = config.model || config.modelFile ? config : { ...config, model: built?.modelId };
+    embedding = await createEmbeddingRuntime(chosen);
+    // Refuse a collection of another model before its vectors reach an index of the wrong size.
+    await assertCollectionModel(catalog, embedding.model.manifest);
+  } catch (error) {
+    await embedding?.close();
+    await catalog.close();
+    throw error;
+  }
   const roots = await ImageRoots.create(config.imageRoots);
   if (roots.missing.length > 0)
     log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
 
   const { manifest } = embedding.model;
-  const catalog = await SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
   const index = await UsearchVectorIndex.open({
     path: join(config.dataDir, 'vectors.usearch'),
     dimension: manifest.dimension,
     source: catalog,
-    onRebuild: (info) => log?.warn(info, 'vector index rebuilt from the catalog')
+    onRebuild: (info) => {
+      if (info.count > 0) log?.warn(info, 'vector index rebuilt from the catalog');
+    }
   });
   const collection = new Collection(catalog, index, manifest);
   try {

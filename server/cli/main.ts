@@ -1,7 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
+import { countCommand } from './commands/count';
+import { dropCommand } from './commands/drop';
+import { duplicatesCommand } from './commands/duplicates';
 import { embedCommand } from './commands/embed';
+import { indexCommand } from './commands/index-command';
 import { modelCommand } from './commands/model';
+import { searchCommand } from './commands/search';
 import { serveCommand } from './commands/serve';
 
 const program = new Command('lookalike')
@@ -10,6 +15,11 @@ const program = new Command('lookalike')
   .showHelpAfterError()
   .exitOverride();
 
+program.addCommand(indexCommand());
+program.addCommand(searchCommand());
+program.addCommand(duplicatesCommand());
+program.addCommand(countCommand());
+program.addCommand(dropCommand());
 program.addCommand(modelCommand());
 program.addCommand(embedCommand());
 program.addCommand(serveCommand());

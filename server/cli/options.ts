@@ -1,5 +1,7 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config';
+import { createLogger } from '../log';
+import { createRuntime, type Runtime } from '../runtime';
 
 /** The flags every model-using command shares; each falls back to its environment variable. */
 export function withModelOptions(command: Command): Command {
@@ -14,15 +16,55 @@ export function withModelOptions(command: Command): Command {
     .option('--batch-size <n>', 'images per model call (env LOOKALIKE_BATCH_SIZE, default 8)');
 }
 
-export function configFrom(options: Record<string, string | undefined>): Config {
+export function configFrom(options: Record<string, unknown>): Config {
+  const flag = (key: string) => {
+    const value = options[key];
+    return typeof value === 'string' ? value : undefined;
+  };
   return loadConfig({
-    model: options.model,
-    modelFile: options.modelFile,
-    dataDir: options.dataDir,
-    threads: options.threads,
-    batchSize: options.batchSize,
-    port: options.port
+    model: flag('model'),
+    modelFile: flag('modelFile'),
+    dataDir: flag('dataDir'),
+    threads: flag('threads'),
+    batchSize: flag('batchSize'),
+    port: flag('port')
   });
+}
+
+/**
+ * The full runtime (model, stores, jobs) for the commands that touch the collection. Logs go to
+ * stderr as JSON at `warn` unless LOG_LEVEL asks for more, so they never bury command output.
+ * With `warn`, a synthetic model is announced where nobody can miss it.
+ */
+export async function openRuntime(
+  options: Record<string, unknown>,
+  { warn = true }: { warn?: boolean } = {}
+): Promise<Runtime> {
+  const config = configFrom(options);
+  const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  const runtime = await createRuntime(config, log);
+  if (warn && runtime.model.warning) shout(runtime.model.warning);
+  return runtime;
+}
+
+/** A commander argument parser for an integer in [min, max]. */
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+/** A commander argument parser for a number in [min, max]. */
+export function numberIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`Expected a number from ${min} to ${max}.`);
+    return n;
+  };
 }
 
 /** A warning nobody can miss on a terminal, for synthetic models. */

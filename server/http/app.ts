@@ -1,34 +1,110 @@
 import { existsSync } from 'node:fs';
-import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
+import { join } from 'node:path';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
+import pino, { type Logger } from 'pino';
 import type { Runtime } from '../runtime';
+import { EncodeLimiter } from '../services/encode-limiter';
+import { Thumbnails } from '../services/thumbnails';
+import { Uploads } from '../services/uploads';
+import type { AppEnv } from './context';
+import { handleError, notFoundBody } from './errors';
+import { bodyLimits } from './middleware/body-limit';
+import { requestLogging } from './middleware/request-log';
+import { mountStaticSite } from './middleware/static-site';
+import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
+import { imageRoutes } from './routes/images';
+import { indexJobRoutes } from './routes/index-jobs';
+import { modelRoutes } from './routes/model';
+import { searchRoutes } from './routes/search';
+import { seedRoutes } from './routes/seed';
+import { UPLOAD_PATHS } from './upload-limits';
 
-/** Every error leaves the server as `{ error: { code, message } }`, never as a stack trace. */
-export function createApp(runtime: Runtime, options: { staticDir?: string } = {}): Hono {
-  const app = new Hono();
-  app.route('/api', healthRoutes(runtime));
-  // The web app's static build, with index.html as the single-page fallback for its routes.
-  const root = options.staticDir;
-  if (root && existsSync(root)) {
-    app.use('*', serveStatic({ root }));
-    app.get('*', (c, next) =>
-      c.req.path.startsWith('/api/') ? next() : serveStatic({ root, path: 'index.html' })(c, next)
+export interface AppOptions {
+  /** The web app's static build, served with a single-page fallback outside /api. */
+  staticDir?: string;
+  /** Request and error logs; silent when left out. */
+  logger?: Logger;
+}
+
+const API_DESCRIPTION = `Reverse image search: index folders of pictures, find the most similar ones.
+
+The **seed-compatible** endpoints (\`/img/*\`, \`/progress\`, \`/data\`) answer exactly like the
+original Milvus bootcamp server, so its client and scripts work unchanged. Their \`Table\` and
+\`table_name\` parameters are accepted and ignored: one collection per data directory.
+
+Every error is \`{ "error": { "code", "message" } }\`. When LOOKALIKE_ADMIN_TOKEN is set, the
+endpoints that change the collection need \`Authorization: Bearer <token>\`.`;
+
+/**
+ * The HTTP app: thin routes over the runtime's services, zod validation on every input, one error
+ * handler, a request id and log line per request, body caps, optional bearer token and CORS, the
+ * OpenAPI document with Swagger UI, and the web app's static build.
+ */
+export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHono<AppEnv> {
+  const { config } = runtime;
+  const log = options.logger ?? pino({ level: 'silent' });
+  const limiter = new EncodeLimiter({
+    concurrency: config.encodeConcurrency,
+    queue: config.encodeQueue
+  });
+  const thumbnails = new Thumbnails({
+    dir: join(config.dataDir, 'thumbs'),
+    decoder: runtime.decoder,
+    maxPixels: config.maxPixels
+  });
+  const uploads = new Uploads({
+    dir: join(config.dataDir, 'uploads'),
+    collection: runtime.collection,
+    decoder: runtime.decoder,
+    embedder: runtime.embedder
+  });
+
+  const app = new OpenAPIHono<AppEnv>();
+  app.use('*', ...requestLogging(log));
+  if (config.corsOrigins.length > 0) {
+    app.use(
+      '*',
+      cors({
+        origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+        allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+        exposeHeaders: ['ETag', 'Content-Range', 'Retry-After', 'X-Request-Id'],
+        maxAge: 600
+      })
     );
   }
-  app.notFound((c) =>
-    c.json(
-      { error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } },
-      404
-    )
-  );
-  app.onError((error, c) => {
-    if (error instanceof HTTPException) {
-      return c.json({ error: { code: 'http_error', message: error.message } }, error.status);
-    }
-    console.error(error);
-    return c.json({ error: { code: 'internal', message: 'Internal server error' } }, 500);
+  app.use('*', bodyLimits({ maxUploadBytes: config.maxUploadBytes, uploadPaths: UPLOAD_PATHS }));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'LOOKALIKE_ADMIN_TOKEN, when set'
   });
+  app.route('/api', healthRoutes(runtime));
+  app.route('/api', indexJobRoutes(runtime));
+  app.route('/api', searchRoutes(runtime, limiter));
+  app.route('/api', imageRoutes(runtime, thumbnails));
+  app.route('/api', modelRoutes(runtime));
+  app.route('/', seedRoutes(runtime, limiter, uploads));
+  app.doc('/api/openapi.json', {
+    openapi: '3.0.3',
+    info: { title: 'Lookalike', version: '0.1.0', description: API_DESCRIPTION },
+    tags: [
+      { name: 'status' },
+      { name: 'indexing' },
+      { name: 'search' },
+      { name: 'images' },
+      { name: 'model' },
+      { name: 'seed-compatible', description: 'The original bootcamp API, unchanged' }
+    ]
+  });
+  app.route('/api', docsRoutes());
+
+  const root = options.staticDir;
+  if (root && existsSync(root)) mountStaticSite(app, root);
+
+  app.notFound((c) => c.json(notFoundBody(c), 404));
+  app.onError((error, c) => handleError(error, c, c.get('log') ?? log));
   return app;
 }

@@ -33,17 +33,7 @@ export class Collection {
 
   /** Refuses a collection built by another model; then repairs anything a crash left pending. */
   async open(): Promise<{ repaired: number }> {
-    const existing = await this.catalog.collectionModel();
-    if (
-      existing &&
-      (existing.modelId !== this.model.id || existing.dimension !== this.model.dimension)
-    ) {
-      throw new CollectionMismatchError(
-        `This collection was built by model "${existing.modelId}" (${existing.dimension}-d), but the ` +
-          `active model is "${this.model.id}" (${this.model.dimension}-d). Start with --model ` +
-          `${existing.modelId}, use another LOOKALIKE_DATA_DIR, or clear the collection and re-index.`
-      );
-    }
+    await assertCollectionModel(this.catalog, this.model);
     return { repaired: await this.reconcile() };
   }
 
@@ -152,6 +142,18 @@ export class Collection {
     await this.flush();
     await this.index.close();
     await this.catalog.close();
+  }
+}
+
+/** Throws CollectionMismatchError when another model (or dimension) built this collection. */
+export async function assertCollectionModel(catalog: Catalog, model: ModelManifest): Promise<void> {
+  const existing = await catalog.collectionModel();
+  if (existing && (existing.modelId !== model.id || existing.dimension !== model.dimension)) {
+    throw new CollectionMismatchError(
+      `This collection was built by model "${existing.modelId}" (${existing.dimension}-d), but the ` +
+        `active model is "${model.id}" (${model.dimension}-d). Start with --model ` +
+        `${existing.modelId}, use another LOOKALIKE_DATA_DIR, or clear the collection and re-index.`
+    );
   }
 }
 

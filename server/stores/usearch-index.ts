@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open as openFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Index, MetricKind, ScalarKind } from 'usearch';
@@ -46,6 +46,8 @@ export class UsearchVectorIndex implements VectorIndex {
   readonly kind = 'usearch-hnsw';
   #index: Index;
   #flushing: Promise<void> = Promise.resolve();
+  /** Changed in memory since the last save or load. */
+  #dirty = false;
   #closed = false;
 
   private constructor(
@@ -93,6 +95,7 @@ export class UsearchVectorIndex implements VectorIndex {
       const present = index.contains(keys) as boolean[];
       const stale = keys.filter((_, i) => present[i]);
       if (stale.length > 0) index.remove(stale);
+      this.#dirty = true;
       // Copying into one flat buffer also sidesteps usearch's byteOffset bug for subarray views.
       const flat = new Float32Array(chunk.length * this.dimension);
       chunk.forEach((id, i) => flat.set(latest.get(id)!, i * this.dimension));
@@ -102,7 +105,9 @@ export class UsearchVectorIndex implements VectorIndex {
 
   async remove(ids: readonly number[]): Promise<void> {
     const keys = ids.filter((id) => Number.isSafeInteger(id) && id >= 0).map(BigInt);
-    if (keys.length > 0) this.#live().remove(BigUint64Array.from(keys)); // unknown keys: 0 removed
+    if (keys.length === 0) return;
+    this.#live().remove(BigUint64Array.from(keys)); // unknown keys: 0 removed
+    this.#dirty = true;
   }
 
   async search(query: Float32Array, k: number): Promise<VectorMatch[]> {
@@ -126,10 +131,14 @@ export class UsearchVectorIndex implements VectorIndex {
   async clear(): Promise<void> {
     this.#live();
     this.#index = this.#newIndex();
+    this.#dirty = true;
   }
 
   async flush(): Promise<void> {
     this.#live();
+    // Read-only sessions (search, count) must not rewrite a 100k-vector snapshot on close.
+    if (!this.#dirty) return;
+    this.#dirty = false;
     await this.#save(await this.opts.source.latestSeq());
   }
 
@@ -209,8 +218,9 @@ export class UsearchVectorIndex implements VectorIndex {
     const run = async (): Promise<void> => {
       const { path, connectivity } = this.opts;
       await mkdir(dirname(path), { recursive: true });
-      const tmp = `${path}.tmp`;
-      await rm(tmp, { force: true });
+      // Unique temp names: another process on the same data directory may be saving too.
+      const unique = `${process.pid}.${Math.random().toString(36).slice(2)}`;
+      const tmp = `${path}.${unique}.tmp`;
       this.#index.save(tmp);
       await fsync(tmp);
       const file = await checksum(tmp);
@@ -225,9 +235,10 @@ export class UsearchVectorIndex implements VectorIndex {
         connectivity,
         ...file
       };
-      await writeFile(`${path}.json.tmp`, JSON.stringify(sidecar));
-      await fsync(`${path}.json.tmp`);
-      await rename(`${path}.json.tmp`, `${path}.json`);
+      const sidecarTmp = `${path}.json.${unique}.tmp`;
+      await writeFile(sidecarTmp, JSON.stringify(sidecar));
+      await fsync(sidecarTmp);
+      await rename(sidecarTmp, `${path}.json`);
     };
     const next = this.#flushing.catch(() => undefined).then(run);
     this.#flushing = next;

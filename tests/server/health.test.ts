@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { loadConfig } from '../../server/config';
 import { createApp } from '../../server/http/app';
 import { createRuntime, type Runtime } from '../../server/runtime';
 import { REPO_ROOT } from '../helpers/cli';
+import { scene } from '../helpers/images';
 import { TEST_MODEL_CACHE, testModel } from '../helpers/models';
 
 interface ManifestOnDisk {
@@ -30,6 +31,8 @@ interface HealthBody {
     source: string;
     warning?: string;
   };
+  stores: { catalog: string; vectors: string };
+  count: number;
 }
 
 interface ErrorBody {
@@ -40,8 +43,10 @@ let dataDir: string;
 const runtimes: Runtime[] = [];
 
 async function runtimeWith(flags: Parameters<typeof loadConfig>[0]): Promise<Runtime> {
+  // One data dir per runtime: a collection belongs to one model.
+  const own = join(dataDir, String(runtimes.length));
   const runtime = await createRuntime(
-    loadConfig(flags, { LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE, LOOKALIKE_DATA_DIR: dataDir })
+    loadConfig(flags, { LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE, LOOKALIKE_DATA_DIR: own })
   );
   runtimes.push(runtime);
   return runtime;
@@ -75,6 +80,24 @@ describe('GET /api/health', () => {
     expect(body.model.dimension).toBe(128);
     expect(body.model.warning).toMatch(/SYNTHETIC/);
     expect(body.model.warning).toContain('npx lookalike model fetch resnet50');
+    expect(body.stores).toEqual({ catalog: 'sqlite', vectors: 'usearch-hnsw' });
+    expect(body.count).toBe(0);
+    expect(Object.keys(body).sort()).toEqual(['count', 'model', 'status', 'stores']);
+  });
+
+  it('counts the pictures in the collection', async () => {
+    const runtime = await runtimeWith({ model: 'tiny' });
+    const folder = join(dataDir, 'pictures');
+    await mkdir(folder, { recursive: true });
+    for (const seed of [1, 2, 3]) {
+      await writeFile(join(folder, `${seed}.jpg`), await scene(64, 48, seed));
+    }
+    await writeFile(join(folder, 'copy.jpg'), await scene(64, 48, 1));
+    const roots = await runtime.roots.with(folder);
+    const job = await runtime.jobs.start({ path: folder }, roots);
+    expect(await runtime.jobs.waitFor(job.jobId)).toMatchObject({ state: 'done', indexed: 4 });
+    const body = (await (await createApp(runtime).request('/api/health')).json()) as HealthBody;
+    expect(body.count).toBe(3); // distinct pictures: the copy is the same one
   });
 
   it('has no warning for a real model', async () => {

@@ -1,0 +1,68 @@
+import { Command } from 'commander';
+import { findDuplicates, type DuplicateGroup } from '../../services/duplicates';
+import { integerIn, numberIn, openRuntime, withModelOptions } from '../options';
+
+interface DuplicatesOptions {
+  threshold: number;
+  hammingMax: number;
+  neighbours: number;
+  json?: boolean;
+  [flag: string]: unknown;
+}
+
+/** `lookalike duplicates`: identical files, copies of one picture, and look-alikes. */
+export function duplicatesCommand(): Command {
+  return withModelOptions(new Command('duplicates'))
+    .summary('list identical files, copies of one picture and look-alikes')
+    .description(
+      'list groups of duplicates: identical files (same-bytes), re-encoded or resized copies ' +
+        '(same-picture) and pictures above the similarity threshold (similar-scene)'
+    )
+    .option(
+      '--threshold <cosine>',
+      'cosine similarity that links two pictures, 0–1',
+      numberIn(0, 1),
+      0.9
+    )
+    .option(
+      '--hamming-max <bits>',
+      'most difference-hash bits (of 64) apart for "same-picture"',
+      integerIn(0, 64),
+      6
+    )
+    .option('--neighbours <n>', 'nearest neighbours checked per picture', integerIn(1, 1000), 10)
+    .option('--json', 'print the groups as a JSON array')
+    .action(async (options: DuplicatesOptions) => {
+      const runtime = await openRuntime(options);
+      let groups: DuplicateGroup[];
+      try {
+        groups = await findDuplicates(runtime.collection, {
+          threshold: options.threshold,
+          hammingMax: options.hammingMax,
+          neighbours: options.neighbours
+        });
+      } finally {
+        await runtime.close();
+      }
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(groups, null, 2)}\n`);
+        return;
+      }
+      for (const group of groups) {
+        process.stdout.write(`${group.reason}: ${group.explanation}\n`);
+        for (const member of group.members) {
+          const score = member.score === undefined ? '' : `${member.score.toFixed(4)}  `;
+          const pad = ' '.repeat(score.length);
+          member.paths.forEach((path, i) => {
+            process.stdout.write(`  ${i === 0 ? score : pad}${path}\n`);
+          });
+        }
+        process.stdout.write('\n');
+      }
+      process.stderr.write(
+        groups.length === 0
+          ? `No duplicates at threshold ${options.threshold}.\n`
+          : `${groups.length} group(s) at threshold ${options.threshold}.\n`
+      );
+    });
+}

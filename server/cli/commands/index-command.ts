@@ -1,0 +1,234 @@
+import { stat } from 'node:fs/promises';
+import cliProgress, { type Options as BarOptions, type Params } from 'cli-progress';
+import { Command } from 'commander';
+import { UserError } from '../../errors';
+import type { Runtime } from '../../runtime';
+import { walkFolder } from '../../services/folder-walker';
+import type { ImageRoots } from '../../services/image-roots';
+import type { JobRecord } from '../../stores/catalog';
+import { openRuntime, withModelOptions } from '../options';
+
+/** Problems listed in the summary; the rest are counted. */
+const MAX_LISTED_ERRORS = 20;
+// cli-progress is CommonJS: Node cannot see `Format` as a named export.
+const { Format, SingleBar } = cliProgress;
+/** Exit codes after a signal stopped the run, as shells report them. */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+interface IndexOptions {
+  recursive: boolean;
+  json?: boolean;
+  [flag: string]: unknown;
+}
+
+/** What the signal handler may do to the progress bar. */
+interface BarControls {
+  cancelling(): void;
+  stop(): void;
+}
+
+interface BarPayload {
+  counted: boolean;
+  indexed: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  note: string;
+}
+
+const COUNTERS =
+  '| indexed {indexed} · unchanged {unchanged} · skipped {skipped} · failed {failed}';
+const FORMAT_COUNTED = `[{bar}] {percentage}% | {value}/{total} files ${COUNTERS} | {duration_formatted} elapsed, ETA {eta_formatted}{note}`;
+const FORMAT_COUNTING = `[{bar}] {value}/{total}+ files ${COUNTERS} | {duration_formatted} elapsed{note}`;
+
+/**
+ * `lookalike index <folder…>`: the same index jobs as `POST /api/index`, one per folder, with a
+ * progress bar on stderr, Ctrl-C to cancel cleanly, and a summary (or JSON) at the end.
+ */
+export function indexCommand(): Command {
+  return withModelOptions(new Command('index'))
+    .summary('index the images in folders (incrementally)')
+    .description(
+      'index the images in folders (incrementally: unchanged files are skipped, copies are linked, ' +
+        'files gone since the last run are removed); exits 1 if any file failed'
+    )
+    .argument('<folders...>', 'folders (or single files) to index; each counts as allowed')
+    .option('--no-recursive', 'only the files directly inside each folder, not its subfolders')
+    .option('--json', 'print each finished job as one JSON line on stdout instead of the summary')
+    .action(async (folders: string[], options: IndexOptions) => {
+      for (const folder of folders) {
+        const info = await stat(folder).catch(() => undefined);
+        if (!info) throw new UserError(`No such folder or file: ${folder}`);
+        if (!info.isDirectory() && !info.isFile())
+          throw new UserError(`Not a folder or a file: ${folder}`);
+      }
+      const runtime = await openRuntime(options);
+      let anyFailed = false;
+      let stoppedBy: NodeJS.Signals | undefined;
+      let current: string | undefined;
+      let bar: BarControls | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stoppedBy) {
+          bar?.stop(); // restores the cursor
+          process.stderr.write('lookalike: stopping at once\n');
+          process.exit(SIGNAL_EXIT[signal] ?? 1);
+        }
+        stoppedBy = signal;
+        bar?.cancelling();
+        if (current) void runtime.jobs.cancel(current).catch(() => undefined);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        for (const folder of folders) {
+          if (stoppedBy) break;
+          const roots = await runtime.roots.with(folder);
+          const job = await runtime.jobs.start(
+            { path: folder, recursive: options.recursive },
+            roots
+          );
+          current = job.jobId;
+          // A signal that arrived while the job was being recorded.
+          if (stoppedBy) await runtime.jobs.cancel(job.jobId);
+          const finished = await follow(runtime, job, roots, (controls) => (bar = controls));
+          current = undefined;
+          bar = undefined;
+          if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
+          if (options.json) process.stdout.write(`${JSON.stringify(finished)}\n`);
+          else process.stderr.write(summary(finished));
+        }
+        if (!options.json) {
+          const total = await runtime.collection.count();
+          process.stderr.write(`The collection holds ${total} picture(s).\n`);
+        }
+      } finally {
+        await runtime.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy] ?? 1;
+      else if (anyFailed) process.exitCode = 1;
+    });
+}
+
+/**
+ * Shows a job's progress until it finishes and returns the finished job. The total comes from a
+ * second, cheap walk of the folder (names and sizes only) that runs alongside the job.
+ */
+async function follow(
+  runtime: Runtime,
+  job: JobRecord,
+  roots: ImageRoots,
+  setBar: (controls: BarControls) => void
+): Promise<JobRecord> {
+  process.stderr.write(`Indexing ${job.path}${job.recursive ? '' : ' (this folder only)'}\n`);
+  const bar = new SingleBar({
+    format: (options: BarOptions, params: Params, payload: BarPayload) =>
+      Format.Formatter(
+        { ...options, format: payload.counted ? FORMAT_COUNTED : FORMAT_COUNTING },
+        params,
+        payload
+      ),
+    stream: process.stderr,
+    barsize: 30,
+    hideCursor: true,
+    emptyOnZero: true,
+    etaBuffer: 50,
+    // Without a terminal (CI, logs), print the bar as a line every few seconds instead.
+    noTTYOutput: true,
+    notTTYSchedule: 2000
+  });
+  const payload: BarPayload = {
+    counted: false,
+    indexed: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    note: ''
+  };
+  let seen = 0;
+  let total = 0;
+  bar.start(0, 0, payload);
+  setBar({
+    cancelling: () => bar.update(seen, { note: ' | cancelling after this batch…' }),
+    stop: () => bar.stop()
+  });
+
+  const counting = new AbortController();
+  const count = (async () => {
+    const entries = walkFolder(job.path, {
+      recursive: job.recursive,
+      roots,
+      signal: counting.signal
+    });
+    while (!(await entries.next()).done) {
+      total++;
+      if (total % 100 === 0) bar.setTotal(Math.max(total, seen));
+    }
+    if (counting.signal.aborted) return;
+    payload.counted = true;
+    bar.setTotal(Math.max(total, seen));
+    bar.update(seen, { counted: true });
+  })().catch(() => undefined);
+
+  const unsubscribe = runtime.jobs.subscribe(job.jobId, (update) => {
+    seen = update.seen;
+    if (seen > total) bar.setTotal(seen);
+    bar.update(seen, countersOf(update));
+  });
+  try {
+    const finished = await runtime.jobs.waitFor(job.jobId);
+    seen = finished.seen;
+    if (finished.state === 'done') {
+      // Files added or removed during the run: the job's own count is the truth.
+      bar.setTotal(seen);
+      bar.update(seen, { ...countersOf(finished), counted: true });
+    } else {
+      bar.update(seen, countersOf(finished));
+    }
+    return finished;
+  } finally {
+    unsubscribe();
+    counting.abort();
+    await count;
+    bar.stop();
+  }
+}
+
+function countersOf(job: JobRecord): Partial<BarPayload> {
+  const { indexed, unchanged, skipped, failed } = job;
+  return { indexed, unchanged, skipped, failed };
+}
+
+/** The human summary: the counters as a table, then the problems, at most 20 of them listed. */
+function summary(job: JobRecord): string {
+  const seconds = ((job.finishedAt ?? Date.now()) - job.createdAt) / 1000;
+  const heading = {
+    done: 'Indexed',
+    cancelled: 'Cancelled',
+    failed: 'Failed',
+    interrupted: 'Interrupted',
+    queued: 'Queued',
+    running: 'Running'
+  }[job.state];
+  const rows: [string, number, string][] = [
+    ['seen', job.seen, 'files looked at'],
+    ['indexed', job.indexed, 'new or changed files, now searchable'],
+    ['unchanged', job.unchanged, 'already in the collection'],
+    ['skipped', job.skipped, 'not images (or not regular files)'],
+    ['failed', job.failed, 'broken or unreadable images'],
+    ['removed', job.removed, 'pictures whose files are gone']
+  ];
+  let text = `\n${heading} ${job.path} in ${seconds.toFixed(1)} s\n`;
+  if (job.message) text += `  ${job.message}\n`;
+  for (const [label, value, meaning] of rows)
+    text += `  ${label.padEnd(10)} ${String(value).padStart(8)}   ${meaning}\n`;
+  const problems = job.skipped + job.failed;
+  if (problems > 0) {
+    text += `Skipped or failed (${problems}):\n`;
+    const listed = job.errors.slice(0, MAX_LISTED_ERRORS);
+    for (const { path, reason } of listed) text += `  ${path}: ${reason}\n`;
+    if (problems > listed.length) text += `  …and ${problems - listed.length} more\n`;
+  }
+  return `${text}\n`;
+}

@@ -1,0 +1,59 @@
+import { stat } from 'node:fs/promises';
+import { Command } from 'commander';
+import { ImageRejectedError } from '../../embedding/image-decoder';
+import { UserError } from '../../errors';
+import { integerIn, openRuntime, withModelOptions } from '../options';
+
+interface SearchOptions {
+  topK: number;
+  json?: boolean;
+  [flag: string]: unknown;
+}
+
+/** `lookalike search <image>`: the most similar pictures in the collection, best first. */
+export function searchCommand(): Command {
+  return withModelOptions(new Command('search'))
+    .description('find the pictures in the collection most similar to an image')
+    .argument('<image>', 'the query image')
+    .option('-k, --top-k <n>', 'how many results, 1–100', integerIn(1, 100), 10)
+    .option('--json', 'print { results, tookMs } as JSON instead of a table')
+    .action(async (image: string, options: SearchOptions) => {
+      const info = await stat(image).catch(() => undefined);
+      if (!info) throw new UserError(`No such file: ${image}`);
+      if (!info.isFile()) throw new UserError(`Not a file: ${image}`);
+
+      const runtime = await openRuntime(options);
+      try {
+        const started = performance.now();
+        let vector: Float32Array;
+        try {
+          vector = await runtime.embedder.embedOne(image);
+        } catch (error) {
+          if (error instanceof ImageRejectedError)
+            throw new UserError(`Cannot search with ${image}: ${error.message}`);
+          throw error;
+        }
+        const results = await runtime.collection.search(vector, options.topK);
+        const tookMs = Math.round((performance.now() - started) * 100) / 100;
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ results, tookMs })}\n`);
+          return;
+        }
+        if (results.length === 0) {
+          process.stderr.write(
+            'The collection is empty: index a folder first (lookalike index <folder>).\n'
+          );
+          return;
+        }
+        process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  path\n`);
+        results.forEach((hit, i) => {
+          process.stdout.write(
+            `${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${hit.path}\n`
+          );
+        });
+        process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
+      } finally {
+        await runtime.close();
+      }
+    });
+}

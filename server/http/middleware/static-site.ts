@@ -1,0 +1,31 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { AppEnv } from '../context';
+
+/** The web page runs onnxruntime-web with threads, which needs cross-origin isolation. */
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin'
+} as const;
+
+const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
+
+/**
+ * Serves the web app's static build: files as they are, index.html as the single-page fallback
+ * for any other GET outside /api, all with the cross-origin isolation headers and `.wasm` as
+ * application/wasm. Mount it after every API route.
+ */
+export function mountStaticSite(app: OpenAPIHono<AppEnv>, root: string): void {
+  app.use('*', async (c, next) => {
+    if (isApi(c.req.path)) return next();
+    await next();
+    if (c.res.status >= 400) return;
+    for (const [name, value] of Object.entries(ISOLATION_HEADERS)) c.header(name, value);
+    if (c.req.path.endsWith('.wasm')) c.header('Content-Type', 'application/wasm');
+  });
+  const files = serveStatic<AppEnv>({ root });
+  app.use('*', (c, next) => (isApi(c.req.path) ? next() : files(c, next)));
+  const fallback = serveStatic<AppEnv>({ root, path: 'index.html' });
+  app.get('*', (c, next) => (isApi(c.req.path) ? next() : fallback(c, next)));
+}

@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Hono } from 'hono';
+import { NotFoundError } from '../../errors';
+import type { AppEnv } from '../context';
+
+/** Swagger UI from the installed swagger-ui-dist package: no CDN, works offline. */
+const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png'
+};
+
+const PAGE = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>Lookalike API</title>
+    <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css" />
+    <link rel="icon" type="image/png" href="/api/docs/assets/favicon-32x32.png" sizes="32x32" />
+    <style>body { margin: 0 }</style>
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
+    <script src="/api/docs/assets/swagger-ui-standalone-preset.js"></script>
+    <script src="/api/docs/init.js"></script>
+  </body>
+</html>
+`;
+
+const INIT = `window.ui = SwaggerUIBundle({
+  url: '/api/openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: 'StandaloneLayout'
+});
+`;
+
+/** GET /api/docs (the page), its script and the Swagger UI files it loads, all local. */
+export function docsRoutes() {
+  const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+  return new Hono<AppEnv>()
+    .get('/docs', (c) => c.html(PAGE))
+    .get('/docs/init.js', (c) => {
+      c.header('Content-Type', 'text/javascript; charset=utf-8');
+      return c.body(INIT);
+    })
+    .get('/docs/assets/:file', async (c) => {
+      const name = c.req.param('file');
+      const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+      if (!type) throw new NotFoundError(`No docs asset ${name}`);
+      let bytes = cache.get(name);
+      if (!bytes) {
+        bytes = new Uint8Array(await readFile(join(SWAGGER_DIR, name)));
+        cache.set(name, bytes);
+      }
+      c.header('Content-Type', type);
+      c.header('Cache-Control', 'public, max-age=86400');
+      return c.body(bytes);
+    });
+}

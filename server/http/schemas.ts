@@ -1,0 +1,131 @@
+import { z } from '@hono/zod-openapi';
+import type { JobRecord } from '../stores/catalog';
+
+/** Shared request and response schemas; they are also the OpenAPI document's components. */
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'invalid_request' }),
+      message: z.string().openapi({ example: 'topK: Too big: expected number to be <=100' })
+    })
+  })
+  .openapi('Error');
+
+/** Error responses for a route's OpenAPI entry, all in the common shape. */
+export function errors(...statuses: (keyof typeof ERROR_DESCRIPTIONS)[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: ERROR_DESCRIPTIONS[status],
+        content: { 'application/json': { schema: ErrorSchema } }
+      }
+    ])
+  );
+}
+
+const ERROR_DESCRIPTIONS = {
+  400: 'Invalid request (`invalid_request`) or not a usable image (`invalid_image`)',
+  401: 'Missing or wrong bearer token (`unauthorized`); only when LOOKALIKE_ADMIN_TOKEN is set',
+  403: 'Path outside the allowed image folders (`path_not_allowed`)',
+  404: 'Not found (`not_found`)',
+  409: 'Conflict',
+  413: 'Request body over the limit (`payload_too_large`)',
+  416: 'Range not satisfiable (`range_not_satisfiable`)',
+  500: 'Internal error (`internal`) or a failed index job',
+  503: 'Too many images being encoded (`busy`); retry after the `Retry-After` seconds'
+} as const;
+
+export const JobStateSchema = z.enum([
+  'queued',
+  'running',
+  'done',
+  'failed',
+  'cancelled',
+  'interrupted'
+]);
+
+export const JobSchema = z
+  .object({
+    jobId: z.string().openapi({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
+    state: JobStateSchema,
+    path: z.string().openapi({ description: 'Real path of the indexed folder (or file)' }),
+    recursive: z.boolean(),
+    seen: z.int().openapi({ description: 'Files looked at so far' }),
+    indexed: z.int().openapi({ description: 'Files added or re-pointed' }),
+    unchanged: z.int(),
+    skipped: z.int().openapi({ description: 'Not images' }),
+    failed: z.int().openapi({ description: 'Broken or unreadable images' }),
+    removed: z.int().openapi({ description: 'Pictures whose files are gone' }),
+    errors: z.array(z.object({ path: z.string(), reason: z.string() })),
+    createdAt: z.number().openapi({ description: 'Unix time in ms' }),
+    finishedAt: z.number().optional(),
+    message: z.string().optional().openapi({ description: 'Why a job failed' })
+  })
+  .openapi('IndexJob');
+
+export type JobJson = z.infer<typeof JobSchema>;
+
+/** A job as the API shows it (a fixed set of keys, whatever the store adds). */
+export function jobJson(job: JobRecord): JobJson {
+  return {
+    jobId: job.jobId,
+    state: job.state,
+    path: job.path,
+    recursive: job.recursive,
+    seen: job.seen,
+    indexed: job.indexed,
+    unchanged: job.unchanged,
+    skipped: job.skipped,
+    failed: job.failed,
+    removed: job.removed,
+    errors: job.errors.map(({ path, reason }) => ({ path, reason })),
+    createdAt: job.createdAt,
+    ...(job.finishedAt !== undefined ? { finishedAt: job.finishedAt } : {}),
+    ...(job.message ? { message: job.message } : {})
+  };
+}
+
+export const SearchHitSchema = z
+  .object({
+    id: z.int(),
+    path: z.string(),
+    score: z.number().openapi({ description: 'Cosine similarity, 1 = identical' }),
+    width: z.int(),
+    height: z.int(),
+    imageUrl: z.string().openapi({ example: '/api/images/42' }),
+    thumbUrl: z.string().openapi({ example: '/api/images/42/thumb' })
+  })
+  .openapi('SearchHit');
+
+export const SearchResponseSchema = z
+  .object({
+    results: z.array(SearchHitSchema),
+    tookMs: z.number()
+  })
+  .openapi('SearchResponse');
+
+export const TopKSchema = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(100)
+  .default(10)
+  .openapi({ type: 'integer', minimum: 1, maximum: 100, default: 10 });
+
+/** An uploaded file in a multipart form. */
+export const ImageFileSchema = z
+  .instanceof(File, { error: 'expected an image file in the multipart field "image"' })
+  .openapi({ type: 'string', format: 'binary', description: 'The picture (JPEG, PNG, WebP, …)' });
+
+/** Numeric ids only: nothing in a request path ever names a file. */
+export const ImageIdParamSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, 'expected a positive integer id')
+    .transform(Number)
+    .openapi({ param: { name: 'id', in: 'path' }, type: 'integer', example: '42' })
+});
+
+export const BinarySchema = z.string().openapi({ type: 'string', format: 'binary' });
