@@ -3,6 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { benchEmbedding, type Row } from './embedding';
 import { benchIndexing } from './indexing';
+import { benchLoad } from './load';
 import { benchSearch } from './search';
 
 /**
@@ -18,6 +19,7 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 if (want('embedding')) sections.embedding = await benchEmbedding(cacheDir, threads);
 if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads);
 if (want('search')) sections.search = await benchSearch([20_000, 100_000], threads);
+if (want('load')) sections.load = await benchLoad(cacheDir);
 
 const environment = {
   date: new Date().toISOString(),
