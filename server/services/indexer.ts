@@ -3,19 +3,11 @@ import { dirname } from 'node:path';
 import { differenceHash } from '../../src/lib/core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
-import type { NewImage, PathRecord } from '../stores/catalog';
+import type { IndexCounters, NewImage, PathRecord } from '../stores/catalog';
 import type { Collection } from './collection';
 import { walkFolder, type WalkEntry } from './folder-walker';
 import type { ImageRoots } from './image-roots';
 
-export interface IndexCounters {
-  seen: number;
-  indexed: number;
-  unchanged: number;
-  skipped: number;
-  failed: number;
-  removed: number;
-}
 
 export interface IndexFolderOptions {
   /** Real path of the folder (or single file), already checked against the roots. */

@@ -35,17 +35,21 @@ export interface NewImage extends Omit<ImageRecord, 'id' | 'state'> {
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
-export interface JobRecord {
-  jobId: string;
-  state: JobState;
-  path: string;
-  recursive: boolean;
+/** What an index job counts; `indexed` only counts entries already durable. */
+export interface IndexCounters {
   seen: number;
   indexed: number;
   unchanged: number;
   skipped: number;
   failed: number;
   removed: number;
+}
+
+export interface JobRecord extends IndexCounters {
+  jobId: string;
+  state: JobState;
+  path: string;
+  recursive: boolean;
   errors: { path: string; reason: string }[];
   createdAt: number;
   finishedAt?: number;
