@@ -32,6 +32,18 @@ const configSchema = z.object({
   maxUploadBytes: positiveInt,
   encodeConcurrency: positiveInt.max(64),
   encodeQueue: z.coerce.number().int().min(0).max(10_000),
+  mysqlUrl: z
+    .string()
+    .regex(/^mysql:\/\//, 'a mysql:// URL, e.g. mysql://user:pass@host:3306/lookalike')
+    .optional(),
+  milvusAddress: z.string().min(1).optional(),
+  milvusToken: z.string().optional(),
+  milvusUser: z.string().optional(),
+  milvusPassword: z.string().optional(),
+  milvusTls: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  milvusDatabase: z.string().optional(),
+  milvusCollection: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _'),
+  milvusIndexType: z.enum(['HNSW', 'IVF_FLAT', 'IVF_SQ8', 'FLAT']),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
 
@@ -60,6 +72,15 @@ export const SETTINGS = {
   maxUploadBytes: { env: 'LOOKALIKE_MAX_UPLOAD_BYTES', fallback: String(32 * 1024 * 1024) },
   encodeConcurrency: { env: 'LOOKALIKE_ENCODE_CONCURRENCY', fallback: '2' },
   encodeQueue: { env: 'LOOKALIKE_ENCODE_QUEUE', fallback: '32' },
+  mysqlUrl: { env: 'MYSQL_URL', fallback: undefined },
+  milvusAddress: { env: 'MILVUS_ADDRESS', fallback: undefined },
+  milvusToken: { env: 'MILVUS_TOKEN', fallback: undefined },
+  milvusUser: { env: 'MILVUS_USER', fallback: undefined },
+  milvusPassword: { env: 'MILVUS_PASSWORD', fallback: undefined },
+  milvusTls: { env: 'MILVUS_TLS', fallback: 'false' },
+  milvusDatabase: { env: 'MILVUS_DATABASE', fallback: undefined },
+  milvusCollection: { env: 'MILVUS_COLLECTION', fallback: 'lookalike' },
+  milvusIndexType: { env: 'MILVUS_INDEX_TYPE', fallback: 'HNSW' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
 

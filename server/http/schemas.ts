@@ -43,7 +43,8 @@ export const JobStateSchema = z.enum([
   'done',
   'failed',
   'cancelled',
-  'interrupted'
+  'interrupted',
+  'paused'
 ]);
 
 export const JobSchema = z

@@ -166,6 +166,19 @@ export class IndexJobs {
         embedder,
         batchSize,
         signal,
+        onStoreWait: (error) => {
+          if (job.state !== 'paused')
+            log?.warn({ jobId: job.jobId, err: error }, 'store unreachable: job paused');
+          job.state = 'paused';
+          job.message = `Paused: a store is unreachable (${error instanceof Error ? error.message : String(error)}); resuming when it is back.`;
+          this.emit(job);
+        },
+        onStoreResume: () => {
+          job.state = 'running';
+          delete job.message;
+          log?.info({ jobId: job.jobId }, 'store reachable again: job resumed');
+          this.emit(job);
+        },
         onError: (error) => {
           if (job.errors.length < MAX_ERRORS) job.errors.push(error);
         },

@@ -4,10 +4,10 @@ import { differenceHash } from '../../src/lib/core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
 import type { IndexCounters, NewImage, PathRecord } from '../stores/catalog';
+import { isStoreUnavailable, retryWhileUnavailable } from '../stores/availability';
 import type { Collection } from './collection';
 import { walkFolder, type WalkEntry } from './folder-walker';
 import type { ImageRoots } from './image-roots';
-
 
 export interface IndexFolderOptions {
   /** Real path of the folder (or single file), already checked against the roots. */
@@ -22,6 +22,9 @@ export interface IndexFolderOptions {
   /** Called after every change of the counters (the caller throttles). */
   onProgress?: (counters: IndexCounters) => void;
   onError?: (error: { path: string; reason: string }) => void;
+  /** A store is unreachable: the job waits (retrying with backoff) until it is back. */
+  onStoreWait?: (error: unknown) => void;
+  onStoreResume?: () => void;
 }
 
 type Prepared =
@@ -71,11 +74,22 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
     }
     return chunk;
   };
+  // While a store is down, wait and retry rather than fail files or the job.
+  let storeFailed = false;
+  const whileUnavailable = <T>(operation: () => Promise<T>) =>
+    retryWhileUnavailable(operation, {
+      signal,
+      onWait: (error) => {
+        storeFailed = true;
+        options.onStoreWait?.(error);
+      },
+      onResume: () => options.onStoreResume?.()
+    });
   const prepareChunk = async () => {
     const chunk = await nextChunk();
     return {
       size: chunk.length,
-      prepared: await Promise.all(chunk.map((e) => prepare(e, options)))
+      prepared: await whileUnavailable(() => Promise.all(chunk.map((e) => prepare(e, options))))
     };
   };
 
@@ -93,18 +107,22 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
       if (p.kind === 'skipped' || p.kind === 'failed') problem(p.kind, p.path, p.reason);
       if (p.kind === 'unchanged') counters.unchanged++;
     }
-    await commit(prepared, options, counters);
+    await whileUnavailable(async () => {
+      // A write cut short by an outage may have left rows pending: put them in the index first.
+      if (storeFailed) await collection.reconcile();
+      await commit(prepared, options, counters);
+    });
     report();
   }
   // Let a prefetch still in flight finish, so no file handle outlives the job.
   await pending.catch(() => undefined);
   if (signal?.aborted) return false;
 
-  const known = await collection.catalog.pathsUnder(options.root);
+  const known = await whileUnavailable(() => collection.catalog.pathsUnder(options.root));
   const gone = known
     .map((p) => p.path)
     .filter((p) => !seen.has(p) && (options.recursive || dirname(p) === options.root));
-  counters.removed += await collection.removePaths(gone);
+  counters.removed += await whileUnavailable(() => collection.removePaths(gone));
   report();
   return true;
 }
@@ -142,6 +160,7 @@ async function prepare(entry: WalkEntry, options: IndexFolderOptions): Promise<P
       }
     };
   } catch (error) {
+    if (isStoreUnavailable(error)) throw error; // not the file's fault: the job waits
     if (error instanceof ImageRejectedError) {
       return {
         kind: NOT_AN_IMAGE.has(error.reason) ? 'skipped' : 'failed',

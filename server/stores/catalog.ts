@@ -33,7 +33,9 @@ export interface NewImage extends Omit<ImageRecord, 'id' | 'state'> {
   file: Omit<PathRecord, 'imageId'>;
 }
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+/** `paused`: a store is unreachable; the job waits and resumes by itself when it is back. */
+export type JobState =
+  'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
 /** What an index job counts; `indexed` only counts entries already durable. */
 export interface IndexCounters {

@@ -209,7 +209,8 @@ function summary(job: JobRecord): string {
     failed: 'Failed',
     interrupted: 'Interrupted',
     queued: 'Queued',
-    running: 'Running'
+    running: 'Running',
+    paused: 'Paused'
   }[job.state];
   const rows: [string, number, string][] = [
     ['seen', job.seen, 'files looked at'],
