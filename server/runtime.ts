@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config';
@@ -9,12 +10,17 @@ import { resolveModel, type ActiveModel } from './models/resolve-model';
 import { assertCollectionModel, Collection } from './services/collection';
 import { ImageRoots } from './services/image-roots';
 import { IndexJobs } from './services/index-jobs';
+import { retryWhileUnavailable } from './stores/availability';
+import type { Catalog } from './stores/catalog';
+import { MilvusVectorIndex } from './stores/milvus/milvus-index';
+import { MysqlCatalog } from './stores/mysql/mysql-catalog';
 import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
+import type { VectorIndex } from './stores/vector-index';
 import { UsearchVectorIndex } from './stores/usearch-index';
 
 /**
  * The composition root: the one module that picks concrete adapters (onnxruntime-node, sharp,
- * SQLite, usearch; Milvus and MySQL join here). Everything else depends on the interfaces.
+ * SQLite or MySQL, usearch or Milvus). Everything else depends on the interfaces.
  */
 export interface EmbeddingRuntime {
   config: Config;
@@ -30,6 +36,71 @@ export interface Runtime extends EmbeddingRuntime {
   jobs: IndexJobs;
   /** Facts for /api/health. */
   stores: { catalog: string; vectors: string };
+}
+
+/** Start-up waits this long in total (with backoff) for a store that is not up yet. */
+const STARTUP_ATTEMPTS = 8;
+
+function startupRetry(what: string, log?: Logger) {
+  return {
+    attempts: STARTUP_ATTEMPTS,
+    onWait: (error: unknown, delayMs: number) =>
+      log?.warn({ err: error, retryInMs: delayMs }, `${what} unreachable at start-up; retrying`)
+  };
+}
+
+/** MySQL when MYSQL_URL is set, else SQLite in the data directory. */
+export async function openCatalog(config: Config, log?: Logger): Promise<Catalog> {
+  if (!config.mysqlUrl) return SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
+  const url = config.mysqlUrl;
+  return retryWhileUnavailable(() => MysqlCatalog.open(url), startupRetry('MySQL', log));
+}
+
+/**
+ * Milvus when MILVUS_ADDRESS is set, else the in-process HNSW index, whose snapshot is named after
+ * the catalog it mirrors (ids differ between catalogs, so one snapshot never serves another).
+ */
+export async function openVectorIndex(
+  config: Config,
+  dimension: number,
+  catalog: Catalog,
+  log?: Logger
+): Promise<VectorIndex> {
+  if (config.milvusAddress) {
+    const address = config.milvusAddress;
+    return retryWhileUnavailable(
+      () =>
+        MilvusVectorIndex.open({
+          address,
+          token: config.milvusToken,
+          username: config.milvusUser,
+          password: config.milvusPassword,
+          ssl: config.milvusTls,
+          database: config.milvusDatabase,
+          collection: config.milvusCollection,
+          dimension,
+          indexType: config.milvusIndexType
+        }),
+      startupRetry('Milvus', log)
+    );
+  }
+  const name = config.mysqlUrl
+    ? `vectors-mysql-${createHash('sha256').update(redactPassword(config.mysqlUrl)).digest('hex').slice(0, 12)}`
+    : 'vectors';
+  return UsearchVectorIndex.open({
+    path: join(config.dataDir, `${name}.usearch`),
+    dimension,
+    source: catalog,
+    onRebuild: (info) => {
+      if (info.count > 0) log?.warn(info, 'vector index rebuilt from the catalog');
+    }
+  });
+}
+
+function redactPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
 }
 
 /** What `embed` needs: the model and the decoder, no stores. */
@@ -48,7 +119,7 @@ export async function createEmbeddingRuntime(config: Config): Promise<EmbeddingR
 
 /** Everything `serve`, `index`, `search` and friends need, on the embedded default stores. */
 export async function createRuntime(config: Config, log?: Logger): Promise<Runtime> {
-  const catalog = await SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
+  const catalog = await openCatalog(config, log);
   let embedding: EmbeddingRuntime | undefined;
   try {
     // With no model chosen, an existing collection keeps the model that built it.
@@ -67,18 +138,20 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
     log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
 
   const { manifest } = embedding.model;
-  const index = await UsearchVectorIndex.open({
-    path: join(config.dataDir, 'vectors.usearch'),
-    dimension: manifest.dimension,
-    source: catalog,
-    onRebuild: (info) => {
-      if (info.count > 0) log?.warn(info, 'vector index rebuilt from the catalog');
-    }
-  });
+  let index: VectorIndex;
+  try {
+    index = await openVectorIndex(config, manifest.dimension, catalog, log);
+  } catch (error) {
+    await embedding.close();
+    await catalog.close();
+    throw error;
+  }
   const collection = new Collection(catalog, index, manifest);
   try {
-    const { repaired } = await collection.open();
-    if (repaired > 0) log?.warn({ repaired }, 'repaired entries a crash left between the stores');
+    const audit = await collection.open();
+    if (audit.pending + audit.missingVectors + audit.orphanVectors > 0) {
+      log?.warn(audit, 'repaired entries a crash left between the stores');
+    }
   } catch (error) {
     await index.close();
     await catalog.close();

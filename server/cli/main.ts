@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
 import { countCommand } from './commands/count';
+import { doctorCommand } from './commands/doctor';
 import { dropCommand } from './commands/drop';
+import { migrateCommand } from './commands/migrate';
 import { duplicatesCommand } from './commands/duplicates';
 import { embedCommand } from './commands/embed';
 import { indexCommand } from './commands/index-command';
@@ -20,6 +22,8 @@ program.addCommand(searchCommand());
 program.addCommand(duplicatesCommand());
 program.addCommand(countCommand());
 program.addCommand(dropCommand());
+program.addCommand(doctorCommand());
+program.addCommand(migrateCommand());
 program.addCommand(modelCommand());
 program.addCommand(embedCommand());
 program.addCommand(serveCommand());

@@ -2,8 +2,20 @@ import { l2Normalize } from '../../src/lib/core/vector';
 import { CollectionMismatchError, ValidationError } from '../errors';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
-import type { VectorIndex } from '../stores/vector-index';
+import type { VectorEntry, VectorIndex } from '../stores/vector-index';
+import { failpoint } from '../failpoint';
 import { Mutex } from './mutex';
+
+export interface AuditReport {
+  /** Rows written but not yet in the index (a crash between the two writes). */
+  pending: number;
+  /** Indexed rows whose vector the index had lost; re-sent. */
+  missingVectors: number;
+  /** Vectors without a catalog row; removed. */
+  orphanVectors: number;
+  /** False when the index cannot list its ids (in-process: rebuilt from the catalog instead). */
+  checked: boolean;
+}
 
 export interface SearchHit {
   id: number;
@@ -31,23 +43,84 @@ export class Collection {
     readonly model: ModelManifest
   ) {}
 
-  /** Refuses a collection built by another model; then repairs anything a crash left pending. */
-  async open(): Promise<{ repaired: number }> {
+  /** Refuses a collection built by another model; then repairs what a crash left between the stores. */
+  async open(): Promise<AuditReport> {
     await assertCollectionModel(this.catalog, this.model);
-    return { repaired: await this.reconcile() };
+    return this.audit();
   }
 
   /** Puts vectors the catalog holds as `pending` into the index; returns how many. */
   reconcile(): Promise<number> {
+    return this.writes.run(() => this.reconcileUnlocked());
+  }
+
+  private async reconcileUnlocked(): Promise<number> {
+    let repaired = 0;
+    for (;;) {
+      const pending = await this.catalog.pendingImages(500);
+      if (pending.length === 0) return repaired;
+      await this.index.upsert(pending);
+      await this.catalog.markIndexed(pending.map((p) => p.id));
+      repaired += pending.length;
+    }
+  }
+
+  /**
+   * Compares the two stores and repairs them: pending rows go into the index, catalog rows whose
+   * vector the index lacks are re-sent, vectors without a catalog row are removed. Needs an index
+   * that can list its ids (Milvus); an in-process index is rebuilt from the catalog anyway.
+   */
+  audit(): Promise<AuditReport> {
     return this.writes.run(async () => {
-      let repaired = 0;
+      const report: AuditReport = {
+        pending: 0,
+        missingVectors: 0,
+        orphanVectors: 0,
+        checked: false
+      };
+      report.pending = await this.reconcileUnlocked();
+      const { index, catalog } = this;
+      if (!index.listIds) return report;
+      report.checked = true;
+      const page = 1000;
+      let catalogPage = await catalog.imagesAfter(0, page);
+      let c = 0;
+      let lastIndexId = 0;
+      let indexIds = await index.listIds(0, page);
+      let i = 0;
+      const missing: VectorEntry[] = [];
+      const orphans: number[] = [];
+      // Merge two ascending id streams.
       for (;;) {
-        const pending = await this.catalog.pendingImages(500);
-        if (pending.length === 0) return repaired;
-        await this.index.upsert(pending);
-        await this.catalog.markIndexed(pending.map((p) => p.id));
-        repaired += pending.length;
+        if (c === catalogPage.length && catalogPage.length > 0) {
+          catalogPage = await catalog.imagesAfter(catalogPage[catalogPage.length - 1]!.id, page);
+          c = 0;
+        }
+        if (i === indexIds.length && indexIds.length > 0) {
+          lastIndexId = indexIds[indexIds.length - 1]!;
+          indexIds = await index.listIds(lastIndexId, page);
+          i = 0;
+        }
+        const row = catalogPage[c];
+        const id = indexIds[i];
+        if (row === undefined && id === undefined) break;
+        if (id === undefined || (row !== undefined && row.id < id)) {
+          missing.push({ id: row!.id, vector: row!.vector });
+          c++;
+        } else if (row === undefined || id < row.id) {
+          orphans.push(id);
+          i++;
+        } else {
+          c++;
+          i++;
+        }
       }
+      for (let k = 0; k < missing.length; k += 500) await index.upsert(missing.slice(k, k + 500));
+      if (orphans.length > 0) await index.remove(orphans);
+      if (missing.length + orphans.length > 0) await index.flush();
+      report.missingVectors = missing.length;
+      report.orphanVectors = orphans.length;
+      return report;
     });
   }
 
@@ -60,6 +133,7 @@ export class Collection {
         dimension: this.model.dimension
       });
       const { ids, removedIds } = await this.catalog.addImages(images);
+      failpoint('after-catalog-write');
       await this.index.upsert(ids.map((id, i) => ({ id, vector: images[i]!.vector })));
       await this.catalog.markIndexed(ids);
       if (removedIds.length > 0) await this.index.remove(removedIds);
@@ -81,6 +155,7 @@ export class Collection {
     if (paths.length === 0) return Promise.resolve(0);
     return this.writes.run(async () => {
       const removedIds = await this.catalog.removePaths(paths);
+      failpoint('after-catalog-remove');
       if (removedIds.length > 0) await this.index.remove(removedIds);
       return removedIds.length;
     });

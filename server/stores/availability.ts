@@ -11,7 +11,8 @@ const CONNECTION_CODES = new Set([
   'EPIPE',
   'PROTOCOL_CONNECTION_LOST',
   'ER_SERVER_SHUTDOWN',
-  'ER_CON_COUNT_ERROR'
+  'ER_CON_COUNT_ERROR',
+  'store_unavailable'
 ]);
 
 export function isStoreUnavailable(error: unknown): boolean {

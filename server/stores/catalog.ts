@@ -114,5 +114,8 @@ export interface Catalog extends VectorSource {
   /** At start-up: jobs a crash left queued or running become `interrupted`; returns how many. */
   interruptUnfinishedJobs(): Promise<number>;
 
+  /** Whether the store answers now (for /api/health); in-process stores need not implement it. */
+  ping?(): Promise<boolean>;
+
   close(): Promise<void>;
 }

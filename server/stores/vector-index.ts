@@ -28,4 +28,11 @@ export interface VectorIndex {
   /** Makes earlier writes durable and searchable (Milvus flush; embedded: save its snapshot). */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Whether the store answers now (for /api/health); in-process indexes need not implement it. */
+  ping?(): Promise<boolean>;
+  /**
+   * Ids in ascending order after `afterId`, for reconciliation against the catalog. Only stores
+   * that are not rebuilt from the catalog (Milvus) need it.
+   */
+  listIds?(afterId: number, limit: number): Promise<number[]>;
 }

@@ -31,7 +31,7 @@ interface HealthBody {
     source: string;
     warning?: string;
   };
-  stores: { catalog: string; vectors: string };
+  stores: { catalog: string; vectors: string; reachable: { catalog: boolean; vectors: boolean } };
   count: number;
 }
 
@@ -80,7 +80,11 @@ describe('GET /api/health', () => {
     expect(body.model.dimension).toBe(128);
     expect(body.model.warning).toMatch(/SYNTHETIC/);
     expect(body.model.warning).toContain('npx lookalike model fetch resnet50');
-    expect(body.stores).toEqual({ catalog: 'sqlite', vectors: 'usearch-hnsw' });
+    expect(body.stores).toEqual({
+      catalog: 'sqlite',
+      vectors: 'usearch-hnsw',
+      reachable: { catalog: true, vectors: true }
+    });
     expect(body.count).toBe(0);
     expect(Object.keys(body).sort()).toEqual(['count', 'model', 'status', 'stores']);
   });

@@ -4,7 +4,9 @@ import { createRouter } from '../context';
 
 export const HealthSchema = z
   .object({
-    status: z.literal('ok'),
+    status: z
+      .enum(['ok', 'degraded'])
+      .openapi({ description: '`degraded` when a store is unreachable' }),
     model: z.object({
       id: z.string(),
       name: z.string(),
@@ -17,9 +19,13 @@ export const HealthSchema = z
     }),
     stores: z.object({
       catalog: z.string().openapi({ example: 'sqlite' }),
-      vectors: z.string().openapi({ example: 'usearch-hnsw' })
+      vectors: z.string().openapi({ example: 'usearch-hnsw' }),
+      reachable: z.object({ catalog: z.boolean(), vectors: z.boolean() })
     }),
-    count: z.int().openapi({ description: 'Distinct pictures in the collection' })
+    count: z
+      .int()
+      .nullable()
+      .openapi({ description: 'Distinct pictures (null while the catalog is unreachable)' })
   })
   .openapi('Health');
 
@@ -33,11 +39,19 @@ const health = createRoute({
   }
 });
 
+/** In-process stores have no ping: they are reachable whenever the server is. */
+const reachable = async (store: { ping?: () => Promise<boolean> }) =>
+  store.ping ? store.ping().catch(() => false) : true;
+
 export function healthRoutes({ model, stores, collection }: Runtime) {
-  return createRouter().openapi(health, async (c) =>
-    c.json(
+  return createRouter().openapi(health, async (c) => {
+    const [catalogUp, vectorsUp] = await Promise.all([
+      reachable(collection.catalog),
+      reachable(collection.index)
+    ]);
+    return c.json(
       {
-        status: 'ok' as const,
+        status: catalogUp && vectorsUp ? ('ok' as const) : ('degraded' as const),
         model: {
           id: model.manifest.id,
           name: model.manifest.name,
@@ -46,10 +60,14 @@ export function healthRoutes({ model, stores, collection }: Runtime) {
           source: model.source,
           ...(model.warning ? { warning: model.warning } : {})
         },
-        stores: { catalog: stores.catalog, vectors: stores.vectors },
-        count: await collection.count()
+        stores: {
+          catalog: stores.catalog,
+          vectors: stores.vectors,
+          reachable: { catalog: catalogUp, vectors: vectorsUp }
+        },
+        count: catalogUp ? await collection.count() : null
       },
       200
-    )
-  );
+    );
+  });
 }

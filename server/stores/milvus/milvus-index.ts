@@ -1,0 +1,589 @@
+import {
+  ConsistencyLevelEnum,
+  DataType,
+  ErrorCode,
+  MilvusClient,
+  promisify,
+  type ResStatus
+} from '@zilliz/milvus2-sdk-node';
+import type { VectorEntry, VectorIndex, VectorMatch } from '../vector-index';
+
+export type MilvusIndexType = 'HNSW' | 'IVF_FLAT' | 'IVF_SQ8' | 'FLAT';
+export type MilvusMetric = 'IP' | 'COSINE';
+
+export interface MilvusIndexOptions {
+  /** `host:port` or a URL (`http://…`, `https://…`). */
+  address: string;
+  token?: string;
+  username?: string;
+  password?: string;
+  ssl?: boolean;
+  database?: string;
+  collection: string;
+  dimension: number;
+  /** Used when this creates the collection; an existing one keeps its index. Default HNSW. */
+  indexType?: MilvusIndexType;
+  /**
+   * Default COSINE: Milvus ≥ 2.3 and Milvus Lite both have it, and its scores are the cosine
+   * similarity even for a vector that is not exactly unit length (IP gives the same ranking and
+   * scores on unit vectors).
+   */
+  metric?: MilvusMetric;
+  /** How long connecting (and each health check) may take. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Deadline of one data request (insert, search, load, flush…). Default 120 s. */
+  requestTimeoutMs?: number;
+}
+
+/** Primary key and vector field names (the catalog id is the primary key, not auto-generated). */
+const ID = 'id';
+const VECTOR = 'vector';
+/** Rows per insert/upsert request: 500 × 2048 floats ≈ 4 MB, well under gRPC's limits. */
+const WRITE_CHUNK = 500;
+/** Ids per `id in [...]` delete expression. */
+const DELETE_CHUNK = 1000;
+/** Milvus caps topk and query limit at 16384. */
+const MAX_TOPK = 16_384;
+const INDEX_PARAMS: Record<MilvusIndexType, Record<string, number>> = {
+  HNSW: { M: 16, efConstruction: 128 },
+  IVF_FLAT: { nlist: 1024 },
+  IVF_SQ8: { nlist: 1024 },
+  FLAT: {}
+};
+/** gRPC status codes that mean "the server did not answer": UNAVAILABLE, DEADLINE_EXCEEDED. */
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+/** Milvus status code for a search or query on a collection that is not loaded. */
+const COLLECTION_NOT_LOADED = 101;
+
+/** Milvus answered, with a failure status. */
+export class MilvusRequestError extends Error {
+  override name = 'MilvusRequestError';
+  constructor(
+    readonly operation: string,
+    readonly status: Partial<ResStatus>
+  ) {
+    super(
+      `Milvus ${operation} failed: ${status.reason || String(status.error_code)} ` +
+        `(code ${status.code ?? status.error_code})`
+    );
+  }
+}
+
+/**
+ * Vectors in a Milvus collection: INT64 primary key `id` (the catalog id) and FLOAT_VECTOR
+ * `vector`. Loads the collection when it opens, and again whenever Milvus says it is not loaded
+ * (after a Milvus restart a collection starts released, and searches fail until someone loads
+ * it); reconnects when the connection failed. Either way the failed call is retried once.
+ */
+export class MilvusVectorIndex implements VectorIndex {
+  readonly kind = 'milvus';
+  #client: MilvusClient;
+  #closed = false;
+  /** One reconnect or load at a time, shared by every call that needs it. */
+  #recovering: Promise<void> | undefined;
+  /** Cleared when the server has no Upsert (Milvus < 2.3): then delete-then-insert. */
+  #upsertSupported = true;
+  readonly #indexType: MilvusIndexType;
+  readonly #opts: Opened;
+
+  private constructor(client: MilvusClient, opts: Opened, indexType: MilvusIndexType) {
+    this.#client = client;
+    this.#opts = opts;
+    this.#indexType = indexType;
+  }
+
+  get dimension(): number {
+    return this.#opts.dimension;
+  }
+
+  get collection(): string {
+    return this.#opts.collection;
+  }
+
+  get address(): string {
+    return this.#opts.address;
+  }
+
+  /** The index type of the collection's vector field (an existing collection keeps its own). */
+  get indexType(): MilvusIndexType {
+    return this.#indexType;
+  }
+
+  /**
+   * Connects, creates the collection and its index if missing, and loads it. Fails at once
+   * with `Milvus at <address> is unreachable: …` when nothing answers, and with a message naming
+   * both dimensions when the collection holds vectors of another size.
+   */
+  static async open(options: MilvusIndexOptions): Promise<MilvusVectorIndex> {
+    const opts: Opened = {
+      ...options,
+      metric: options.metric ?? 'COSINE',
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 120_000
+    };
+    if (!Number.isInteger(opts.dimension) || opts.dimension <= 0)
+      throw new Error(`Vector dimension must be a positive integer, got ${opts.dimension}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(opts.collection))
+      throw new Error(
+        `Milvus collection name "${opts.collection}" is invalid: use letters, digits and _`
+      );
+    const client = await connect(opts);
+    try {
+      const indexType = await prepareCollection(client, opts);
+      return new MilvusVectorIndex(client, opts, indexType);
+    } catch (error) {
+      await closeQuietly(client);
+      throw error;
+    }
+  }
+
+  async upsert(entries: readonly VectorEntry[]): Promise<void> {
+    this.#live();
+    // Last write wins within a batch (Milvus refuses a primary key twice in one request).
+    const latest = new Map<number, number[]>();
+    for (const { id, vector } of entries) {
+      checkId(id);
+      if (vector.length !== this.dimension)
+        throw new Error(`Vector ${id} has ${vector.length} dimensions, expected ${this.dimension}`);
+      latest.set(id, Array.from(vector));
+    }
+    const rows = [...latest].map(([id, vector]) => ({ [ID]: id, [VECTOR]: vector }));
+    for (let start = 0; start < rows.length; start += WRITE_CHUNK) {
+      const chunk = rows.slice(start, start + WRITE_CHUNK);
+      await this.#call('upsert', async (client) => {
+        if (this.#upsertSupported) {
+          const res = await client.upsert({
+            ...this.#target(),
+            data: chunk,
+            timeout: this.#timeout
+          });
+          // The SDK turns UNIMPLEMENTED into an empty answer: a Milvus without Upsert.
+          if (res.status !== undefined) return check('upsert', res.status);
+          this.#upsertSupported = false;
+        }
+        await this.#deleteIds(
+          client,
+          chunk.map((row) => row[ID] as number)
+        );
+        const res = await client.insert({ ...this.#target(), data: chunk, timeout: this.#timeout });
+        check('insert', res.status);
+      });
+    }
+  }
+
+  async remove(ids: readonly number[]): Promise<void> {
+    this.#live();
+    const valid = [...new Set(ids.filter((id) => Number.isSafeInteger(id) && id >= 0))];
+    for (let start = 0; start < valid.length; start += DELETE_CHUNK) {
+      const chunk = valid.slice(start, start + DELETE_CHUNK);
+      await this.#call('delete', (client) => this.#deleteIds(client, chunk));
+    }
+  }
+
+  async search(query: Float32Array, k: number): Promise<VectorMatch[]> {
+    this.#live();
+    if (query.length !== this.dimension)
+      throw new Error(`Query has ${query.length} dimensions, expected ${this.dimension}`);
+    const limit = Math.min(Math.floor(k), MAX_TOPK);
+    if (!(limit > 0)) return [];
+    const vector = Array.from(query);
+    const results = await this.#call('search', async (client) => {
+      const res = await client.search({
+        ...this.#target(),
+        anns_field: VECTOR,
+        data: vector,
+        limit,
+        params: this.#searchParams(limit),
+        output_fields: [ID],
+        consistency_level: ConsistencyLevelEnum.Strong,
+        timeout: this.#timeout
+      });
+      check('search', res.status);
+      return res.results;
+    });
+    return results
+      .map((r) => ({ id: Number(r.id), score: Number(r.score) }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  async count(): Promise<number> {
+    this.#live();
+    return this.#call('count', async (client) => {
+      const res = await client.query({
+        ...this.#target(),
+        filter: '',
+        output_fields: ['count(*)'],
+        consistency_level: ConsistencyLevelEnum.Strong,
+        timeout: this.#timeout
+      });
+      check('count', res.status);
+      return Number(res.data[0]?.['count(*)'] ?? 0);
+    });
+  }
+
+  /**
+   * Up to `limit` ids greater than `afterId`, ascending: page through every vector with
+   * `listIds(last, n)` (the reconciliation pass uses it to find vectors without catalog rows).
+   */
+  async listIds(afterId: number, limit: number): Promise<number[]> {
+    this.#live();
+    if (!Number.isSafeInteger(afterId))
+      throw new Error(`afterId must be an integer, got ${afterId}`);
+    const wanted = Math.min(Math.floor(limit), MAX_TOPK);
+    if (!(wanted > 0)) return [];
+    return this.#call('query', async (client) => {
+      // Raw Query: the SDK's query() cannot send `iterator`, which asks for results in primary
+      // key order (Milvus orders limited queries by key anyway; Milvus Lite only when asked).
+      const res = (await promisify(
+        client.channelPool,
+        'Query',
+        {
+          ...this.#target(),
+          expr: `${ID} > ${afterId}`,
+          output_fields: [ID],
+          query_params: [
+            { key: 'limit', value: String(wanted) },
+            { key: 'iterator', value: 'True' }
+          ],
+          consistency_level: ConsistencyLevelEnum.Strong
+        },
+        this.#timeout
+      )) as {
+        status: ResStatus;
+        fields_data?: { field_name: string; scalars?: { long_data?: { data?: string[] } } }[];
+      };
+      check('query', res.status);
+      const field = res.fields_data?.find((f) => f.field_name === ID);
+      const ids = (field?.scalars?.long_data?.data ?? []).map(Number);
+      return ids.sort((a, b) => a - b).slice(0, wanted);
+    });
+  }
+
+  /** Drops the collection and creates it again, empty, indexed and loaded. */
+  async clear(): Promise<void> {
+    this.#live();
+    await this.#call('drop', async (client) => {
+      check('drop', await client.dropCollection({ ...this.#target(), timeout: this.#timeout }));
+    });
+    await this.#call('create', (client) => prepareCollection(client, this.#opts));
+  }
+
+  /** Seals what was written (Milvus flush), e.g. at the end of an index job. */
+  async flush(): Promise<void> {
+    this.#live();
+    await this.#call('flush', async (client) => {
+      const res = await client.flushSync({
+        collection_names: [this.collection],
+        ...(this.#opts.database ? { db_name: this.#opts.database } : {}),
+        timeout: this.#timeout
+      });
+      check('flush', res.status);
+    });
+  }
+
+  /** True when Milvus answers a health check in time; never throws. */
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      const res = await withDeadline(
+        this.#client.checkHealth(),
+        this.#opts.connectTimeoutMs,
+        'health check'
+      );
+      return res.isHealthy !== false && !failed(statusOf(res));
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#recovering?.catch(() => undefined);
+    await closeQuietly(this.#client);
+  }
+
+  get #timeout(): number {
+    return this.#opts.requestTimeoutMs;
+  }
+
+  #target(): { collection_name: string; db_name?: string } {
+    return targetOf(this.#opts);
+  }
+
+  #searchParams(limit: number): Record<string, number> {
+    switch (this.#indexType) {
+      case 'HNSW':
+        return { ef: Math.max(128, limit) };
+      case 'IVF_FLAT':
+      case 'IVF_SQ8':
+        return { nprobe: 16 };
+      default:
+        return {};
+    }
+  }
+
+  async #deleteIds(client: MilvusClient, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const res = await client.delete({
+      ...this.#target(),
+      filter: `${ID} in [${ids.join(',')}]`,
+      timeout: this.#timeout
+    });
+    check('delete', res.status);
+  }
+
+  #live(): void {
+    if (this.#closed) throw new Error('The vector index is closed');
+  }
+
+  /**
+   * Runs `operation`; when Milvus says the collection is not loaded, loads it, and when the
+   * connection failed, reconnects (and loads: a restarted Milvus starts with it released), then
+   * runs it once more. A second connection failure becomes "Milvus at … is unreachable".
+   */
+  async #call<T>(what: string, operation: (client: MilvusClient) => Promise<T>): Promise<T> {
+    try {
+      return await operation(this.#client);
+    } catch (error) {
+      if (this.#closed) throw error;
+      const lost = isConnectionError(error);
+      if (!lost && !isNotLoaded(error)) throw error;
+      await this.#recover(lost ? 'reconnect' : 'load', error);
+      try {
+        return await operation(this.#client);
+      } catch (again) {
+        throw isConnectionError(again) ? unreachable(this.address, again) : again;
+      }
+    }
+  }
+
+  #recover(how: 'reconnect' | 'load', cause: unknown): Promise<void> {
+    this.#recovering ??= (async () => {
+      const stale = this.#client;
+      if (how === 'reconnect') {
+        // A fresh client: the old channels may sit in reconnect backoff for seconds.
+        this.#client = await connect(this.#opts).catch((error: unknown) => {
+          throw error instanceof Error && error.message.includes('unreachable')
+            ? error
+            : unreachable(this.address, cause);
+        });
+        void closeQuietly(stale);
+      }
+      await loadCollection(this.#client, this.#opts);
+    })().finally(() => {
+      this.#recovering = undefined;
+    });
+    return this.#recovering;
+  }
+}
+
+type Opened = MilvusIndexOptions & {
+  metric: MilvusMetric;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+};
+
+/** A connected client, or `Milvus at <address> is unreachable: …` within connectTimeoutMs. */
+async function connect(opts: Opened): Promise<MilvusClient> {
+  let client: MilvusClient;
+  try {
+    client = new MilvusClient({
+      address: opts.address,
+      ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+      ssl: opts.ssl ?? /^https:/i.test(opts.address),
+      ...(opts.database ? { database: opts.database } : {}),
+      // The SDK's `timeout` is the deadline of its Connect call and of calls given none; every
+      // data call here passes its own (requestTimeoutMs).
+      timeout: opts.connectTimeoutMs,
+      logLevel: 'error'
+    });
+  } catch (error) {
+    throw unreachable(opts.address, error);
+  }
+  try {
+    await withDeadline(client.connectPromise, opts.connectTimeoutMs + 1000, 'connect');
+    const health = await withDeadline(client.checkHealth(), opts.connectTimeoutMs, 'health check');
+    check('health check', statusOf(health));
+    return client;
+  } catch (error) {
+    void closeQuietly(client);
+    if (error instanceof MilvusRequestError && /auth|credential|permission/i.test(error.message))
+      throw new Error(`Milvus at ${opts.address} refused the credentials: ${error.message}`, {
+        cause: error
+      });
+    throw unreachable(opts.address, error);
+  }
+}
+
+/**
+ * Creates the collection and its index when missing, checks an existing one, loads it, and
+ * returns its index type.
+ */
+async function prepareCollection(client: MilvusClient, opts: Opened): Promise<MilvusIndexType> {
+  const target = targetOf(opts);
+  const timeout = opts.requestTimeoutMs;
+  const has = await client.hasCollection({ ...target, timeout });
+  check('hasCollection', has.status);
+  if (!has.value) {
+    const created = await client.createCollection({
+      ...target,
+      description: `Lookalike image vectors (${opts.dimension} dimensions)`,
+      consistency_level: 'Strong',
+      fields: [
+        { name: ID, data_type: DataType.Int64, is_primary_key: true, autoID: false },
+        { name: VECTOR, data_type: DataType.FloatVector, dim: opts.dimension }
+      ],
+      timeout
+    });
+    // Another process may have created it meanwhile: then check it like any existing one.
+    if (failed(created)) {
+      const now = await client.hasCollection({ ...target, timeout });
+      if (!now.value) check('createCollection', created);
+    }
+  }
+  await checkSchema(client, opts);
+  const indexType = await ensureIndex(client, opts);
+  await loadCollection(client, opts);
+  return indexType;
+}
+
+async function checkSchema(client: MilvusClient, opts: Opened): Promise<void> {
+  const desc = await client.describeCollection({
+    ...targetOf(opts),
+    timeout: opts.requestTimeoutMs
+  });
+  check('describeCollection', desc.status);
+  const fields = desc.schema?.fields ?? [];
+  const id = fields.find((f) => f.name === ID);
+  const vector = fields.find((f) => f.name === VECTOR);
+  const where = `Milvus collection "${opts.collection}" at ${opts.address}`;
+  if (
+    !id?.is_primary_key ||
+    id.data_type !== 'Int64' ||
+    id.autoID ||
+    vector?.data_type !== 'FloatVector'
+  )
+    throw new Error(
+      `${where} was not made by Lookalike: it needs an INT64 primary key "${ID}" (autoID off) and ` +
+        `a FLOAT_VECTOR field "${VECTOR}", but has ${fields.map((f) => `${f.name}: ${f.data_type}`).join(', ')}. ` +
+        'Choose another collection (MILVUS_COLLECTION) or drop this one.'
+    );
+  const dim = Number(vector.dim ?? vector.type_params?.find((p) => p.key === 'dim')?.value);
+  if (dim !== opts.dimension)
+    throw new Error(
+      `${where} holds vectors of dimension ${dim}, but this model needs dimension ${opts.dimension}: ` +
+        'drop the collection (lookalike drop) or choose another one (MILVUS_COLLECTION).'
+    );
+}
+
+/** The vector field's index type, building the index first when there is none. */
+async function ensureIndex(client: MilvusClient, opts: Opened): Promise<MilvusIndexType> {
+  const target = targetOf(opts);
+  const timeout = opts.requestTimeoutMs;
+  const described = await client.describeIndex({ ...target, field_name: VECTOR, timeout });
+  const existing = failed(described.status) ? undefined : described.index_descriptions?.[0];
+  if (existing) {
+    const param = (key: string) => existing.params?.find((p) => p.key === key)?.value;
+    const metric = String(param('metric_type') ?? '').toUpperCase();
+    if (metric && metric !== 'IP' && metric !== 'COSINE')
+      throw new Error(
+        `Milvus collection "${opts.collection}" is indexed with metric ${metric}; Lookalike needs ` +
+          'IP or COSINE (scores are cosine similarities). Drop it or choose another collection.'
+      );
+    const type = String(param('index_type') ?? '').toUpperCase();
+    return type in INDEX_PARAMS ? (type as MilvusIndexType) : 'FLAT';
+  }
+  const indexType = opts.indexType ?? 'HNSW';
+  const res = await client.createIndex({
+    ...target,
+    field_name: VECTOR,
+    index_name: `${VECTOR}_idx`,
+    index_type: indexType,
+    metric_type: opts.metric,
+    params: INDEX_PARAMS[indexType],
+    timeout
+  });
+  check('createIndex', res);
+  return indexType;
+}
+
+/** Loads the collection unless Milvus says it already is. */
+async function loadCollection(client: MilvusClient, opts: Opened): Promise<void> {
+  const target = targetOf(opts);
+  const timeout = opts.requestTimeoutMs;
+  const state = await client.getLoadState({ ...target, timeout });
+  if (!failed(state.status) && String(state.state) === 'LoadStateLoaded') return;
+  // Waits until loading reaches 100%.
+  check('loadCollection', await client.loadCollection({ ...target, timeout }));
+}
+
+function targetOf(opts: Opened): { collection_name: string; db_name?: string } {
+  return opts.database
+    ? { collection_name: opts.collection, db_name: opts.database }
+    : { collection_name: opts.collection };
+}
+
+function checkId(id: number): void {
+  if (!Number.isSafeInteger(id) || id < 0)
+    throw new Error(`Vector id must be a non-negative integer, got ${id}`);
+}
+
+function failed(status: Partial<ResStatus> | undefined): boolean {
+  if (!status) return false;
+  const code = status.code ?? 0;
+  const errorCode = status.error_code ?? ErrorCode.SUCCESS;
+  return code !== 0 || (errorCode !== ErrorCode.SUCCESS && errorCode !== 0);
+}
+
+/** CheckHealthResponse has a status on the wire that the SDK's type leaves out. */
+function statusOf(response: object): Partial<ResStatus> | undefined {
+  return (response as { status?: Partial<ResStatus> }).status;
+}
+
+function check(operation: string, status: Partial<ResStatus> | undefined): void {
+  if (failed(status)) throw new MilvusRequestError(operation, status!);
+}
+
+function isNotLoaded(error: unknown): boolean {
+  if (!(error instanceof MilvusRequestError)) return false;
+  const { code, error_code, reason } = error.status;
+  return (
+    code === COLLECTION_NOT_LOADED ||
+    error_code === COLLECTION_NOT_LOADED ||
+    error_code === 'CollectionNotLoaded' ||
+    /not loaded|not_loaded|released|load\(\) before/i.test(reason ?? '')
+  );
+}
+
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED) return true;
+  return (
+    typeof message === 'string' &&
+    /ECONNREFUSED|ECONNRESET|EPIPE|No connection established|UNAVAILABLE/.test(message)
+  );
+}
+
+function unreachable(address: string, cause: unknown): Error {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new Error(`Milvus at ${address} is unreachable: ${why}`, { cause });
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function closeQuietly(client: MilvusClient): Promise<void> {
+  try {
+    await client.closeConnection();
+  } catch {
+    // closing a client whose server is gone may fail: nothing left to release
+  }
+}

@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../server/errors';
+import {
+  isConnectionError,
+  MysqlCatalog,
+  StoreUnavailableError
+} from '../../server/stores/mysql/mysql-catalog';
+import {
+  adminConnection,
+  connectionsTo,
+  databaseOf,
+  dropDatabase,
+  killConnections,
+  mysqlReachable,
+  mysqlTestServerAddress,
+  mysqlTestUrl
+} from '../helpers/mysql';
+import { describeCatalogContract, newImage } from './catalog.contract';
+
+const reachable = await mysqlReachable();
+const server = mysqlTestServerAddress();
+if (!reachable) {
+  console.warn(
+    `MySQL store tests SKIPPED: no MySQL/MariaDB at ${server}. Install mariadb-server, or point ` +
+      'LOOKALIKE_TEST_MYSQL_URL at a server where the user may create and drop databases.'
+  );
+}
+
+/** A catalog on a fresh database, dropped afterwards. */
+async function freshCatalog() {
+  const url = mysqlTestUrl();
+  const catalog = await MysqlCatalog.open(url);
+  return {
+    url,
+    catalog,
+    cleanup: async () => {
+      await catalog.close();
+      await dropDatabase(url);
+    }
+  };
+}
+
+describe.skipIf(!reachable)(
+  reachable
+    ? `MySQL catalog (${server})`
+    : `MySQL catalog — SKIPPED: no MySQL/MariaDB at ${server}`,
+  () => {
+    describeCatalogContract('MySQL', freshCatalog);
+
+    it('keeps a 4000-byte unicode path whole and finds it under its folder', async () => {
+      const { catalog, cleanup } = await freshCatalog();
+      try {
+        // 3-byte and 4-byte UTF-8 characters, just under the 4096-byte file-system limit, in
+        // components of at most 255 bytes (the file-name limit).
+        const segment = `${'日本語'.repeat(20)}${'😀'.repeat(15)}`;
+        const folder = `/p/${Array.from({ length: 15 }, () => segment).join('/')}`;
+        const path = `${folder}/${segment}/${'é'.repeat(70)}.jpg`;
+        expect(Buffer.byteLength(path)).toBeGreaterThan(4000);
+        expect(Buffer.byteLength(path)).toBeLessThanOrEqual(4096);
+        const { ids } = await catalog.addImages([newImage(1, path)]);
+        expect((await catalog.getPath(path))?.path).toBe(path);
+        expect((await catalog.getImages(ids)).get(ids[0]!)!.paths).toEqual([path]);
+        expect((await catalog.pathsUnder(folder)).map((p) => p.path)).toEqual([path]);
+        expect(await catalog.pathsUnder(`${folder}/su`)).toEqual([]);
+        expect(await catalog.removePaths([path])).toEqual(ids);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('tells paths apart that differ only by case (file names are case-sensitive)', async () => {
+      const { catalog, cleanup } = await freshCatalog();
+      try {
+        const { ids } = await catalog.addImages([
+          newImage(1, '/p/Photo.jpg'),
+          newImage(2, '/p/photo.jpg'),
+          newImage(3, '/P/x.jpg')
+        ]);
+        expect((await catalog.getPath('/p/Photo.jpg'))!.imageId).toBe(ids[0]);
+        expect((await catalog.getPath('/p/photo.jpg'))!.imageId).toBe(ids[1]);
+        expect(await catalog.getPath('/p/PHOTO.jpg')).toBeUndefined();
+        expect((await catalog.pathsUnder('/p')).map((p) => p.path).sort()).toEqual([
+          '/p/Photo.jpg',
+          '/p/photo.jpg'
+        ]);
+        expect((await catalog.pathsUnder('/P')).map((p) => p.path)).toEqual(['/P/x.jpg']);
+        expect(await catalog.removePaths(['/p/PHOTO.jpg'])).toEqual([]);
+        expect(await catalog.countImages()).toBe(3);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('keeps committed data across a reopen and applies each migration once', async () => {
+      const url = mysqlTestUrl();
+      try {
+        const first = await MysqlCatalog.open(url);
+        await first.claimCollection({ modelId: 'tiny', dimension: 4 });
+        await first.addImages([newImage(7, '/p/a.jpg')]);
+        await first.close();
+        const second = await MysqlCatalog.open(url);
+        expect(await second.countImages()).toBe(1);
+        expect(await second.collectionModel()).toEqual({ modelId: 'tiny', dimension: 4 });
+        expect(Array.from((await second.vectorsChangedSince(0, 1))[0]!.vector)).toEqual(
+          Array.from(newImage(7, '').vector)
+        );
+        await second.close();
+        const conn = await adminConnection();
+        try {
+          const [rows] = await conn.query('SELECT hash FROM ??.__drizzle_migrations', [
+            databaseOf(url)
+          ]);
+          const hashes = (rows as { hash: string }[]).map((r) => r.hash);
+          expect(hashes.length).toBe(2);
+          expect(new Set(hashes).size).toBe(hashes.length);
+        } finally {
+          await conn.end();
+        }
+      } finally {
+        await dropDatabase(url);
+      }
+    });
+
+    it('lets several servers open a new database at once (migrations under a lock)', async () => {
+      const url = mysqlTestUrl();
+      try {
+        const catalogs = await Promise.all([1, 2, 3].map(() => MysqlCatalog.open(url)));
+        await catalogs[0]!.addImages([newImage(1, '/p/a.jpg')]);
+        expect(await catalogs[2]!.countImages()).toBe(1);
+        await Promise.all(catalogs.map((c) => c.close()));
+      } finally {
+        await dropDatabase(url);
+      }
+    });
+
+    it('creates its database with a binary utf8mb4 collation and InnoDB tables', async () => {
+      const { url, catalog, cleanup } = await freshCatalog();
+      try {
+        const conn = await adminConnection();
+        try {
+          const [schemata] = await conn.query(
+            'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+            [databaseOf(url)]
+          );
+          expect(schemata).toEqual([{ cs: 'utf8mb4', co: 'utf8mb4_bin' }]);
+          const [engines] = await conn.query(
+            'SELECT DISTINCT ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+            [databaseOf(url)]
+          );
+          expect(engines).toEqual([{ engine: 'InnoDB' }]);
+        } finally {
+          await conn.end();
+        }
+        expect(await catalog.countImages()).toBe(0);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('reconnects after its connections are killed (idle disconnect, server restart)', async () => {
+      const { url, catalog, cleanup } = await freshCatalog();
+      try {
+        const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg')]);
+        // Several connections in the pool, all idle.
+        await Promise.all([1, 2, 3].map(() => catalog.countImages()));
+        expect(await killConnections(databaseOf(url))).toBeGreaterThan(0);
+        expect(await catalog.countImages()).toBe(1);
+
+        // Again, straight into a write transaction.
+        expect(await killConnections(databaseOf(url))).toBeGreaterThan(0);
+        const more = await catalog.addImages([newImage(2, '/p/b.jpg')]);
+        expect(more.ids[0]).toBeGreaterThan(ids[0]!);
+        expect(await catalog.ping()).toBe(true);
+        expect(await connectionsTo(databaseOf(url))).not.toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('says clearly when the server refuses the login (not a wait-and-retry case)', async () => {
+      const url = new URL(mysqlTestUrl());
+      url.username = 'lookalike_no_such_user';
+      url.password = 'wrong';
+      const error = await MysqlCatalog.open(url.href).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error).not.toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(
+        /^MySQL at .* refused the login \(ER_ACCESS_DENIED_ERROR\)/
+      );
+      expect((error as Error).message).not.toMatch(/wrong/);
+    });
+
+    it('answers ping: true while the server answers, false once closed', async () => {
+      const { url, catalog } = await freshCatalog();
+      try {
+        expect(await catalog.ping()).toBe(true);
+        await catalog.close();
+        expect(await catalog.ping()).toBe(false);
+        // Closed means closed: no retry, no reconnect.
+        await expect(catalog.countImages()).rejects.toThrow(/Pool is closed/);
+      } finally {
+        await dropDatabase(url);
+      }
+    });
+
+    it('numbers concurrent writes without gaps, duplicates or deadlocks', async () => {
+      const { catalog, cleanup } = await freshCatalog();
+      try {
+        const n = 20;
+        await Promise.all(
+          Array.from({ length: n }, (_, i) => catalog.addImages([newImage(i, `/p/${i}.jpg`)]))
+        );
+        await Promise.all([
+          ...Array.from({ length: n / 2 }, (_, i) => catalog.removePaths([`/p/${i}.jpg`])),
+          ...Array.from({ length: n / 2 }, (_, i) =>
+            catalog.addImages([newImage(100 + i, `/q/${i}.jpg`)])
+          )
+        ]);
+        const changed = await catalog.vectorsChangedSince(0, 1000);
+        const removedIds = await catalog.removedSince(0);
+        expect(removedIds).toHaveLength(n / 2);
+        expect(changed).toHaveLength(n);
+        expect(await catalog.latestSeq()).toBe(n + n / 2 + n / 2);
+        const seqs = changed.map((c) => c.seq);
+        expect(new Set(seqs).size).toBe(seqs.length);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
+);
+
+describe('MySQL catalog without a server', () => {
+  it('says clearly when the server is unreachable', async () => {
+    const error = await MysqlCatalog.open('mysql://root@127.0.0.1:1/lookalike', {
+      connectTimeoutMs: 2000
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toBe('MySQL at 127.0.0.1:1 is unreachable (ECONNREFUSED)');
+  });
+
+  it('refuses a URL without a usable database name', async () => {
+    await expect(MysqlCatalog.open('mysql://root@127.0.0.1:1')).rejects.toBeInstanceOf(UserError);
+    await expect(MysqlCatalog.open('mysql://root@127.0.0.1:1/a;b')).rejects.toThrow(/not allowed/);
+  });
+
+  it('retries connection-level failures only', () => {
+    const wrapped = (cause: object) => Object.assign(new Error('Failed query: …'), { cause });
+    for (const code of [
+      'PROTOCOL_CONNECTION_LOST',
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'ER_SERVER_SHUTDOWN'
+    ]) {
+      expect(isConnectionError(wrapped(Object.assign(new Error(code), { code })))).toBe(true);
+    }
+    expect(isConnectionError(wrapped({ errno: 1927, code: undefined }))).toBe(true);
+    expect(
+      isConnectionError(
+        Object.assign(new Error("Can't add new command when connection is in closed state"), {
+          fatal: true
+        })
+      )
+    ).toBe(true);
+    expect(isConnectionError(new Error('Pool is closed.'))).toBe(false);
+    expect(
+      isConnectionError(
+        wrapped(Object.assign(new Error('dup'), { code: 'ER_DUP_ENTRY', errno: 1062 }))
+      )
+    ).toBe(false);
+    expect(isConnectionError(new UserError('nope'))).toBe(false);
+  });
+});
