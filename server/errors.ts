@@ -48,3 +48,10 @@ export class BusyError extends UserError {
     super(message);
   }
 }
+
+/** A store (MySQL, Milvus) does not answer; the request may succeed once it is back. */
+export class StoreUnavailableError extends UserError {
+  override name = 'StoreUnavailableError';
+  override readonly status = 503;
+  override readonly code = 'store_unavailable';
+}

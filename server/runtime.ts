@@ -10,7 +10,8 @@ import { resolveModel, type ActiveModel } from './models/resolve-model';
 import { assertCollectionModel, Collection } from './services/collection';
 import { ImageRoots } from './services/image-roots';
 import { IndexJobs } from './services/index-jobs';
-import { retryWhileUnavailable } from './stores/availability';
+import { StoreUnavailableError } from './errors';
+import { isStoreUnavailable, retryWhileUnavailable } from './stores/availability';
 import type { Catalog } from './stores/catalog';
 import { MilvusVectorIndex } from './stores/milvus/milvus-index';
 import { MysqlCatalog } from './stores/mysql/mysql-catalog';
@@ -41,19 +42,31 @@ export interface Runtime extends EmbeddingRuntime {
 /** Start-up waits this long in total (with backoff) for a store that is not up yet. */
 const STARTUP_ATTEMPTS = 8;
 
-function startupRetry(what: string, log?: Logger) {
-  return {
-    attempts: STARTUP_ATTEMPTS,
-    onWait: (error: unknown, delayMs: number) =>
-      log?.warn({ err: error, retryInMs: delayMs }, `${what} unreachable at start-up; retrying`)
-  };
+/** Opens a store, waiting with backoff while it is unreachable; then fails with one clear line. */
+async function openWithRetry<T>(what: string, open: () => Promise<T>, log?: Logger): Promise<T> {
+  const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+  try {
+    return await retryWhileUnavailable(open, {
+      attempts: STARTUP_ATTEMPTS,
+      onWait: (error, delayMs) =>
+        log?.warn(
+          { reason: reason(error), retryInMs: delayMs },
+          `${what} unreachable at start-up; retrying`
+        )
+    });
+  } catch (error) {
+    if (!isStoreUnavailable(error) || error instanceof StoreUnavailableError) throw error;
+    throw new StoreUnavailableError(
+      `${what} is still unreachable after ${STARTUP_ATTEMPTS} tries: ${reason(error)}`
+    );
+  }
 }
 
 /** MySQL when MYSQL_URL is set, else SQLite in the data directory. */
 export async function openCatalog(config: Config, log?: Logger): Promise<Catalog> {
   if (!config.mysqlUrl) return SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
   const url = config.mysqlUrl;
-  return retryWhileUnavailable(() => MysqlCatalog.open(url), startupRetry('MySQL', log));
+  return openWithRetry('MySQL', () => MysqlCatalog.open(url), log);
 }
 
 /**
@@ -68,7 +81,8 @@ export async function openVectorIndex(
 ): Promise<VectorIndex> {
   if (config.milvusAddress) {
     const address = config.milvusAddress;
-    return retryWhileUnavailable(
+    return openWithRetry(
+      'Milvus',
       () =>
         MilvusVectorIndex.open({
           address,
@@ -81,7 +95,7 @@ export async function openVectorIndex(
           dimension,
           indexType: config.milvusIndexType
         }),
-      startupRetry('Milvus', log)
+      log
     );
   }
   const name = config.mysqlUrl

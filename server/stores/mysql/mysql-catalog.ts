@@ -5,7 +5,7 @@ import { asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
-import { CollectionMismatchError, UserError } from '../../errors';
+import { CollectionMismatchError, UserError, StoreUnavailableError } from '../../errors';
 import type {
   Catalog,
   ImageRecord,
@@ -25,11 +25,7 @@ type Db = MySql2Database;
  * The database server cannot be reached (after the one retry): a 503 over HTTP, one line in the
  * CLI; `code` is `store_unavailable`, which start-up and the indexer treat as "wait and retry".
  */
-export class StoreUnavailableError extends UserError {
-  override name = 'StoreUnavailableError';
-  override readonly status = 503;
-  override readonly code = 'store_unavailable';
-}
+export { StoreUnavailableError };
 
 export interface MysqlCatalogOptions {
   /** How long to wait for a new connection (default 10 s, mysql2's default). */
