@@ -6,7 +6,7 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['build/', '.svelte-kit/', 'data/', 'node_modules/', '.cache/'] },
+  { ignores: ['build/', '.svelte-kit/', 'data/', 'node_modules/', '.cache/', '.venv-milvus/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

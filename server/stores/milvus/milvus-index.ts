@@ -82,6 +82,8 @@ export class MilvusVectorIndex implements VectorIndex {
   #closed = false;
   /** One reconnect or load at a time, shared by every call that needs it. */
   #recovering: Promise<void> | undefined;
+  /** A reconnect failed: reconnect before the next call. */
+  #stale = false;
   /** Cleared when the server has no Upsert (Milvus < 2.3): then delete-then-insert. */
   #upsertSupported = true;
   readonly #indexType: MilvusIndexType;
@@ -134,7 +136,7 @@ export class MilvusVectorIndex implements VectorIndex {
       return new MilvusVectorIndex(client, opts, indexType);
     } catch (error) {
       await closeQuietly(client);
-      throw error;
+      throw notReady(opts.address, error) ?? error;
     }
   }
 
@@ -151,7 +153,7 @@ export class MilvusVectorIndex implements VectorIndex {
     const rows = [...latest].map(([id, vector]) => ({ [ID]: id, [VECTOR]: vector }));
     for (let start = 0; start < rows.length; start += WRITE_CHUNK) {
       const chunk = rows.slice(start, start + WRITE_CHUNK);
-      await this.#call('upsert', async (client) => {
+      await this.#call(async (client) => {
         if (this.#upsertSupported) {
           const res = await client.upsert({
             ...this.#target(),
@@ -177,7 +179,7 @@ export class MilvusVectorIndex implements VectorIndex {
     const valid = [...new Set(ids.filter((id) => Number.isSafeInteger(id) && id >= 0))];
     for (let start = 0; start < valid.length; start += DELETE_CHUNK) {
       const chunk = valid.slice(start, start + DELETE_CHUNK);
-      await this.#call('delete', (client) => this.#deleteIds(client, chunk));
+      await this.#call((client) => this.#deleteIds(client, chunk));
     }
   }
 
@@ -188,7 +190,7 @@ export class MilvusVectorIndex implements VectorIndex {
     const limit = Math.min(Math.floor(k), MAX_TOPK);
     if (!(limit > 0)) return [];
     const vector = Array.from(query);
-    const results = await this.#call('search', async (client) => {
+    const results = await this.#call(async (client) => {
       const res = await client.search({
         ...this.#target(),
         anns_field: VECTOR,
@@ -209,7 +211,7 @@ export class MilvusVectorIndex implements VectorIndex {
 
   async count(): Promise<number> {
     this.#live();
-    return this.#call('count', async (client) => {
+    return this.#call(async (client) => {
       const res = await client.query({
         ...this.#target(),
         filter: '',
@@ -232,7 +234,7 @@ export class MilvusVectorIndex implements VectorIndex {
       throw new Error(`afterId must be an integer, got ${afterId}`);
     const wanted = Math.min(Math.floor(limit), MAX_TOPK);
     if (!(wanted > 0)) return [];
-    return this.#call('query', async (client) => {
+    return this.#call(async (client) => {
       // Raw Query: the SDK's query() cannot send `iterator`, which asks for results in primary
       // key order (Milvus orders limited queries by key anyway; Milvus Lite only when asked).
       const res = (await promisify(
@@ -263,16 +265,16 @@ export class MilvusVectorIndex implements VectorIndex {
   /** Drops the collection and creates it again, empty, indexed and loaded. */
   async clear(): Promise<void> {
     this.#live();
-    await this.#call('drop', async (client) => {
+    await this.#call(async (client) => {
       check('drop', await client.dropCollection({ ...this.#target(), timeout: this.#timeout }));
     });
-    await this.#call('create', (client) => prepareCollection(client, this.#opts));
+    await this.#call((client) => prepareCollection(client, this.#opts));
   }
 
   /** Seals what was written (Milvus flush), e.g. at the end of an index job. */
   async flush(): Promise<void> {
     this.#live();
-    await this.#call('flush', async (client) => {
+    await this.#call(async (client) => {
       const res = await client.flushSync({
         collection_names: [this.collection],
         ...(this.#opts.database ? { db_name: this.#opts.database } : {}),
@@ -282,16 +284,27 @@ export class MilvusVectorIndex implements VectorIndex {
     });
   }
 
-  /** True when Milvus answers a health check in time; never throws. */
+  /**
+   * True when Milvus answers a health check in time (reconnecting if the connection was lost);
+   * never throws.
+   */
   async ping(): Promise<boolean> {
     if (this.#closed) return false;
     try {
-      const res = await withDeadline(
-        this.#client.checkHealth(),
-        this.#opts.connectTimeoutMs,
-        'health check'
-      );
-      return res.isHealthy !== false && !failed(statusOf(res));
+      if (!this.#stale) {
+        const res = await withDeadline(
+          this.#client.checkHealth(),
+          this.#opts.connectTimeoutMs,
+          'health check'
+        );
+        return res.isHealthy !== false && !failed(statusOf(res));
+      }
+    } catch {
+      // lost: try a fresh connection below
+    }
+    try {
+      await this.#reconnect();
+      return true;
     } catch {
       return false;
     }
@@ -341,41 +354,61 @@ export class MilvusVectorIndex implements VectorIndex {
   /**
    * Runs `operation`; when Milvus says the collection is not loaded, loads it, and when the
    * connection failed, reconnects (and loads: a restarted Milvus starts with it released), then
-   * runs it once more. A second connection failure becomes "Milvus at … is unreachable".
+   * runs it once more. A connection that cannot be made again is "Milvus at … is unreachable".
    */
-  async #call<T>(what: string, operation: (client: MilvusClient) => Promise<T>): Promise<T> {
+  async #call<T>(operation: (client: MilvusClient) => Promise<T>): Promise<T> {
+    // The last reconnect failed: the old client's connections may still be backing off.
+    if (this.#stale) await this.#recover('reconnect');
     try {
       return await operation(this.#client);
     } catch (error) {
       if (this.#closed) throw error;
       const lost = isConnectionError(error);
-      if (!lost && !isNotLoaded(error)) throw error;
-      await this.#recover(lost ? 'reconnect' : 'load', error);
+      if (!lost && !isNotLoaded(error)) throw notReady(this.address, error) ?? error;
+      await this.#recover(lost ? 'reconnect' : 'load').catch((failure: unknown) => {
+        throw notReady(this.address, failure) ?? failure;
+      });
       try {
         return await operation(this.#client);
       } catch (again) {
-        throw isConnectionError(again) ? unreachable(this.address, again) : again;
+        if (isConnectionError(again)) throw unreachable(this.address, again);
+        throw notReady(this.address, again) ?? again;
       }
     }
   }
 
-  #recover(how: 'reconnect' | 'load', cause: unknown): Promise<void> {
+  #recover(how: 'reconnect' | 'load'): Promise<void> {
     this.#recovering ??= (async () => {
-      const stale = this.#client;
-      if (how === 'reconnect') {
-        // A fresh client: the old channels may sit in reconnect backoff for seconds.
-        this.#client = await connect(this.#opts).catch((error: unknown) => {
-          throw error instanceof Error && error.message.includes('unreachable')
-            ? error
-            : unreachable(this.address, cause);
+      if (how === 'reconnect') await this.#reconnect();
+      try {
+        await loadCollection(this.#client, this.#opts);
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        await this.#reconnect();
+        await loadCollection(this.#client, this.#opts).catch((again: unknown) => {
+          throw isConnectionError(again) ? unreachable(this.address, again) : again;
         });
-        void closeQuietly(stale);
       }
-      await loadCollection(this.#client, this.#opts);
     })().finally(() => {
       this.#recovering = undefined;
     });
     return this.#recovering;
+  }
+
+  /** Replaces the client with a freshly connected one (its connections are not backing off). */
+  async #reconnect(): Promise<void> {
+    let fresh: MilvusClient;
+    try {
+      fresh = await connect(this.#opts);
+    } catch (error) {
+      this.#stale = true;
+      throw error; // "Milvus at … is unreachable: …"
+    }
+    const old = this.#client;
+    this.#client = fresh;
+    this.#stale = false;
+    if (this.#closed) void closeQuietly(fresh);
+    void closeQuietly(old);
   }
 }
 
@@ -398,7 +431,14 @@ async function connect(opts: Opened): Promise<MilvusClient> {
       // The SDK's `timeout` is the deadline of its Connect call and of calls given none; every
       // data call here passes its own (requestTimeoutMs).
       timeout: opts.connectTimeoutMs,
-      logLevel: 'error'
+      logLevel: 'error',
+      // Connections of its own: after a refusal, gRPC's process-wide shared connection backs
+      // off for seconds, and a reconnect must not inherit that.
+      channelOptions: {
+        'grpc.use_local_subchannel_pool': 1,
+        // And they retry a lost connection within seconds, not gRPC's default of up to 2 min.
+        'grpc.max_reconnect_backoff_ms': 5000
+      }
     });
   } catch (error) {
     throw unreachable(opts.address, error);
@@ -570,6 +610,20 @@ function isConnectionError(error: unknown): boolean {
 function unreachable(address: string, cause: unknown): Error {
   const why = cause instanceof Error ? cause.message : String(cause);
   return new Error(`Milvus at ${address} is unreachable: ${why}`, { cause });
+}
+
+/**
+ * Milvus standalone answers while it is still starting or already stopping, with statuses such
+ * as "find no available rootcoord" or "not ready": worth waiting for, like an unreachable one.
+ */
+function notReady(address: string, error: unknown): Error | undefined {
+  if (!(error instanceof MilvusRequestError)) return undefined;
+  const reason = error.status.reason ?? '';
+  if (!/no available|not ready|not serving|not healthy|unhealthy|stopping|abnormal/i.test(reason))
+    return undefined;
+  return new Error(`Milvus at ${address} is unavailable (starting or stopping): ${reason}`, {
+    cause: error
+  });
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Milvus Lite for the Milvus tests (test infrastructure only: the app talks to any Milvus).
+#
+#   tests/infra/milvus/start.sh          start it on 127.0.0.1:${MILVUS_PORT:-19530} in the
+#                                        background, unless something already answers there;
+#                                        waits until it is ready and prints the address
+#   tests/infra/milvus/start.sh venv     only create/update the venv; prints its python
+#   tests/infra/milvus/start.sh stop     stops the server this script started
+#
+# Environment: MILVUS_HOST (127.0.0.1), MILVUS_PORT (19530), MILVUS_DATA_DIR (.cache/milvus-lite),
+# MILVUS_VENV (.venv-milvus), PYTHON (python3, 3.10+), MILVUS_PARENT_PID (the server exits when
+# that process does), MILVUS_START_TIMEOUT (seconds to wait for readiness, 120).
+# Then: LOOKALIKE_TEST_MILVUS_ADDRESS=127.0.0.1:19530 npx vitest run tests/stores/milvus-index.test.ts
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+venv=${MILVUS_VENV:-$root/.venv-milvus}
+host=${MILVUS_HOST:-127.0.0.1}
+port=${MILVUS_PORT:-19530}
+data=${MILVUS_DATA_DIR:-$root/.cache/milvus-lite}
+python=${PYTHON:-python3}
+wait_s=${MILVUS_START_TIMEOUT:-120}
+pidfile="$data/server-$port.pid"
+logfile="$data/server-$port.log"
+
+log() { printf 'milvus-lite: %s\n' "$*" >&2; }
+
+ensure_venv() {
+  local want stamp="$venv/.requirements.sha256"
+  want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv"
+    if ! "$python" -m venv "$venv" >&2; then
+      log "could not create a venv with '$python' (Python 3.10+ with venv needed; set PYTHON)"
+      exit 1
+    fi
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    log "installing tests/infra/milvus/requirements.txt into $venv"
+    if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r "$here/requirements.txt" >&2; then
+      log "could not install tests/infra/milvus/requirements.txt (is PyPI reachable?)"
+      exit 1
+    fi
+    echo "$want" >"$stamp"
+  fi
+}
+
+answers() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
+
+case "${1:-start}" in
+  venv)
+    ensure_venv
+    echo "$venv/bin/python"
+    ;;
+  stop)
+    if [ -f "$pidfile" ]; then
+      pid=$(cat "$pidfile")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        log "stopped (pid $pid)"
+      fi
+      rm -f "$pidfile"
+    else
+      log "no server started by this script on port $port"
+    fi
+    ;;
+  start)
+    mkdir -p "$data"
+    # One starter at a time (parallel test workers).
+    exec 9>"$data/start-$port.lock"
+    flock 9
+    if answers; then
+      log "something already answers on $host:$port; not starting another"
+      echo "$host:$port"
+      exit 0
+    fi
+    ensure_venv
+    parent=()
+    if [ -n "${MILVUS_PARENT_PID:-}" ]; then parent=(--parent-pid "$MILVUS_PARENT_PID"); fi
+    : >"$logfile"
+    # setsid: the server outlives this script (and its process group) until stopped.
+    setsid "$venv/bin/python" "$here/serve.py" --host "$host" --port "$port" \
+      --data-dir "$data" "${parent[@]}" >>"$logfile" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$pidfile"
+    for _ in $(seq 1 $((wait_s * 10))); do
+      if grep -q '^MILVUS_LITE_READY' "$logfile"; then
+        log "ready on $host:$port (pid $pid, data $data, log $logfile)"
+        echo "$host:$port"
+        exit 0
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then
+        log "the server exited before it was ready:"
+        tail -n 20 "$logfile" >&2
+        rm -f "$pidfile"
+        exit 1
+      fi
+      sleep 0.1
+    done
+    log "not ready after ${wait_s}s; log:"
+    tail -n 20 "$logfile" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+    exit 1
+    ;;
+  *)
+    echo "usage: $0 [start|venv|stop]" >&2
+    exit 2
+    ;;
+esac
