@@ -18,7 +18,8 @@ const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
 if (want('embedding')) sections.embedding = await benchEmbedding(cacheDir, threads);
 if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads);
-if (want('search')) sections.search = await benchSearch([20_000, 100_000], threads);
+const sizes = (process.env.LOOKALIKE_BENCH_SIZES ?? '20000,100000').split(',').map(Number);
+if (want('search')) sections.search = await benchSearch(sizes, threads);
 if (want('load')) sections.load = await benchLoad(cacheDir);
 
 const environment = {

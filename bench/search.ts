@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MilvusVectorIndex } from '../server/stores/milvus/milvus-index';
 import { SqliteCatalog } from '../server/stores/sqlite/sqlite-catalog';
 import { UsearchVectorIndex } from '../server/stores/usearch-index';
 import type { Row } from './embedding';
@@ -52,6 +53,53 @@ function exactTop(vectors: Float32Array[], query: Float32Array, k: number): numb
     .sort((a, b) => b.s - a.s)
     .slice(0, k)
     .map((x) => x.id);
+}
+
+/**
+ * The same vectors and queries through Milvus (whatever LOOKALIKE_BENCH_MILVUS points at: Milvus
+ * Lite in tests/infra, or a real server): insert rate, search latency and recall@10.
+ */
+async function benchMilvus(
+  address: string,
+  vectors: Float32Array[],
+  queries: Float32Array[],
+  n: string
+): Promise<Row[]> {
+  const collection = `bench_${Date.now()}`;
+  const index = await MilvusVectorIndex.open({ address, collection, dimension: DIM });
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < vectors.length; i += 500) {
+      await index.upsert(vectors.slice(i, i + 500).map((vector, j) => ({ id: i + j + 1, vector })));
+    }
+    await index.flush();
+    const insertMs = performance.now() - t0;
+    await index.search(queries[0]!, 10); // first search waits for the index
+    const latencies: number[] = [];
+    let hits = 0;
+    for (const query of queries) {
+      const t = performance.now();
+      const found = await index.search(query, 10);
+      latencies.push(performance.now() - t);
+      const truth = new Set(exactTop(vectors, query, 10).map((i) => i + 1));
+      hits += found.filter((m) => truth.has(m.id)).length;
+    }
+    latencies.sort((a, b) => a - b);
+    return [
+      {
+        name: `${n}: Milvus insert + flush`,
+        value: (vectors.length * 1000) / insertMs,
+        unit: 'vectors/s',
+        note: address
+      },
+      { name: `${n}: Milvus search p50`, value: percentile(latencies, 50), unit: 'ms' },
+      { name: `${n}: Milvus search p99`, value: percentile(latencies, 99), unit: 'ms' },
+      { name: `${n}: Milvus recall@10 vs exact`, value: hits / (queries.length * 10), unit: '' }
+    ];
+  } finally {
+    await index.clear().catch(() => undefined);
+    await index.close();
+  }
 }
 
 /**
@@ -132,6 +180,9 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
         throw new Error(`start-up saw ${startup.count} vectors, expected ${size}`);
 
       const n = `${size / 1000}k`;
+      const milvusRows = process.env.LOOKALIKE_BENCH_MILVUS
+        ? await benchMilvus(process.env.LOOKALIKE_BENCH_MILVUS, vectors, queries, n)
+        : [];
       rows.push(
         { name: `${n}: catalog insert`, value: (size * 1000) / insertMs, unit: 'vectors/s' },
         { name: `${n}: HNSW build (M=16, efC=128)`, value: buildMs / 1000, unit: 's' },
@@ -155,7 +206,8 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
           unit: 's',
           note: 'target ≤ 3 s at 100k'
         },
-        { name: `${n}: resident memory after start-up`, value: startup.rssMb, unit: 'MB' }
+        { name: `${n}: resident memory after start-up`, value: startup.rssMb, unit: 'MB' },
+        ...milvusRows
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -152,7 +152,12 @@ function explain(error: unknown, where: string): unknown {
     });
   }
   const e = driverError(error);
-  if (e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_DBACCESS_DENIED_ERROR') {
+  // MariaDB answers an unknown user with 1698 (…_NO_PASSWORD_ERROR) where MySQL says 1045.
+  if (
+    e?.code === 'ER_ACCESS_DENIED_ERROR' ||
+    e?.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR' ||
+    e?.code === 'ER_DBACCESS_DENIED_ERROR'
+  ) {
     // Not "unavailable": waiting will not fix credentials, so start-up should not retry it.
     return new UserError(
       `MySQL at ${where} refused the login (${e.code}): ${String(e.sqlMessage ?? e.message)}`,
