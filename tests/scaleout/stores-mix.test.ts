@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/http/app';
 import type { Runtime } from '../../server/runtime';
+import { findDuplicates } from '../../server/services/duplicates';
 import { generateFolder, type GeneratedFolder } from '../helpers/folders';
 import { testMilvus, uniqueCollectionName } from '../helpers/milvus';
 import { dropDatabase, mysqlReachable, mysqlTestUrl } from '../helpers/mysql';
@@ -22,6 +23,9 @@ interface Observed {
   seedProgress: string;
   seedCount: number;
   seedSearchFirst: [string, number];
+  /** Duplicate groups as sorted path lists with their reason (ids differ between catalogs). */
+  duplicates: string[];
+  countAfterDrop: number;
   stores: { catalog: string; vectors: string };
 }
 
@@ -44,8 +48,23 @@ async function observe(env: Record<string, string>): Promise<Observed> {
       topOne[rel] = image!.contentHash;
     }
     const seed = await seedFlow(runtime);
+    const groups = await findDuplicates(runtime.collection, { threshold: 0.95 });
+    const duplicates = groups
+      .map(
+        (g) =>
+          `${g.reason}: ${g.members
+            .flatMap((m) => m.paths)
+            .sort()
+            .join(' | ')}`
+      )
+      .sort();
+    const count = await runtime.collection.count();
+    const app = createApp(runtime);
+    expect(await (await app.request('/img/drop', { method: 'POST' })).json()).toBe('ok');
     return {
-      count: await runtime.collection.count(),
+      count,
+      duplicates,
+      countAfterDrop: await runtime.collection.count(),
       job: { seen: job.seen, indexed: job.indexed, skipped: job.skipped, failed: job.failed },
       topOne,
       ...seed,
@@ -123,4 +142,10 @@ it('checked the embedded default itself', () => {
   expect(embedded.seedCount).toBe(folder.distinct);
   expect(embedded.seedSearchFirst[0]).toBe(join(folder.root, 'img2.png'));
   expect(embedded.seedSearchFirst[1]).toBeLessThan(1e-3);
+  // The generated folder has an exact copy and a resized re-encode of picture 0.
+  expect(
+    embedded.duplicates.some((d) => d.startsWith('same-bytes:') && d.includes('exact copy.jpg'))
+  ).toBe(true);
+  expect(embedded.duplicates.some((d) => d.includes('resized.webp'))).toBe(true);
+  expect(embedded.countAfterDrop).toBe(0);
 });
