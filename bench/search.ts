@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { MilvusVectorIndex } from '../server/stores/milvus/milvus-index';
 import { SqliteCatalog } from '../server/stores/sqlite/sqlite-catalog';
 import { UsearchVectorIndex } from '../server/stores/usearch-index';
+import type { VectorIndex } from '../server/stores/vector-index';
 import type { Row } from './embedding';
 
 const DIM = 2048;
@@ -56,6 +57,27 @@ function exactTop(vectors: Float32Array[], query: Float32Array, k: number): numb
 }
 
 /**
+ * Top-10 latency of every query (sorted) and recall@10 against exact search. Ids are 1-based in
+ * insertion order, as catalog ids are.
+ */
+async function measureSearch(
+  index: Pick<VectorIndex, 'search'>,
+  vectors: Float32Array[],
+  queries: Float32Array[]
+): Promise<{ latencies: number[]; recall: number }> {
+  const latencies: number[] = [];
+  let hits = 0;
+  for (const query of queries) {
+    const t = performance.now();
+    const found = await index.search(query, 10);
+    latencies.push(performance.now() - t);
+    const truth = new Set(exactTop(vectors, query, 10).map((i) => i + 1));
+    hits += found.filter((m) => truth.has(m.id)).length;
+  }
+  return { latencies: latencies.sort((a, b) => a - b), recall: hits / (queries.length * 10) };
+}
+
+/**
  * The same vectors and queries through Milvus (whatever LOOKALIKE_BENCH_MILVUS points at: Milvus
  * Lite in tests/infra, or a real server): insert rate, search latency and recall@10.
  */
@@ -75,16 +97,7 @@ async function benchMilvus(
     await index.flush();
     const insertMs = performance.now() - t0;
     await index.search(queries[0]!, 10); // first search waits for the index
-    const latencies: number[] = [];
-    let hits = 0;
-    for (const query of queries) {
-      const t = performance.now();
-      const found = await index.search(query, 10);
-      latencies.push(performance.now() - t);
-      const truth = new Set(exactTop(vectors, query, 10).map((i) => i + 1));
-      hits += found.filter((m) => truth.has(m.id)).length;
-    }
-    latencies.sort((a, b) => a - b);
+    const { latencies, recall } = await measureSearch(index, vectors, queries);
     return [
       {
         name: `${n}: Milvus insert + flush`,
@@ -94,7 +107,7 @@ async function benchMilvus(
       },
       { name: `${n}: Milvus search p50`, value: percentile(latencies, 50), unit: 'ms' },
       { name: `${n}: Milvus search p99`, value: percentile(latencies, 99), unit: 'ms' },
-      { name: `${n}: Milvus recall@10 vs exact`, value: hits / (queries.length * 10), unit: '' }
+      { name: `${n}: Milvus recall@10 vs exact`, value: recall, unit: '' }
     ];
   } finally {
     await index.clear().catch(() => undefined);
@@ -146,23 +159,13 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
       });
       const buildMs = performance.now() - t1;
 
-      const latencies: number[] = [];
-      let hits = 0;
-      for (const query of queries) {
-        const t = performance.now();
-        const found = await index.search(query, 10);
-        latencies.push(performance.now() - t);
-        // Catalog ids start at 1 in insertion order.
-        const truth = new Set(exactTop(vectors, query, 10).map((i) => i + 1));
-        hits += found.filter((m) => truth.has(m.id)).length;
-      }
+      const { latencies, recall } = await measureSearch(index, vectors, queries);
       const exactTimes: number[] = [];
       for (const query of queries.slice(0, 20)) {
         const t = performance.now();
         exactTop(vectors, query, 10);
         exactTimes.push(performance.now() - t);
       }
-      latencies.sort((a, b) => a - b);
       exactTimes.sort((a, b) => a - b);
       await index.close();
       await catalog.close();
@@ -195,7 +198,7 @@ export async function benchSearch(sizes: number[], threads: number): Promise<Row
         { name: `${n}: HNSW search p99`, value: percentile(latencies, 99), unit: 'ms' },
         {
           name: `${n}: recall@10 vs exact`,
-          value: hits / (queries.length * 10),
+          value: recall,
           unit: '',
           note: 'target ≥ 0.95'
         },

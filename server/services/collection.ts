@@ -1,5 +1,6 @@
 import { l2Normalize } from '../../src/lib/core/vector';
-import { CollectionMismatchError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
+import { assertSameModel } from '../stores/collection-model';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
 import type { VectorEntry, VectorIndex } from '../stores/vector-index';
@@ -222,14 +223,10 @@ export class Collection {
 
 /** Throws CollectionMismatchError when another model (or dimension) built this collection. */
 export async function assertCollectionModel(catalog: Catalog, model: ModelManifest): Promise<void> {
-  const existing = await catalog.collectionModel();
-  if (existing && (existing.modelId !== model.id || existing.dimension !== model.dimension)) {
-    throw new CollectionMismatchError(
-      `This collection was built by model "${existing.modelId}" (${existing.dimension}-d), but the ` +
-        `active model is "${model.id}" (${model.dimension}-d). Start with --model ` +
-        `${existing.modelId}, use another LOOKALIKE_DATA_DIR, or clear the collection and re-index.`
-    );
-  }
+  assertSameModel(await catalog.collectionModel(), {
+    modelId: model.id,
+    dimension: model.dimension
+  });
 }
 
 export function toHit(image: ImageWithPaths, score: number): SearchHit {

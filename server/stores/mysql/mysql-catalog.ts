@@ -5,7 +5,7 @@ import { asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
-import { CollectionMismatchError, UserError, StoreUnavailableError } from '../../errors';
+import { UserError, StoreUnavailableError } from '../../errors';
 import type {
   Catalog,
   ImageRecord,
@@ -14,6 +14,12 @@ import type {
   NewImage,
   PathRecord
 } from '../catalog';
+import {
+  assertSameModel,
+  modelFacts,
+  modelFromFacts,
+  type CollectionModel
+} from '../collection-model';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -375,31 +381,14 @@ export class MysqlCatalog implements Catalog {
 
   async collectionModel() {
     const rows = await this.read((db) => db.select().from(schema.collection));
-    const facts = new Map(rows.map((r) => [r.key, r.value]));
-    const modelId = facts.get('model_id');
-    return modelId ? { modelId, dimension: Number(facts.get('dimension')) } : undefined;
+    return modelFromFacts(rows);
   }
 
-  async claimCollection(model: { modelId: string; dimension: number }): Promise<void> {
+  async claimCollection(model: CollectionModel): Promise<void> {
     await this.write(async (db) => {
-      const rows = await db.select().from(schema.collection);
-      const facts = new Map(rows.map((r) => [r.key, r.value]));
-      const existing = facts.get('model_id');
-      if (existing === undefined) {
-        await db.insert(schema.collection).values([
-          { key: 'model_id', value: model.modelId },
-          { key: 'dimension', value: String(model.dimension) }
-        ]);
-        return;
-      }
-      const dimension = Number(facts.get('dimension'));
-      if (existing !== model.modelId || dimension !== model.dimension) {
-        throw new CollectionMismatchError(
-          `This collection was built by model "${existing}" (${dimension}-d); the active model is ` +
-            `"${model.modelId}" (${model.dimension}-d). Clear it (lookalike drop) and re-index, use ` +
-            `another database, or start with --model ${existing}.`
-        );
-      }
+      const existing = modelFromFacts(await db.select().from(schema.collection));
+      if (existing) assertSameModel(existing, model);
+      else await db.insert(schema.collection).values(modelFacts(model));
     });
   }
 

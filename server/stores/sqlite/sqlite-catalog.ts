@@ -5,7 +5,6 @@ import { createClient, type Client } from '@libsql/client';
 import { asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
-import { CollectionMismatchError } from '../../errors';
 import type {
   Catalog,
   ImageRecord,
@@ -14,6 +13,12 @@ import type {
   NewImage,
   PathRecord
 } from '../catalog';
+import {
+  assertSameModel,
+  modelFacts,
+  modelFromFacts,
+  type CollectionModel
+} from '../collection-model';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -83,31 +88,14 @@ export class SqliteCatalog implements Catalog {
 
   async collectionModel() {
     const rows = await this.db.select().from(schema.collection);
-    const facts = new Map(rows.map((r) => [r.key, r.value]));
-    const modelId = facts.get('model_id');
-    return modelId ? { modelId, dimension: Number(facts.get('dimension')) } : undefined;
+    return modelFromFacts(rows);
   }
 
-  async claimCollection(model: { modelId: string; dimension: number }): Promise<void> {
+  async claimCollection(model: CollectionModel): Promise<void> {
     await this.write(async (tx) => {
-      const rows = await tx.select().from(schema.collection);
-      const facts = new Map(rows.map((r) => [r.key, r.value]));
-      const existing = facts.get('model_id');
-      if (existing === undefined) {
-        await tx.insert(schema.collection).values([
-          { key: 'model_id', value: model.modelId },
-          { key: 'dimension', value: String(model.dimension) }
-        ]);
-        return;
-      }
-      const dimension = Number(facts.get('dimension'));
-      if (existing !== model.modelId || dimension !== model.dimension) {
-        throw new CollectionMismatchError(
-          `This collection was built by model "${existing}" (${dimension}-d); the active model is ` +
-            `"${model.modelId}" (${model.dimension}-d). Clear it (lookalike drop) and re-index, use ` +
-            `another data directory (LOOKALIKE_DATA_DIR), or start with --model ${existing}.`
-        );
-      }
+      const existing = modelFromFacts(await tx.select().from(schema.collection));
+      if (existing) assertSameModel(existing, model);
+      else await tx.insert(schema.collection).values(modelFacts(model));
     });
   }
 
