@@ -169,9 +169,11 @@ export function describeCatalogContract(
       await catalog.saveJob(job('a', 'done', 1));
       await catalog.saveJob(job('b', 'running', 2));
       await catalog.saveJob(job('c', 'queued', 3));
-      expect(await catalog.interruptUnfinishedJobs()).toBe(2);
+      await catalog.saveJob(job('d', 'paused', 4));
+      expect(await catalog.interruptUnfinishedJobs()).toBe(3);
       const recent = await catalog.recentJobs(10);
       expect(recent.map((j) => [j.jobId, j.state])).toEqual([
+        ['d', 'interrupted'],
         ['c', 'interrupted'],
         ['b', 'interrupted'],
         ['a', 'done']

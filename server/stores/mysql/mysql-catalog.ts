@@ -20,6 +20,7 @@ import {
   modelFromFacts,
   type CollectionModel
 } from '../collection-model';
+import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -649,17 +650,11 @@ export class MysqlCatalog implements Catalog {
       const rows = await db
         .select()
         .from(schema.jobs)
-        .where(inArray(schema.jobs.state, ['queued', 'running']))
+        .where(inArray(schema.jobs.state, UNFINISHED_JOB_STATES))
         .for('update');
       for (const row of rows) {
         const job = JSON.parse(row.record) as JobRecord;
-        const updated: JobRecord = {
-          ...job,
-          state: 'interrupted',
-          finishedAt: Date.now(),
-          message:
-            'The server stopped during this job. Everything counted as indexed is kept; run it again to finish.'
-        };
+        const updated = asInterrupted(job);
         await db
           .update(schema.jobs)
           .set({ state: updated.state, record: JSON.stringify(updated) })

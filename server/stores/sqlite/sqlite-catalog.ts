@@ -19,6 +19,7 @@ import {
   modelFromFacts,
   type CollectionModel
 } from '../collection-model';
+import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -353,16 +354,10 @@ export class SqliteCatalog implements Catalog {
       const rows = await tx
         .select()
         .from(schema.jobs)
-        .where(or(eq(schema.jobs.state, 'queued'), eq(schema.jobs.state, 'running')));
+        .where(inArray(schema.jobs.state, UNFINISHED_JOB_STATES));
       for (const row of rows) {
         const job = JSON.parse(row.record) as JobRecord;
-        const updated: JobRecord = {
-          ...job,
-          state: 'interrupted',
-          finishedAt: Date.now(),
-          message:
-            'The server stopped during this job. Everything counted as indexed is kept; run it again to finish.'
-        };
+        const updated = asInterrupted(job);
         await tx
           .update(schema.jobs)
           .set({ state: updated.state, record: JSON.stringify(updated) })
