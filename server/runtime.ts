@@ -16,6 +16,7 @@ import type { Catalog } from './stores/catalog';
 import { MilvusVectorIndex } from './stores/milvus/milvus-index';
 import { MysqlCatalog } from './stores/mysql/mysql-catalog';
 import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
+import { lockDataDir } from './stores/data-dir-lock';
 import type { VectorIndex } from './stores/vector-index';
 import { UsearchVectorIndex } from './stores/usearch-index';
 
@@ -133,7 +134,14 @@ export async function createEmbeddingRuntime(config: Config): Promise<EmbeddingR
 
 /** Everything `serve`, `index`, `search` and friends need, on the embedded default stores. */
 export async function createRuntime(config: Config, log?: Logger): Promise<Runtime> {
-  const catalog = await openCatalog(config, log);
+  const unlock = await lockDataDir(config.dataDir);
+  let catalog: Catalog;
+  try {
+    catalog = await openCatalog(config, log);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   let embedding: EmbeddingRuntime | undefined;
   try {
     // With no model chosen, an existing collection keeps the model that built it.
@@ -145,6 +153,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
   } catch (error) {
     await embedding?.close();
     await catalog.close();
+    await unlock();
     throw error;
   }
   const roots = await ImageRoots.create(config.imageRoots);
@@ -158,6 +167,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
   } catch (error) {
     await embedding.close();
     await catalog.close();
+    await unlock();
     throw error;
   }
   const collection = new Collection(catalog, index, manifest);
@@ -170,6 +180,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
     await index.close();
     await catalog.close();
     await embedding.close();
+    await unlock();
     throw error;
   }
   const jobs = new IndexJobs({
@@ -193,6 +204,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
       await jobs.close();
       await collection.close();
       await embedding.close();
+      await unlock();
     }
   };
 }
