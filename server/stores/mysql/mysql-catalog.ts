@@ -21,6 +21,7 @@ import {
   type CollectionModel
 } from '../collection-model';
 import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
+import { fromBlob, likePrefix, toBlob } from '../sql-values';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -57,21 +58,8 @@ const MIGRATION_LOCK_WAIT_S = 120;
 /** Pause before the one retry after a connection-level failure (lets a restarting server answer). */
 const RETRY_DELAY_MS = 200;
 
-export const toBlob = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-/**
- * Copies (`new Uint8Array(buffer)`; `Buffer#slice` would not): mysql2's Buffer is a view into its
- * packet, at any offset, so it cannot back a Float32Array directly.
- */
-export const fromBlob = (b: Uint8Array) => new Float32Array(new Uint8Array(b).buffer);
-
 /** SHA-256 hex of the path's UTF-8 bytes: the key of `paths` (a 4096-byte path is too long to be one). */
 export const pathHash = (path: string) => createHash('sha256').update(path, 'utf8').digest('hex');
-
-/**
- * LIKE pattern for "starts with `prefix`", with `!` as the escape character (backslash escaping in
- * MySQL string literals depends on sql_mode; `!` does not).
- */
-const likePrefix = (prefix: string) => `${prefix.replace(/[!%_]/g, (c) => `!${c}`)}%`;
 
 function* chunks<T>(list: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < list.length; i += size) yield list.slice(i, i + size);

@@ -20,22 +20,13 @@ import {
   type CollectionModel
 } from '../collection-model';
 import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
+import { fromBlob, likePrefix, toBlob } from '../sql-values';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 type Db = LibSQLDatabase<typeof schema>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-export const toBlob = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-/** Copies: a Buffer from the driver need not be 4-byte aligned for a Float32Array view. */
-export const fromBlob = (b: ArrayBuffer | Uint8Array) => {
-  const bytes = b instanceof Uint8Array ? b : new Uint8Array(b);
-  return new Float32Array(bytes.slice().buffer);
-};
-
-/** Escapes LIKE wildcards so a folder called `100%_done` matches only itself. */
-const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
  * The embedded catalog: one SQLite file (WAL) through drizzle, with committed migrations. It holds
@@ -234,7 +225,7 @@ export class SqliteCatalog implements Catalog {
       .where(
         or(
           eq(schema.paths.path, root),
-          sql`${schema.paths.path} LIKE ${likePrefix(prefix)} ESCAPE '\\'`
+          sql`${schema.paths.path} LIKE ${likePrefix(prefix)} ESCAPE '!'`
         )
       );
   }
