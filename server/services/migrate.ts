@@ -36,7 +36,12 @@ export async function migrateCollection(
         if (await target.catalog.findImageByHash(img.contentHash)) report.alreadyThere++;
         else fresh.push(img);
       }
-      const facts = await Promise.all(fresh.map((img) => source.getPath(img.paths[0]!)));
+      // Size and mtime as the source knows them, so the next index run sees the files unchanged.
+      const fileOf = async (path: string, bytes: number) => {
+        const known = await source.getPath(path);
+        return { path, size: known?.size ?? bytes, mtimeMs: known?.mtimeMs ?? 0 };
+      };
+      const files = await Promise.all(fresh.map((img) => fileOf(img.paths[0]!, img.bytes)));
       const { ids } = await target.catalog.addImages(
         fresh.map((img, i) => ({
           contentHash: img.contentHash,
@@ -46,23 +51,13 @@ export async function migrateCollection(
           format: img.format,
           dhash: img.dhash,
           vector: img.vector,
-          file: {
-            path: img.paths[0]!,
-            size: facts[i]?.size ?? img.bytes,
-            mtimeMs: facts[i]?.mtimeMs ?? 0
-          }
+          file: files[i]!
         }))
       );
       const links = [];
       for (const [i, img] of fresh.entries()) {
         for (const path of img.paths.slice(1)) {
-          const fact = await source.getPath(path);
-          links.push({
-            path,
-            imageId: ids[i]!,
-            size: fact?.size ?? 0,
-            mtimeMs: fact?.mtimeMs ?? 0
-          });
+          links.push({ ...(await fileOf(path, img.bytes)), imageId: ids[i]! });
         }
       }
       await target.catalog.linkPaths(links);
