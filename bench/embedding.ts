@@ -1,38 +1,16 @@
-import sharp from 'sharp';
 import { buildInputBatch } from '../src/lib/core/preprocess';
 import { Embedder } from '../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../server/embedding/sharp-decoder';
 import { ensureGeneratedModel } from '../server/models/generate';
 import { cachedModelPath, getManifest } from '../server/models/registry';
+import { photoJpeg } from './photos';
 
 export interface Row {
   name: string;
   value: number;
   unit: string;
   note?: string;
-}
-
-/** Photo-like 1024×768 JPEGs (smooth colour fields plus noise), the size a phone gallery shrinks to. */
-async function photos(count: number): Promise<Buffer[]> {
-  const width = 1024;
-  const height = 768;
-  return Promise.all(
-    Array.from({ length: count }, (_, n) => {
-      const px = new Uint8Array(width * height * 3);
-      let s = n + 1;
-      for (let i = 0; i < px.length; i++) {
-        s = (s * 1103515245 + 12345) & 0x7fffffff;
-        const p = i / 3;
-        const wave =
-          128 + 90 * Math.sin(((p % width) * (n + 3)) / 200 + Math.floor(p / width) / 97 + (i % 3));
-        px[i] = Math.max(0, Math.min(255, wave + ((s >> 24) - 64) / 4));
-      }
-      return sharp(px, { raw: { width, height, channels: 3 } })
-        .jpeg({ quality: 85 })
-        .toBuffer();
-    })
-  );
 }
 
 async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number> {
@@ -50,7 +28,7 @@ async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number>
 export async function benchEmbedding(cacheDir: string, threads: number): Promise<Row[]> {
   const manifest = getManifest('synthetic-resnet50');
   const path = await ensureGeneratedModel(manifest, cachedModelPath(cacheDir, manifest));
-  const images = await photos(32);
+  const images = await Promise.all(Array.from({ length: 32 }, (_, n) => photoJpeg(n)));
   const decoder = new SharpImageDecoder({ maxPixels: 100_000_000, maxFileBytes: 1e9 });
   const backend = await createOnnxNodeBackend(path, manifest, { threads });
   const rows: Row[] = [];

@@ -1,34 +1,14 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { loadConfig } from '../server/config';
 import { createRuntime } from '../server/runtime';
 import type { Row } from './embedding';
+import { photoJpeg } from './photos';
 
-/** Photo-like 1024×768 JPEGs, each different. */
 async function writePhotos(dir: string, count: number) {
   await mkdir(dir, { recursive: true });
-  for (let n = 0; n < count; n++) {
-    const width = 1024;
-    const height = 768;
-    const px = new Uint8Array(width * height * 3);
-    let s = n + 1;
-    for (let i = 0; i < px.length; i++) {
-      s = (s * 1103515245 + 12345) & 0x7fffffff;
-      const p = i / 3;
-      const wave =
-        128 +
-        90 * Math.sin(((p % width) * (n + 3)) / 200 + Math.floor(p / width) / 97 + (i % 3) + n);
-      px[i] = Math.max(0, Math.min(255, wave + ((s >> 24) - 64) / 4));
-    }
-    await writeFile(
-      join(dir, `photo${n}.jpg`),
-      await sharp(px, { raw: { width, height, channels: 3 } })
-        .jpeg({ quality: 85 })
-        .toBuffer()
-    );
-  }
+  for (let n = 0; n < count; n++) await writeFile(join(dir, `photo${n}.jpg`), await photoJpeg(n));
 }
 
 /**
