@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
 import { SingleBar } from 'cli-progress';
@@ -20,7 +21,6 @@ export function modelCommand(): Command {
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
     .action(async (options: Record<string, string | undefined>) => {
       const { modelCacheDir } = configFrom(options);
-      const { stat } = await import('node:fs/promises');
       for (const m of listManifests()) {
         const present = await stat(cachedModelPath(modelCacheDir, m)).then(
           () => 'cached',
