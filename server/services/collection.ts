@@ -3,7 +3,7 @@ import { ValidationError } from '../errors';
 import { assertSameModel } from '../stores/collection-model';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
-import type { VectorEntry, VectorIndex } from '../stores/vector-index';
+import type { VectorIndex } from '../stores/vector-index';
 import { failpoint } from '../failpoint';
 import { Mutex } from './mutex';
 
@@ -83,40 +83,29 @@ export class Collection {
       const { index, catalog } = this;
       if (!index.listIds) return report;
       report.checked = true;
-      const page = 1000;
-      let catalogPage = await catalog.imagesAfter(0, page);
-      let c = 0;
-      let lastIndexId = 0;
-      let indexIds = await index.listIds(0, page);
-      let i = 0;
-      const missing: VectorEntry[] = [];
+      // Merge the two ascending id lists; only the vectors that need re-sending are read.
+      const listIds = index.listIds.bind(index);
+      const rows = ascendingIds((after) => catalog.idsAfter(after, 1000));
+      const vectors = ascendingIds((after) => listIds(after, 1000));
+      const missing: number[] = [];
       const orphans: number[] = [];
-      // Merge two ascending id streams.
-      for (;;) {
-        if (c === catalogPage.length && catalogPage.length > 0) {
-          catalogPage = await catalog.imagesAfter(catalogPage[catalogPage.length - 1]!.id, page);
-          c = 0;
-        }
-        if (i === indexIds.length && indexIds.length > 0) {
-          lastIndexId = indexIds[indexIds.length - 1]!;
-          indexIds = await index.listIds(lastIndexId, page);
-          i = 0;
-        }
-        const row = catalogPage[c];
-        const id = indexIds[i];
-        if (row === undefined && id === undefined) break;
-        if (id === undefined || (row !== undefined && row.id < id)) {
-          missing.push({ id: row!.id, vector: row!.vector });
-          c++;
-        } else if (row === undefined || id < row.id) {
-          orphans.push(id);
-          i++;
+      let row = (await rows.next()).value;
+      let vector = (await vectors.next()).value;
+      while (row !== undefined || vector !== undefined) {
+        if (vector === undefined || (row !== undefined && row < vector)) {
+          missing.push(row!);
+          row = (await rows.next()).value;
+        } else if (row === undefined || vector < row) {
+          orphans.push(vector);
+          vector = (await vectors.next()).value;
         } else {
-          c++;
-          i++;
+          row = (await rows.next()).value;
+          vector = (await vectors.next()).value;
         }
       }
-      for (let k = 0; k < missing.length; k += 500) await index.upsert(missing.slice(k, k + 500));
+      for (let k = 0; k < missing.length; k += 500) {
+        await index.upsert(await catalog.vectorsOf(missing.slice(k, k + 500)));
+      }
       if (orphans.length > 0) await index.remove(orphans);
       if (missing.length + orphans.length > 0) await index.flush();
       report.missingVectors = missing.length;
@@ -227,6 +216,18 @@ export async function assertCollectionModel(catalog: Catalog, model: ModelManife
     modelId: model.id,
     dimension: model.dimension
   });
+}
+
+/** Ids in ascending order, fetched a page at a time from `page(afterId)`. */
+async function* ascendingIds(
+  page: (afterId: number) => Promise<number[]>
+): AsyncGenerator<number, undefined> {
+  for (let after = 0; ;) {
+    const ids = await page(after);
+    if (ids.length === 0) return undefined;
+    yield* ids;
+    after = ids[ids.length - 1]!;
+  }
 }
 
 export function toHit(image: ImageWithPaths, score: number): SearchHit {

@@ -100,6 +100,10 @@ export interface Catalog extends VectorSource {
   removePaths(paths: readonly string[]): Promise<number[]>;
   /** Distinct images (contents). */
   countImages(): Promise<number>;
+  /** Image ids in ascending order after `afterId` (for reconciliation: no vectors transferred). */
+  idsAfter(afterId: number, limit: number): Promise<number[]>;
+  /** The stored vectors of these images (missing ids are left out). */
+  vectorsOf(ids: readonly number[]): Promise<{ id: number; vector: Float32Array }[]>;
   /** Every image with its paths and vector, for duplicates and exports; in id order, paged. */
   imagesAfter(
     afterId: number,

@@ -85,6 +85,17 @@ describe.skipIf(!up)(
           const { collection } = opened.runtime;
           expect(await collection.count()).toBe(PICTURES - 2);
           expect(await collection.index.count()).toBe(PICTURES - 2);
+          // 3. Vectors Milvus lost (removed behind Lookalike's back) are re-sent from the catalog.
+          const lost = await collection.catalog.idsAfter(0, 3);
+          await collection.index.remove(lost);
+          expect(await collection.index.count()).toBe(PICTURES - 5);
+          expect(await collection.audit()).toEqual({
+            pending: 0,
+            missingVectors: 3,
+            orphanVectors: 0,
+            checked: true
+          });
+          expect(await collection.index.count()).toBe(PICTURES - 2);
         } finally {
           await opened.cleanup();
         }

@@ -153,6 +153,20 @@ export function describeCatalogContract(
       expect(rest[0]!.vector.length).toBe(4);
     });
 
+    it('lists ids without vectors, and reads the vectors of chosen ids', async () => {
+      const { ids } = await catalog.addImages(
+        [1, 2, 3, 4, 5].map((n) => newImage(n, `/p/${n}.jpg`))
+      );
+      expect(await catalog.idsAfter(0, 2)).toEqual(ids.slice(0, 2));
+      expect(await catalog.idsAfter(ids[1]!, 10)).toEqual(ids.slice(2));
+      const chosen = await catalog.vectorsOf([ids[3]!, ids[0]!, 999_999]);
+      expect(chosen.map((v) => v.id).sort((a, b) => a - b)).toEqual([ids[0], ids[3]]);
+      expect(Array.from(chosen.find((v) => v.id === ids[3])!.vector)).toEqual(
+        Array.from(newImage(4, '').vector)
+      );
+      expect(await catalog.vectorsOf([])).toEqual([]);
+    });
+
     it('clears everything, logging removals and forgetting the model', async () => {
       await catalog.claimCollection({ modelId: 'tiny', dimension: 4 });
       const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/b.jpg')]);

@@ -565,6 +565,29 @@ export class MysqlCatalog implements Catalog {
     return Number(row?.n ?? 0);
   }
 
+  async idsAfter(afterId: number, limit: number): Promise<number[]> {
+    const rows = await this.read((db) =>
+      db
+        .select({ id: schema.images.id })
+        .from(schema.images)
+        .where(gt(schema.images.id, afterId))
+        .orderBy(asc(schema.images.id))
+        .limit(limit)
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async vectorsOf(ids: readonly number[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.read((db) =>
+      db
+        .select({ id: schema.images.id, vector: schema.images.vector })
+        .from(schema.images)
+        .where(inArray(schema.images.id, [...ids]))
+    );
+    return rows.map((r) => ({ id: r.id, vector: fromBlob(r.vector) }));
+  }
+
   imagesAfter(afterId: number, limit: number) {
     return this.read(async (db) => {
       const rows = await db

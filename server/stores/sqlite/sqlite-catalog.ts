@@ -276,6 +276,25 @@ export class SqliteCatalog implements Catalog {
     return Number(row?.n ?? 0);
   }
 
+  async idsAfter(afterId: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .select({ id: schema.images.id })
+      .from(schema.images)
+      .where(gt(schema.images.id, afterId))
+      .orderBy(asc(schema.images.id))
+      .limit(limit);
+    return rows.map((r) => r.id);
+  }
+
+  async vectorsOf(ids: readonly number[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .select({ id: schema.images.id, vector: schema.images.vector })
+      .from(schema.images)
+      .where(inArray(schema.images.id, [...ids]));
+    return rows.map((r) => ({ id: r.id, vector: fromBlob(r.vector) }));
+  }
+
   async imagesAfter(afterId: number, limit: number) {
     const rows = await this.db
       .select({ ...imageColumns, vector: schema.images.vector })
