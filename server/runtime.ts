@@ -132,79 +132,61 @@ export async function createEmbeddingRuntime(config: Config): Promise<EmbeddingR
   return { config, model, decoder, embedder, close: () => embedder.close() };
 }
 
-/** Everything `serve`, `index`, `search` and friends need, on the embedded default stores. */
+/** Everything `serve`, `index`, `search` and friends need, on the configured stores. */
 export async function createRuntime(config: Config, log?: Logger): Promise<Runtime> {
-  const unlock = await lockDataDir(config.dataDir);
-  let catalog: Catalog;
+  // What is open so far, closed in reverse order if a later step fails.
+  const opened: (() => Promise<unknown>)[] = [];
   try {
-    catalog = await openCatalog(config, log);
-  } catch (error) {
-    await unlock();
-    throw error;
-  }
-  let embedding: EmbeddingRuntime | undefined;
-  try {
+    const unlock = await lockDataDir(config.dataDir);
+    opened.push(unlock);
+    const catalog = await openCatalog(config, log);
+    opened.push(() => catalog.close());
     // With no model chosen, an existing collection keeps the model that built it.
     const built = await catalog.collectionModel();
     const chosen = config.model || config.modelFile ? config : { ...config, model: built?.modelId };
-    embedding = await createEmbeddingRuntime(chosen);
+    const embedding = await createEmbeddingRuntime(chosen);
+    opened.push(() => embedding.close());
+    const { manifest } = embedding.model;
     // Refuse a collection of another model before its vectors reach an index of the wrong size.
-    await assertCollectionModel(catalog, embedding.model.manifest);
-  } catch (error) {
-    await embedding?.close();
-    await catalog.close();
-    await unlock();
-    throw error;
-  }
-  const roots = await ImageRoots.create(config.imageRoots);
-  if (roots.missing.length > 0)
-    log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
+    await assertCollectionModel(catalog, manifest);
+    const index = await openVectorIndex(config, manifest.dimension, catalog, log);
+    opened.push(() => index.close());
 
-  const { manifest } = embedding.model;
-  let index: VectorIndex;
-  try {
-    index = await openVectorIndex(config, manifest.dimension, catalog, log);
-  } catch (error) {
-    await embedding.close();
-    await catalog.close();
-    await unlock();
-    throw error;
-  }
-  const collection = new Collection(catalog, index, manifest);
-  try {
-    const audit = await collection.open();
+    const collection = new Collection(catalog, index, manifest);
+    const audit = await collection.audit();
     if (audit.pending + audit.missingVectors + audit.orphanVectors > 0) {
       log?.warn(audit, 'repaired entries a crash left between the stores');
     }
+    const roots = await ImageRoots.create(config.imageRoots);
+    if (roots.missing.length > 0) {
+      log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
+    }
+    const jobs = new IndexJobs({
+      collection,
+      decoder: embedding.decoder,
+      embedder: embedding.embedder,
+      roots,
+      batchSize: config.batchSize,
+      log
+    });
+    const interrupted = await jobs.init();
+    if (interrupted > 0) log?.warn({ interrupted }, 'index jobs interrupted by the last shutdown');
+
+    return {
+      ...embedding,
+      roots,
+      collection,
+      jobs,
+      stores: { catalog: catalog.kind, vectors: index.kind },
+      async close() {
+        await jobs.close();
+        await collection.close();
+        await embedding.close();
+        await unlock();
+      }
+    };
   } catch (error) {
-    await index.close();
-    await catalog.close();
-    await embedding.close();
-    await unlock();
+    for (const close of opened.reverse()) await close().catch(() => undefined);
     throw error;
   }
-  const jobs = new IndexJobs({
-    collection,
-    decoder: embedding.decoder,
-    embedder: embedding.embedder,
-    roots,
-    batchSize: config.batchSize,
-    log
-  });
-  const interrupted = await jobs.init();
-  if (interrupted > 0) log?.warn({ interrupted }, 'index jobs interrupted by the last shutdown');
-
-  return {
-    ...embedding,
-    roots,
-    collection,
-    jobs,
-    stores: { catalog: catalog.kind, vectors: index.kind },
-    async close() {
-      await jobs.close();
-      await collection.close();
-      await embedding.close();
-      await unlock();
-    }
-  };
 }

@@ -44,12 +44,6 @@ export class Collection {
     readonly model: ModelManifest
   ) {}
 
-  /** Refuses a collection built by another model; then repairs what a crash left between the stores. */
-  async open(): Promise<AuditReport> {
-    await assertCollectionModel(this.catalog, this.model);
-    return this.audit();
-  }
-
   /** Puts vectors the catalog holds as `pending` into the index; returns how many. */
   reconcile(): Promise<number> {
     return this.writes.run(() => this.reconcileUnlocked());
