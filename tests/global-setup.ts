@@ -1,7 +1,12 @@
 import { testModel } from './helpers/models';
+import { ensureWebBuild } from './helpers/web-build';
 
-/** Builds the generated models once, before the test files run in parallel workers. */
+/**
+ * Before the test files run in parallel workers: builds the generated models once, and the web
+ * app's production build when its sources changed (the browser tests load it).
+ */
 export default async function setup(): Promise<void> {
   await testModel('tiny');
   await testModel('synthetic-resnet50');
+  await ensureWebBuild();
 }

@@ -1,0 +1,62 @@
+import type { ModelManifest } from '$lib/core/model-manifest';
+
+/** Shapes of the server's JSON API as the web app uses them (see /api/openapi.json). */
+
+export interface ApiError {
+  error: { code: string; message: string };
+}
+
+export interface SearchHit {
+  id: number;
+  path: string;
+  /** Cosine similarity, 1 = identical. */
+  score: number;
+  width: number;
+  height: number;
+  imageUrl: string;
+  thumbUrl: string;
+}
+
+export interface SearchResponse {
+  results: SearchHit[];
+  tookMs: number;
+}
+
+/** Where a result list came from: the live server, or the snapshot kept on this device. */
+export type SearchSource =
+  { kind: 'server' } | { kind: 'offline'; snapshotVersion: string; savedAt: number; count: number };
+
+/** GET /api/model: the manifest the browser encodes with, plus where its ONNX file is. */
+export type ModelInfo = ModelManifest & {
+  synthetic: boolean;
+  warning?: string;
+  /** Immutable URL of the ONNX file; changes when the file changes. */
+  fileUrl: string;
+};
+
+export type JobState =
+  'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export const FINISHED_JOB_STATES: readonly JobState[] = [
+  'done',
+  'failed',
+  'cancelled',
+  'interrupted'
+];
+
+export interface IndexJob {
+  jobId: string;
+  state: JobState;
+  path: string;
+  recursive: boolean;
+  seen: number;
+  indexed: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  removed: number;
+  errors: { path: string; reason: string }[];
+  createdAt: number;
+  finishedAt?: number;
+  message?: string;
+}

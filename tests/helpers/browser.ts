@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../../server/config';
+import { createApp } from '../../server/http/app';
+import { createRuntime, type Runtime } from '../../server/runtime';
+import { TEST_MODEL_CACHE } from './models';
+import { BUILD_DIR } from './web-build';
+
+/**
+ * Browser tests drive Debian's Chromium (never a downloaded browser) through playwright-core,
+ * against the production build served by the real server. Without Chromium they are skipped and
+ * named; `.ci/run` installs it.
+ */
+export const CHROMIUM_PATH = process.env.LOOKALIKE_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM_PATH);
+
+/** Flags that keep a headless Chromium quiet on a machine without a network or a GPU. */
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync'
+];
+
+/** `webgpu`: expose SwiftShader's software WebGPU adapter (slow; use the tiny model there). */
+export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [...CHROMIUM_ARGS, ...(options.webgpu ? ['--enable-unsafe-webgpu'] : [])]
+  });
+}
+
+export interface AppServer {
+  /** e.g. http://127.0.0.1:41234 (no trailing slash). */
+  url: string;
+  /** The one allowed image root, empty at first. */
+  imagesRoot: string;
+  dataDir: string;
+  runtime: Runtime;
+  /** Stops answering HTTP (the page goes offline); the runtime stays open. */
+  stop(): Promise<void>;
+  /** Answers again on the same port after `stop()`. */
+  start(): Promise<void>;
+  /** Stops everything and removes the temporary folders. */
+  close(): Promise<void>;
+}
+
+/** The real server (runtime + HTTP app + the web build) on a fresh temporary folder. */
+export async function startAppServer(
+  options: { model?: 'tiny' | 'synthetic-resnet50'; env?: Record<string, string> } = {}
+): Promise<AppServer> {
+  if (!existsSync(join(BUILD_DIR, 'index.html'))) {
+    throw new Error('No web build in build/: the test global setup should have built it');
+  }
+  const base = await mkdtemp(join(tmpdir(), 'lookalike-browser-'));
+  const imagesRoot = join(base, 'images');
+  const dataDir = join(base, 'data');
+  await mkdir(imagesRoot, { recursive: true });
+  const config = loadConfig(
+    { model: options.model ?? 'tiny', dataDir, threads: 1 },
+    { LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE, LOOKALIKE_IMAGE_ROOTS: imagesRoot, ...options.env }
+  );
+  const runtime = await createRuntime(config);
+  const app = createApp(runtime, { staticDir: BUILD_DIR });
+
+  let server: ServerType | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((done, fail) => {
+      const s = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => {
+        port = (s.address() as AddressInfo).port;
+        server = s;
+        done();
+      });
+      s.once('error', fail);
+    });
+  const stop = () =>
+    new Promise<void>((done) => {
+      const s = server;
+      server = undefined;
+      if (!s) return done();
+      if ('closeAllConnections' in s) s.closeAllConnections();
+      s.close(() => done());
+    });
+  await listen();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    imagesRoot,
+    dataDir,
+    runtime,
+    stop,
+    start: listen,
+    async close() {
+      await stop();
+      await runtime.close().catch(() => undefined);
+      await rm(base, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Keeps a screenshot as a test artefact: test-results/screenshots/<name>.png. */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const dir = resolve('test-results/screenshots');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
