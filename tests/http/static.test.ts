@@ -17,6 +17,9 @@ beforeAll(async () => {
   await writeFile(join(root, 'index.html'), INDEX);
   await writeFile(join(root, '_app', 'app.js'), 'console.log("hi")');
   await writeFile(join(root, '_app', 'ort.wasm'), WASM);
+  await mkdir(join(root, '_app', 'immutable'), { recursive: true });
+  await writeFile(join(root, '_app', 'immutable', 'chunk.js'), 'export {}');
+  await writeFile(join(root, 'manifest.webmanifest'), '{"name":"Lookalike"}');
   app = createApp(s.runtime, { staticDir: root });
 });
 
@@ -51,6 +54,19 @@ describe('the web app', () => {
     expect(wasm.headers.get('content-type')).toBe('application/wasm');
     expect(new Uint8Array(await wasm.arrayBuffer())).toEqual(WASM);
     expectIsolated(wasm, 'ort.wasm');
+  });
+
+  it('caches hashed build output for good and revalidates everything else', async () => {
+    const hashed = await app.request('/_app/immutable/chunk.js');
+    expect(hashed.status).toBe(200);
+    expect(hashed.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    for (const path of ['/', '/_app/app.js', '/manifest.webmanifest']) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('cache-control'), path).toBe('no-cache');
+    }
+    const manifest = await app.request('/manifest.webmanifest');
+    expect(manifest.headers.get('content-type')).toBe('application/manifest+json');
   });
 
   it('falls back to index.html for its own routes, not for /api', async () => {

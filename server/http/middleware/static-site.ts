@@ -14,7 +14,8 @@ const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
 /**
  * Serves the web app's static build: files as they are, index.html as the single-page fallback
  * for any other GET outside /api, all with the cross-origin isolation headers and `.wasm` as
- * application/wasm. Mount it after every API route.
+ * application/wasm, hashed assets cached for good and the rest revalidated. Mount it after every
+ * API route.
  */
 export function mountStaticSite(app: OpenAPIHono<AppEnv>, root: string): void {
   app.use('*', async (c, next) => {
@@ -23,6 +24,13 @@ export function mountStaticSite(app: OpenAPIHono<AppEnv>, root: string): void {
     if (c.res.status >= 400) return;
     for (const [name, value] of Object.entries(ISOLATION_HEADERS)) c.header(name, value);
     if (c.req.path.endsWith('.wasm')) c.header('Content-Type', 'application/wasm');
+    if (c.req.path.endsWith('.webmanifest')) c.header('Content-Type', 'application/manifest+json');
+    // Hashed build output never changes under its name; everything else (index.html, the
+    // service worker, the manifest) must be revalidated so a new release is picked up.
+    c.header(
+      'Cache-Control',
+      c.req.path.startsWith('/_app/immutable/') ? 'public, max-age=31536000, immutable' : 'no-cache'
+    );
   });
   const files = serveStatic<AppEnv>({ root });
   app.use('*', (c, next) => (isApi(c.req.path) ? next() : files(c, next)));
