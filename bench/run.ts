@@ -1,10 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
+import { benchBrowser } from './browser';
 import { benchEmbedding, type Row } from './embedding';
 import { benchIndexing } from './indexing';
 import { benchLoad } from './load';
 import { benchSearch } from './search';
+import { benchSnapshot } from './snapshot';
 
 /**
  * `npm run bench`: measures, prints a table and writes bench/results/latest.json. Targets are
@@ -21,6 +23,8 @@ if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads)
 const sizes = (process.env.LOOKALIKE_BENCH_SIZES ?? '20000,100000').split(',').map(Number);
 if (want('search')) sections.search = await benchSearch(sizes, threads);
 if (want('load')) sections.load = await benchLoad(cacheDir);
+if (want('browser')) sections.browser = await benchBrowser(cacheDir, threads);
+if (want('snapshot')) sections.snapshot = await benchSnapshot();
 
 const environment = {
   date: new Date().toISOString(),

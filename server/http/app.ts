@@ -13,12 +13,14 @@ import { bodyLimits } from './middleware/body-limit';
 import { requestLogging } from './middleware/request-log';
 import { mountStaticSite } from './middleware/static-site';
 import { docsRoutes } from './routes/docs';
+import { encodeRoutes } from './routes/encode';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
 import { indexJobRoutes } from './routes/index-jobs';
 import { modelRoutes } from './routes/model';
 import { searchRoutes } from './routes/search';
 import { seedRoutes } from './routes/seed';
+import { snapshotRoutes } from './routes/snapshot';
 import { UPLOAD_PATHS } from './upload-limits';
 
 export interface AppOptions {
@@ -82,8 +84,10 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
     description: 'LOOKALIKE_ADMIN_TOKEN, when set'
   });
   app.route('/api', healthRoutes(runtime));
+  app.route('/api', snapshotRoutes(runtime)); // before indexJobRoutes: /index/{jobId}
   app.route('/api', indexJobRoutes(runtime));
   app.route('/api', searchRoutes(runtime, limiter));
+  app.route('/api', encodeRoutes(runtime, limiter));
   app.route('/api', imageRoutes(runtime, thumbnails));
   app.route('/api', modelRoutes(runtime));
   app.route('/', seedRoutes(runtime, limiter, uploads));
@@ -96,6 +100,10 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
       { name: 'search' },
       { name: 'images' },
       { name: 'model' },
+      {
+        name: 'offline',
+        description: 'Snapshot of the collection for searching without the server'
+      },
       { name: 'seed-compatible', description: 'The original bootcamp API, unchanged' }
     ]
   });

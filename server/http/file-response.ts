@@ -89,7 +89,7 @@ export async function sendFile(c: Context, file: FileToSend): Promise<Response> 
 const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
 
 /** If-None-Match uses the weak comparison: `W/"x"` matches `"x"`. */
-function matchesAny(header: string | undefined, etag: string): boolean {
+export function matchesAny(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => opaque(tag) === opaque(etag));

@@ -7,4 +7,9 @@ export async function checkUploadSize(file: File, maxBytes: number): Promise<Uin
 }
 
 /** Multipart routes: their bodies may be as large as the upload cap; others 1 MiB. */
-export const UPLOAD_PATHS = ['/api/search/image', '/img/upload', '/img/search'] as const;
+export const UPLOAD_PATHS = [
+  '/api/search/image',
+  '/api/encode',
+  '/img/upload',
+  '/img/search'
+] as const;

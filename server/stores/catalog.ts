@@ -100,6 +100,14 @@ export interface Catalog extends VectorSource {
   removePaths(paths: readonly string[]): Promise<number[]>;
   /** Distinct images (contents). */
   countImages(): Promise<number>;
+  /**
+   * A token that changes with every write to the collection's content (images added or removed,
+   * paths added, re-pointed or forgotten, clear) and stays the same otherwise, across restarts:
+   * the offline snapshot's version. Compare for equality only. `latestSeq` is not enough: a path
+   * that moves to an image that is kept changes no seq. A random part chosen on the first write
+   * keeps a recreated database from repeating an old token.
+   */
+  contentRevision(): Promise<string>;
   /** Image ids in ascending order after `afterId` (for reconciliation: no vectors transferred). */
   idsAfter(afterId: number, limit: number): Promise<number[]>;
   /** The stored vectors of these images (missing ids are left out). */
@@ -122,4 +130,14 @@ export interface Catalog extends VectorSource {
   ping?(): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+/** The `collection` facts behind contentRevision(): a counter and a random part. */
+export const REVISION_KEYS = { counter: 'revision', epoch: 'revision_epoch' } as const;
+
+/** contentRevision() from the collection facts: `<epoch>.<counter>`, or `0` before any write. */
+export function revisionFromFacts(rows: readonly { key: string; value: string }[]): string {
+  const facts = new Map(rows.map((r) => [r.key, r.value]));
+  const epoch = facts.get(REVISION_KEYS.epoch);
+  return epoch ? `${epoch}.${facts.get(REVISION_KEYS.counter) ?? '0'}` : '0';
 }

@@ -83,10 +83,13 @@ describe('OpenAPI and docs', () => {
   const everyPath = {
     '/api/health': ['get'],
     '/api/index': ['get', 'post'],
+    '/api/index/snapshot': ['get'],
+    '/api/index/snapshot/version': ['get'],
     '/api/index/{jobId}': ['delete', 'get'],
     '/api/index/{jobId}/events': ['get'],
     '/api/search': ['post'],
     '/api/search/image': ['post'],
+    '/api/encode': ['post'],
     '/api/images': ['delete'],
     '/api/images/count': ['get'],
     '/api/images/{id}': ['get'],

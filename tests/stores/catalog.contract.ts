@@ -132,6 +132,40 @@ export function describeCatalogContract(
       expect((await catalog.vectorsChangedSince(afterAdd, 10)).map((v) => v.id)).toEqual(again.ids);
     });
 
+    it('moves the content revision on every content change, and only then', async () => {
+      const seen = new Set<string>();
+      /** The revision now; `changed` says whether it must differ from every earlier one. */
+      const step = async (changed: boolean) => {
+        const revision = await catalog.contentRevision();
+        if (changed) expect(seen.has(revision)).toBe(false);
+        else expect(seen.has(revision)).toBe(true);
+        seen.add(revision);
+        return revision;
+      };
+      await step(true);
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/b.jpg')]);
+      const afterAdd = await step(true);
+      // Reads, the write-ahead flag and job records are not content.
+      await catalog.markIndexed(ids);
+      await catalog.imagesAfter(0, 10);
+      await catalog.saveJob(job('j', 'done', 1));
+      await catalog.claimCollection({ modelId: 'tiny', dimension: 4 });
+      expect(await step(false)).toBe(afterAdd);
+      // A copy, then its original forgotten: no image added or removed, so no seq, but new paths.
+      const seq = await catalog.latestSeq();
+      await catalog.linkPaths([{ path: '/p/copy.jpg', imageId: ids[0]!, size: 1, mtimeMs: 2 }]);
+      await step(true);
+      await catalog.removePaths(['/p/a.jpg']);
+      expect(await catalog.latestSeq()).toBe(seq);
+      await step(true);
+      await catalog.removePaths(['/p/never-indexed.jpg']);
+      await step(false);
+      await catalog.removePaths(['/p/copy.jpg']);
+      await step(true);
+      await catalog.clear();
+      await step(true);
+    });
+
     it('lists paths under a folder literally (no wildcard or sibling-prefix surprises)', async () => {
       await catalog.addImages([
         newImage(1, '/p/100%_done/a.jpg'),

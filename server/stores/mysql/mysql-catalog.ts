@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
@@ -6,13 +6,15 @@ import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import { UserError, StoreUnavailableError } from '../../errors';
-import type {
-  Catalog,
-  ImageRecord,
-  ImageWithPaths,
-  JobRecord,
-  NewImage,
-  PathRecord
+import {
+  REVISION_KEYS,
+  revisionFromFacts,
+  type Catalog,
+  type ImageRecord,
+  type ImageWithPaths,
+  type JobRecord,
+  type NewImage,
+  type PathRecord
 } from '../catalog';
 import {
   assertSameModel,
@@ -358,6 +360,16 @@ export class MysqlCatalog implements Catalog {
     return this.transaction(async (db) => work(db, await SeqCounter.lock(db)));
   }
 
+  async contentRevision(): Promise<string> {
+    const rows = await this.read((db) =>
+      db
+        .select()
+        .from(schema.collection)
+        .where(inArray(schema.collection.key, [REVISION_KEYS.counter, REVISION_KEYS.epoch]))
+    );
+    return revisionFromFacts(rows);
+  }
+
   async latestSeq(): Promise<number> {
     const [row] = await this.read((db) =>
       db
@@ -415,6 +427,7 @@ export class MysqlCatalog implements Catalog {
         newImages.map((img) => img.file.path)
       );
       const first = await seq.take(newImages.length);
+      await bumpRevision(db);
       const rows = newImages.map((img, i) => ({
         contentHash: img.contentHash,
         width: img.width,
@@ -460,6 +473,7 @@ export class MysqlCatalog implements Catalog {
         links.map((l) => l.path)
       );
       await upsertPaths(db, links);
+      await bumpRevision(db);
       return deleteOrphans(db, seq, previous);
     });
   }
@@ -546,6 +560,7 @@ export class MysqlCatalog implements Catalog {
           .where(inArray(schema.paths.pathHash, hashes));
         if (gone.length === 0) continue;
         await db.delete(schema.paths).where(inArray(schema.paths.pathHash, hashes));
+        await bumpRevision(db);
         removedIds.push(
           ...(await deleteOrphans(
             db,
@@ -619,6 +634,7 @@ export class MysqlCatalog implements Catalog {
         .orderBy(asc(schema.images.id));
       await db.delete(schema.paths);
       await db.delete(schema.images);
+      await bumpRevision(db);
       // Log every removal, so an index snapshot from before the clear catches up correctly.
       for (const slice of chunks(all, IN_CHUNK)) {
         const first = await seq.take(slice.length);
@@ -809,6 +825,23 @@ async function upsertPaths(db: Db, links: readonly PathRecord[]): Promise<void> 
         }
       });
   }
+}
+
+/**
+ * Moves contentRevision() on. Only called inside write(), which holds the seq row lock, so two
+ * transactions never race on it.
+ */
+async function bumpRevision(db: Db): Promise<void> {
+  await db
+    .insert(schema.collection)
+    .ignore()
+    .values({ key: REVISION_KEYS.epoch, value: randomUUID() });
+  await db
+    .insert(schema.collection)
+    .values({ key: REVISION_KEYS.counter, value: '1' })
+    .onDuplicateKeyUpdate({
+      set: { value: sql`CAST(${schema.collection.value} AS UNSIGNED) + 1` }
+    });
 }
 
 /** Deletes those of `candidates` that no path refers to any more, logging each removal. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,13 +6,15 @@ import { createClient, type Client } from '@libsql/client';
 import { asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
-import type {
-  Catalog,
-  ImageRecord,
-  ImageWithPaths,
-  JobRecord,
-  NewImage,
-  PathRecord
+import {
+  REVISION_KEYS,
+  revisionFromFacts,
+  type Catalog,
+  type ImageRecord,
+  type ImageWithPaths,
+  type JobRecord,
+  type NewImage,
+  type PathRecord
 } from '../catalog';
 import {
   assertSameModel,
@@ -68,6 +71,29 @@ export class SqliteCatalog implements Catalog {
       })
       .returning({ value: schema.collection.value });
     return Number(row!.value) - count + 1;
+  }
+
+  /** Moves contentRevision() on; every transaction that changes images or paths calls it. */
+  private async bumpRevision(tx: Tx): Promise<void> {
+    await tx
+      .insert(schema.collection)
+      .values({ key: REVISION_KEYS.epoch, value: randomUUID() })
+      .onConflictDoNothing();
+    await tx
+      .insert(schema.collection)
+      .values({ key: REVISION_KEYS.counter, value: '1' })
+      .onConflictDoUpdate({
+        target: schema.collection.key,
+        set: { value: sql`CAST(${schema.collection.value} AS INTEGER) + 1` }
+      });
+  }
+
+  async contentRevision(): Promise<string> {
+    const rows = await this.db
+      .select()
+      .from(schema.collection)
+      .where(inArray(schema.collection.key, [REVISION_KEYS.counter, REVISION_KEYS.epoch]));
+    return revisionFromFacts(rows);
   }
 
   async latestSeq(): Promise<number> {
@@ -133,6 +159,7 @@ export class SqliteCatalog implements Catalog {
         newImages.map((img) => img.file.path)
       );
       const first = await this.nextSeq(tx, newImages.length);
+      await this.bumpRevision(tx);
       const inserted = await tx
         .insert(schema.images)
         .values(
@@ -168,6 +195,7 @@ export class SqliteCatalog implements Catalog {
         links.map((l) => l.path)
       );
       await upsertPaths(tx, links);
+      await this.bumpRevision(tx);
       return this.deleteOrphans(tx, previous);
     });
   }
@@ -241,6 +269,7 @@ export class SqliteCatalog implements Catalog {
           .delete(schema.paths)
           .where(inArray(schema.paths.path, slice))
           .returning({ imageId: schema.paths.imageId });
+        if (gone.length > 0) await this.bumpRevision(tx);
         removedIds.push(
           ...(await this.deleteOrphans(
             tx,
@@ -314,6 +343,7 @@ export class SqliteCatalog implements Catalog {
       const all = await tx.select({ id: schema.images.id }).from(schema.images);
       await tx.delete(schema.paths);
       await tx.delete(schema.images);
+      await this.bumpRevision(tx);
       // Log every removal, so an index snapshot from before the clear catches up correctly.
       for (let i = 0; i < all.length; i += 500) {
         const slice = all.slice(i, i + 500);

@@ -1,0 +1,66 @@
+import type { ApiError } from './types';
+
+/** The server did not answer (network failure, or a gateway saying it is down). */
+export class ServerUnreachableError extends Error {
+  constructor(message = 'The Lookalike server cannot be reached') {
+    super(message);
+    this.name = 'ServerUnreachableError';
+  }
+}
+
+/** The server answered with an error; `message` is the server's own explanation. */
+export class ApiRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+/**
+ * Statuses a proxy gives when the app behind it is down, or the app gives when its stores are:
+ * either way the saved copy on this device is the better answer.
+ */
+const GATEWAY_DOWN = new Set([502, 503, 504]);
+
+export function isUnreachable(error: unknown): error is ServerUnreachableError {
+  return error instanceof ServerUnreachableError;
+}
+
+/**
+ * fetch + JSON with the server's error shape turned into an Error carrying its message, and a
+ * network failure turned into ServerUnreachableError so callers can fall back to offline data.
+ */
+export async function requestJson<T>(url: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    // An abort is the caller's decision, not a sign that the server is gone.
+    if (error instanceof DOMException && error.name === 'AbortError') throw error;
+    throw new ServerUnreachableError();
+  }
+  if (!response.ok) {
+    if (GATEWAY_DOWN.has(response.status)) throw new ServerUnreachableError();
+    const body = (await response.json().catch(() => undefined)) as ApiError | undefined;
+    throw new ApiRequestError(
+      body?.error?.message ?? `The server answered ${response.status} ${response.statusText}`,
+      response.status,
+      body?.error?.code ?? 'http_error'
+    );
+  }
+  return (await response.json()) as T;
+}
+
+export const getJson = <T>(url: string, init?: RequestInit) => requestJson<T>(url, init);
+
+export const postJson = <T>(url: string, body: unknown, init: RequestInit = {}) =>
+  requestJson<T>(url, {
+    ...init,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: JSON.stringify(body)
+  });

@@ -1,0 +1,69 @@
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import type { SearchHit } from '$lib/api/types';
+import ResultGrid from './ResultGrid.svelte';
+
+const hit = (id: number, score: number): SearchHit => ({
+  id,
+  path: `/photos/trip/picture-${id}.jpg`,
+  score,
+  width: 640,
+  height: 480,
+  imageUrl: `/api/images/${id}`,
+  thumbUrl: `/api/images/${id}/thumb`
+});
+
+const hits = [hit(7, 0.99871), hit(3, 0.8), hit(12, 0.51234), hit(9, 0.2)];
+
+describe('ResultGrid', () => {
+  it('shows each hit with its rank, score to 3 decimals and a lazy thumbnail named by file', () => {
+    render(ResultGrid, { hits, onopen: () => {} });
+    const items = screen.getAllByRole('listitem');
+    expect(items).toHaveLength(4);
+    expect(items[0]!.textContent).toContain('#1');
+    expect(items[0]!.textContent).toContain('0.999');
+    expect(items[2]!.textContent).toContain('0.512');
+    const img = screen.getByAltText('picture-7.jpg') as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('/api/images/7/thumb');
+    expect(img.getAttribute('loading')).toBe('lazy');
+    expect(screen.getByRole('button', { name: '2. picture-3.jpg, score 0.800' })).toBeTruthy();
+  });
+
+  it('keeps one result in the tab order and moves focus with the arrow keys, Home and End', async () => {
+    render(ResultGrid, { hits, onopen: () => {} });
+    const buttons = screen.getAllByRole('button');
+    expect(buttons.map((b) => b.tabIndex)).toEqual([0, -1, -1, -1]);
+
+    buttons[0]!.focus();
+    await fireEvent.keyDown(buttons[0]!, { key: 'ArrowRight' });
+    expect(document.activeElement).toBe(buttons[1]);
+    expect(buttons.map((b) => b.tabIndex)).toEqual([-1, 0, -1, -1]);
+
+    await fireEvent.keyDown(buttons[1]!, { key: 'End' });
+    expect(document.activeElement).toBe(buttons[3]);
+    // At the edge an arrow stays put rather than wrapping around.
+    await fireEvent.keyDown(buttons[3]!, { key: 'ArrowRight' });
+    expect(document.activeElement).toBe(buttons[3]);
+
+    await fireEvent.keyDown(buttons[3]!, { key: 'ArrowLeft' });
+    expect(document.activeElement).toBe(buttons[2]);
+    await fireEvent.keyDown(buttons[2]!, { key: 'Home' });
+    expect(document.activeElement).toBe(buttons[0]);
+  });
+
+  it('opens a result on click with the hit and its index', async () => {
+    const onopen = vi.fn();
+    render(ResultGrid, { hits, onopen });
+    await fireEvent.click(screen.getByRole('button', { name: /^3\. picture-12\.jpg/ }));
+    expect(onopen).toHaveBeenCalledWith(hits[2], 2);
+  });
+
+  it('moves the tab stop back to the first result when a shorter list arrives', async () => {
+    const { rerender } = render(ResultGrid, { hits, onopen: () => {} });
+    const buttons = screen.getAllByRole('button');
+    buttons[0]!.focus();
+    await fireEvent.keyDown(buttons[0]!, { key: 'End' });
+    await rerender({ hits: hits.slice(0, 2), onopen: () => {} });
+    expect(screen.getAllByRole('button').map((b) => b.tabIndex)).toEqual([0, -1]);
+  });
+});

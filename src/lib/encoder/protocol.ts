@@ -1,0 +1,37 @@
+import type { ModelManifest } from '$lib/core/model-manifest';
+import type { EncodeErrorCode } from './errors';
+
+/** Messages between the page and the encoder worker. */
+
+export type EncoderBackend = 'webgpu' | 'wasm-threads' | 'wasm';
+export type BackendPreference = 'auto' | 'webgpu' | 'wasm';
+
+export interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export type ToWorker =
+  | {
+      type: 'init';
+      manifest: ModelManifest;
+      /** The ONNX file, transferred (not copied) to the worker. */
+      model: ArrayBuffer;
+      preference: BackendPreference;
+    }
+  | { type: 'encode'; id: number; image: Blob; region?: Region; keepInput?: boolean };
+
+export type FromWorker =
+  | { type: 'ready'; backend: EncoderBackend; fallbackReason?: string }
+  | {
+      type: 'result';
+      id: number;
+      vector: Float32Array;
+      decodeMs: number;
+      inferMs: number;
+      /** The model's input pixels (interleaved RGB), when asked for with `keepInput`. */
+      input?: Uint8ClampedArray;
+    }
+  | { type: 'error'; id?: number; code: EncodeErrorCode; message: string };

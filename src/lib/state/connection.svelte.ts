@@ -1,0 +1,63 @@
+import { getJson } from '$lib/api/client';
+
+/** GET /api/health, the parts the page uses. */
+export interface Health {
+  status: 'ok' | 'degraded';
+  model: { id: string; name: string; dimension: number; synthetic: boolean; warning?: string };
+  /** Distinct pictures; null while the catalog is unreachable. */
+  count: number | null;
+}
+
+/** How often the page asks whether the server is still there. */
+const POLL_MS = 10_000;
+
+/**
+ * Whether the Lookalike server answers, and its last health report. The page passes `online`
+ * down as a prop; search falls back to the offline copy when it is false.
+ */
+class Connection {
+  /** undefined until the first answer (or failure), so the page can say "connecting". */
+  online = $state<boolean | undefined>(undefined);
+  health = $state<Health | undefined>(undefined);
+
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #checking: Promise<void> | undefined;
+
+  /** Asks the server now; concurrent callers share one request. */
+  check(): Promise<void> {
+    this.#checking ??= getJson<Health>('/api/health', { cache: 'no-store' })
+      .then((health) => {
+        this.health = health;
+        this.online = true;
+      })
+      .catch(() => {
+        this.online = false;
+      })
+      .finally(() => {
+        this.#checking = undefined;
+      });
+    return this.#checking;
+  }
+
+  /** A request elsewhere failed to reach the server: say so now rather than at the next poll. */
+  markOffline(): void {
+    this.online = false;
+  }
+
+  /** Polls and listens to the browser's own online/offline events; returns the stop function. */
+  start(): () => void {
+    void this.check();
+    this.#timer = setInterval(() => void this.check(), POLL_MS);
+    const onOnline = () => void this.check();
+    const onOffline = () => this.markOffline();
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
+    return () => {
+      clearInterval(this.#timer);
+      window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
+    };
+  }
+}
+
+export const connection = new Connection();

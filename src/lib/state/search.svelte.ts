@@ -1,0 +1,136 @@
+import type { SearchHit, SearchSource } from '$lib/api/types';
+import type { Rect } from '$lib/components/search/crop';
+import type { EncoderBackend } from '$lib/encoder';
+import type { SearchOutcome } from './search-service';
+
+export const DEFAULT_TOP_K = 10;
+
+/** What encoding returned, as much of it as the page shows. */
+export interface EncodedQuery {
+  vector: Float32Array;
+  backend: EncoderBackend;
+  ms: number;
+}
+
+export interface SearchDeps {
+  encode(blob: Blob, region: Rect | undefined): Promise<EncodedQuery>;
+  search(vector: Float32Array, topK: number): Promise<SearchOutcome>;
+  /** Turns an encode or search failure into a sentence for the page. */
+  describe(error: unknown): string;
+}
+
+export type SearchPhase = 'empty' | 'encoding' | 'searching' | 'done' | 'failed';
+
+export interface QueryPicture {
+  blob: Blob;
+  /** Object URL for the preview; revoked when the query changes. */
+  url: string;
+  name: string;
+}
+
+/**
+ * One search session: the query picture (and its crop), its vector, top-K and the results.
+ * Encoding happens once per picture + crop; changing top-K re-searches with the same vector.
+ */
+export class SearchSession {
+  query = $state.raw<QueryPicture | undefined>(undefined);
+  region = $state.raw<Rect | undefined>(undefined);
+  topK = $state(DEFAULT_TOP_K);
+  phase = $state<SearchPhase>('empty');
+  hits = $state.raw<SearchHit[]>([]);
+  source = $state.raw<SearchSource | undefined>(undefined);
+  encoded = $state.raw<Omit<EncodedQuery, 'vector'> | undefined>(undefined);
+  searchMs = $state<number | undefined>(undefined);
+  error = $state<string | undefined>(undefined);
+
+  #vector: Float32Array | undefined;
+  /** Bumped per run: an answer for an older query or top-K is dropped. */
+  #run = 0;
+
+  readonly #deps: SearchDeps;
+
+  constructor(deps: SearchDeps) {
+    this.#deps = deps;
+  }
+
+  get busy(): boolean {
+    return this.phase === 'encoding' || this.phase === 'searching';
+  }
+
+  /** A new picture: forget the old vector and crop, then encode and search. */
+  setQuery(blob: Blob, name: string): Promise<void> {
+    if (this.query) URL.revokeObjectURL(this.query.url);
+    this.query = { blob, url: URL.createObjectURL(blob), name };
+    this.region = undefined;
+    this.#vector = undefined;
+    return this.encodeAndSearch();
+  }
+
+  /** A new crop (or none): encode the region and search. */
+  setRegion(region: Rect | undefined): Promise<void> {
+    this.region = region;
+    this.#vector = undefined;
+    return this.encodeAndSearch();
+  }
+
+  /** Re-searches with the vector already encoded; encodes only if there is none yet. */
+  setTopK(topK: number): Promise<void> {
+    this.topK = topK;
+    if (!this.query) return Promise.resolve();
+    return this.#vector ? this.searchWith(this.#vector, ++this.#run) : this.encodeAndSearch();
+  }
+
+  /** The collection changed (indexed, cleared): the same vector, fresh results. */
+  refresh(): Promise<void> {
+    return this.#vector ? this.searchWith(this.#vector, ++this.#run) : Promise.resolve();
+  }
+
+  async encodeAndSearch(): Promise<void> {
+    const query = this.query;
+    if (!query) return;
+    const run = ++this.#run;
+    this.phase = 'encoding';
+    this.error = undefined;
+    try {
+      const { vector, ...encoded } = await this.#deps.encode(query.blob, this.region);
+      if (run !== this.#run) return;
+      this.#vector = vector;
+      this.encoded = encoded;
+    } catch (error) {
+      if (run !== this.#run) return;
+      this.fail(error);
+      return;
+    }
+    await this.searchWith(this.#vector, run);
+  }
+
+  private async searchWith(vector: Float32Array, run: number): Promise<void> {
+    this.phase = 'searching';
+    this.error = undefined;
+    try {
+      const outcome = await this.#deps.search(vector, this.topK);
+      if (run !== this.#run) return;
+      this.hits = outcome.hits;
+      this.source = outcome.source;
+      this.searchMs = outcome.tookMs;
+      this.phase = 'done';
+    } catch (error) {
+      if (run !== this.#run) return;
+      this.fail(error);
+    }
+  }
+
+  /** A failure around the search (e.g. fetching a result's picture) shown like a search error. */
+  report(message: string): void {
+    ++this.#run;
+    this.error = message;
+    this.phase = 'failed';
+  }
+
+  private fail(error: unknown): void {
+    this.error = this.#deps.describe(error);
+    this.hits = [];
+    this.source = undefined;
+    this.phase = 'failed';
+  }
+}
