@@ -21,7 +21,8 @@ export function describeSearchError(error: unknown): string {
           `and ${megapixels(BROWSER_LIMITS.maxPixels)} megapixels). ${error.message}`
         );
       case 'bad-geometry':
-        return `That crop cannot be used: ${error.message} Reset the crop and try again.`;
+        // Too long and thin, or a crop too small: the same limits as the server's indexer.
+        return `That picture (or the cropped part of it) cannot be searched: ${error.message}`;
       case 'model':
         return `The model could not encode the picture: ${error.message}`;
     }
