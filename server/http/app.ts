@@ -104,6 +104,10 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
         name: 'offline',
         description: 'Snapshot of the collection for searching without the server'
       },
+      {
+        name: 'diagnostics',
+        description: 'Server-side encoding, for checking a browser gives the same vectors (/check)'
+      },
       { name: 'seed-compatible', description: 'The original bootcamp API, unchanged' }
     ]
   });

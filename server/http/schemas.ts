@@ -54,6 +54,10 @@ export const JobSchema = z
     path: z.string().openapi({ description: 'Real path of the indexed folder (or file)' }),
     recursive: z.boolean(),
     seen: z.int().openapi({ description: 'Files looked at so far' }),
+    total: z.int().optional().openapi({
+      description:
+        'Files the job will look at (from a quick count alongside it); absent until known'
+    }),
     indexed: z.int().openapi({ description: 'Files added or re-pointed' }),
     unchanged: z.int(),
     skipped: z.int().openapi({ description: 'Not images' }),
@@ -76,6 +80,7 @@ export function jobJson(job: JobRecord): JobJson {
     path: job.path,
     recursive: job.recursive,
     seen: job.seen,
+    ...(job.total !== undefined ? { total: job.total } : {}),
     indexed: job.indexed,
     unchanged: job.unchanged,
     skipped: job.skipped,

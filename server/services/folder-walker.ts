@@ -88,3 +88,20 @@ export async function* walkFolder(
     pending.push(...subdirs.reverse());
   }
 }
+
+/**
+ * How many entries `walkFolder` yields for the same folder: a second, cheap walk (names and stat
+ * only) so progress can be shown as a fraction while the real walk reads and embeds files.
+ * Resolves undefined when aborted.
+ */
+export async function countEntries(
+  start: string,
+  options: { recursive: boolean; roots: ImageRoots; signal?: AbortSignal }
+): Promise<number | undefined> {
+  let total = 0;
+  for await (const entry of walkFolder(start, options)) {
+    void entry;
+    total++;
+  }
+  return options.signal?.aborted ? undefined : total;
+}

@@ -7,6 +7,7 @@ import { NotFoundError } from '../errors';
 import type { JobRecord } from '../stores/catalog';
 import type { Collection } from './collection';
 import type { ImageRoots } from './image-roots';
+import { countEntries } from './folder-walker';
 import { indexFolder } from './indexer';
 
 /** Errors kept per job; later ones are counted but not listed. */
@@ -156,6 +157,18 @@ export class IndexJobs {
       () => void collection.flush().catch(() => undefined),
       SNAPSHOT_EVERY_MS
     );
+    const counting = new AbortController();
+    const counted = countEntries(job.path, {
+      recursive: job.recursive,
+      roots,
+      signal: AbortSignal.any([signal, counting.signal])
+    })
+      .then((total) => {
+        if (total === undefined || isFinished(job)) return;
+        job.total = Math.max(total, job.seen);
+        this.emit(job);
+      })
+      .catch(() => undefined);
     try {
       const completed = await indexFolder({
         root: job.path,
@@ -184,6 +197,7 @@ export class IndexJobs {
         },
         onProgress: (counters) => {
           Object.assign(job, counters);
+          if (job.total !== undefined && job.seen > job.total) job.total = job.seen;
           this.emit(job);
           if (Date.now() - lastPersist > PERSIST_EVERY_MS) {
             lastPersist = Date.now();
@@ -192,12 +206,17 @@ export class IndexJobs {
         }
       });
       await collection.flush();
+      counting.abort();
+      await counted;
+      // Files added or removed during the run: what the job looked at is the true total.
+      if (completed) job.total = job.seen;
       await this.finish(job, completed ? 'done' : 'cancelled');
       log?.info({ ...job, errors: job.errors.length }, 'index job finished');
     } catch (error) {
       log?.error({ err: error, jobId: job.jobId }, 'index job failed');
       await this.finish(job, 'failed', error instanceof Error ? error.message : String(error));
     } finally {
+      counting.abort();
       clearInterval(snapshots);
     }
   }

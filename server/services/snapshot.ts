@@ -1,4 +1,9 @@
-import { SNAPSHOT_FORMAT, SnapshotBuilder, type SnapshotMeta } from '../../src/lib/core/snapshot';
+import {
+  MeanAccumulator,
+  SNAPSHOT_FORMAT,
+  SnapshotBuilder,
+  type SnapshotMeta
+} from '../../src/lib/core/snapshot';
 import type { Collection } from './collection';
 
 /** Rows per catalog page: 500 × a 2048-d vector is 4 MiB. */
@@ -93,18 +98,13 @@ export class OfflineSnapshots {
    */
   async #mean(): Promise<Float32Array> {
     const { catalog, model } = this.collection;
-    const sum = new Float64Array(model.dimension);
-    let count = 0;
+    const mean = new MeanAccumulator(model.dimension);
     for (let afterSeq = 0; ;) {
       const page = await catalog.vectorsChangedSince(afterSeq, PAGE);
       if (page.length === 0) break;
-      for (const { vector } of page) {
-        if (vector.length !== sum.length) continue;
-        for (let j = 0; j < sum.length; j++) sum[j] = sum[j]! + vector[j]!;
-        count++;
-      }
+      for (const { vector } of page) if (vector.length === model.dimension) mean.add(vector);
       afterSeq = page[page.length - 1]!.seq;
     }
-    return Float32Array.from(sum, (s) => (count > 0 ? s / count : 0));
+    return mean.mean();
   }
 }

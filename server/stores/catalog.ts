@@ -52,6 +52,8 @@ export interface JobRecord extends IndexCounters {
   state: JobState;
   path: string;
   recursive: boolean;
+  /** Entries the job will look at (`seen` at the end), once a counting walk found them. */
+  total?: number;
   errors: { path: string; reason: string }[];
   createdAt: number;
   finishedAt?: number;

@@ -28,6 +28,8 @@ function isFresh(): boolean {
  * current app. A lock directory keeps two test runs from building into build/ at once.
  */
 export async function ensureWebBuild(): Promise<void> {
+  // For running server tests while the app is mid-edit; the browser tests then use the old build.
+  if (process.env.LOOKALIKE_SKIP_WEB_BUILD === '1') return;
   if (isFresh()) return;
   mkdirSync(resolve('.cache'), { recursive: true });
   for (let waited = 0; ; waited += 500) {

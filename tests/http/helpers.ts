@@ -135,6 +135,7 @@ export interface JobBody {
   state: string;
   path: string;
   seen: number;
+  total?: number;
   indexed: number;
   unchanged: number;
   skipped: number;

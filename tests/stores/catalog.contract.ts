@@ -155,6 +155,16 @@ export function describeCatalogContract(
       const seq = await catalog.latestSeq();
       await catalog.linkPaths([{ path: '/p/copy.jpg', imageId: ids[0]!, size: 1, mtimeMs: 2 }]);
       await step(true);
+      // A touched file (new mtime, same picture): nothing a snapshot lists changed.
+      await catalog.linkPaths([{ path: '/p/copy.jpg', imageId: ids[0]!, size: 1, mtimeMs: 3 }]);
+      await step(false);
+      // The same path now showing the other picture does change it.
+      await catalog.linkPaths([{ path: '/p/b2.jpg', imageId: ids[1]!, size: 1, mtimeMs: 2 }]);
+      await step(true);
+      await catalog.linkPaths([{ path: '/p/b2.jpg', imageId: ids[0]!, size: 1, mtimeMs: 2 }]);
+      await step(true);
+      await catalog.removePaths(['/p/b2.jpg']);
+      await step(true);
       await catalog.removePaths(['/p/a.jpg']);
       expect(await catalog.latestSeq()).toBe(seq);
       await step(true);

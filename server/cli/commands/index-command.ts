@@ -3,8 +3,6 @@ import cliProgress, { type Options as BarOptions, type Params } from 'cli-progre
 import { Command } from 'commander';
 import { UserError } from '../../errors';
 import type { Runtime } from '../../runtime';
-import { walkFolder } from '../../services/folder-walker';
-import type { ImageRoots } from '../../services/image-roots';
 import type { JobRecord } from '../../stores/catalog';
 import { openRuntime, withModelOptions } from '../options';
 
@@ -90,7 +88,7 @@ export function indexCommand(): Command {
           current = job.jobId;
           // A signal that arrived while the job was being recorded.
           if (stoppedBy) await runtime.jobs.cancel(job.jobId);
-          const finished = await follow(runtime, job, roots, (controls) => (bar = controls));
+          const finished = await follow(runtime, job, (controls) => (bar = controls));
           current = undefined;
           bar = undefined;
           if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
@@ -112,13 +110,12 @@ export function indexCommand(): Command {
 }
 
 /**
- * Shows a job's progress until it finishes and returns the finished job. The total comes from a
- * second, cheap walk of the folder (names and sizes only) that runs alongside the job.
+ * Shows a job's progress until it finishes and returns the finished job. The total is the job's
+ * own (a quick counting walk that runs alongside it); until it is known the bar counts up.
  */
 async function follow(
   runtime: Runtime,
   job: JobRecord,
-  roots: ImageRoots,
   setBar: (controls: BarControls) => void
 ): Promise<JobRecord> {
   process.stderr.write(`Indexing ${job.path}${job.recursive ? '' : ' (this folder only)'}\n`);
@@ -147,50 +144,24 @@ async function follow(
     note: ''
   };
   let seen = 0;
-  let total = 0;
   bar.start(0, 0, payload);
   setBar({
     cancelling: () => bar.update(seen, { note: ' | cancelling after this batch…' }),
     stop: () => bar.stop()
   });
-
-  const counting = new AbortController();
-  const count = (async () => {
-    const entries = walkFolder(job.path, {
-      recursive: job.recursive,
-      roots,
-      signal: counting.signal
-    });
-    while (!(await entries.next()).done) {
-      total++;
-      if (total % 100 === 0) bar.setTotal(Math.max(total, seen));
-    }
-    if (counting.signal.aborted) return;
-    payload.counted = true;
-    bar.setTotal(Math.max(total, seen));
-    bar.update(seen, { counted: true });
-  })().catch(() => undefined);
-
-  const unsubscribe = runtime.jobs.subscribe(job.jobId, (update) => {
+  const show = (update: JobRecord) => {
     seen = update.seen;
-    if (seen > total) bar.setTotal(seen);
-    bar.update(seen, countersOf(update));
-  });
+    bar.setTotal(Math.max(update.total ?? 0, seen));
+    bar.update(seen, { ...countersOf(update), counted: update.total !== undefined });
+  };
+
+  const unsubscribe = runtime.jobs.subscribe(job.jobId, show);
   try {
     const finished = await runtime.jobs.waitFor(job.jobId);
-    seen = finished.seen;
-    if (finished.state === 'done') {
-      // Files added or removed during the run: the job's own count is the truth.
-      bar.setTotal(seen);
-      bar.update(seen, { ...countersOf(finished), counted: true });
-    } else {
-      bar.update(seen, countersOf(finished));
-    }
+    show(finished);
     return finished;
   } finally {
     unsubscribe();
-    counting.abort();
-    await count;
     bar.stop();
   }
 }

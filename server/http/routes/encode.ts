@@ -22,7 +22,7 @@ export function encodeRoutes({ embedder, model, config }: Runtime, limiter: Enco
   const encode = createRoute({
     method: 'post',
     path: '/encode',
-    tags: ['search'],
+    tags: ['diagnostics'],
     summary: "A picture's vector, encoded on the server",
     description:
       'Decoded and embedded like indexing does it, so it can be compared with the vector the ' +

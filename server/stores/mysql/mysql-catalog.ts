@@ -422,10 +422,14 @@ export class MysqlCatalog implements Catalog {
   addImages(newImages: readonly NewImage[]): Promise<{ ids: number[]; removedIds: number[] }> {
     if (newImages.length === 0) return Promise.resolve({ ids: [], removedIds: [] });
     return this.write(async (db, seq) => {
-      const previous = await imagesOfPaths(
-        db,
-        newImages.map((img) => img.file.path)
-      );
+      const previous = [
+        ...(
+          await imagesOfPaths(
+            db,
+            newImages.map((img) => img.file.path)
+          )
+        ).values()
+      ];
       const first = await seq.take(newImages.length);
       await bumpRevision(db);
       const rows = newImages.map((img, i) => ({
@@ -473,8 +477,9 @@ export class MysqlCatalog implements Catalog {
         links.map((l) => l.path)
       );
       await upsertPaths(db, links);
-      await bumpRevision(db);
-      return deleteOrphans(db, seq, previous);
+      // Refreshing a file's size and mtime changes nothing an offline snapshot lists.
+      if (links.some((l) => previous.get(l.path) !== l.imageId)) await bumpRevision(db);
+      return deleteOrphans(db, seq, [...previous.values()]);
     });
   }
 
@@ -792,16 +797,17 @@ async function imagesWithPaths(
   return result;
 }
 
-async function imagesOfPaths(db: Db, list: readonly string[]): Promise<number[]> {
-  const ids: number[] = [];
+/** The image each of these paths points at now (paths not known are left out). */
+async function imagesOfPaths(db: Db, list: readonly string[]): Promise<Map<string, number>> {
+  const images = new Map<string, number>();
   for (const chunk of chunks(list, IN_CHUNK)) {
     const rows = await db
-      .select({ imageId: schema.paths.imageId })
+      .select({ path: schema.paths.path, imageId: schema.paths.imageId })
       .from(schema.paths)
       .where(inArray(schema.paths.pathHash, chunk.map(pathHash)));
-    ids.push(...rows.map((r) => r.imageId));
+    for (const row of rows) images.set(row.path, row.imageId);
   }
-  return ids;
+  return images;
 }
 
 async function upsertPaths(db: Db, links: readonly PathRecord[]): Promise<void> {

@@ -183,7 +183,7 @@ export class SqliteCatalog implements Catalog {
         newImages.map((img, i) => ({ ...img.file, imageId: ids[i]! }))
       );
       // A changed file may have left its old picture without any path.
-      return { ids, removedIds: await this.deleteOrphans(tx, previous) };
+      return { ids, removedIds: await this.deleteOrphans(tx, [...previous.values()]) };
     });
   }
 
@@ -195,17 +195,19 @@ export class SqliteCatalog implements Catalog {
         links.map((l) => l.path)
       );
       await upsertPaths(tx, links);
-      await this.bumpRevision(tx);
-      return this.deleteOrphans(tx, previous);
+      // Refreshing a file's size and mtime changes nothing an offline snapshot lists.
+      if (links.some((l) => previous.get(l.path) !== l.imageId)) await this.bumpRevision(tx);
+      return this.deleteOrphans(tx, [...previous.values()]);
     });
   }
 
-  private async imagesOfPaths(tx: Tx, list: string[]): Promise<number[]> {
+  /** The image each of these paths points at now (paths not known are left out). */
+  private async imagesOfPaths(tx: Tx, list: string[]): Promise<Map<string, number>> {
     const rows = await tx
-      .select({ imageId: schema.paths.imageId })
+      .select({ path: schema.paths.path, imageId: schema.paths.imageId })
       .from(schema.paths)
       .where(inArray(schema.paths.path, list));
-    return rows.map((r) => r.imageId);
+    return new Map(rows.map((r) => [r.path, r.imageId]));
   }
 
   markIndexed(ids: readonly number[]): Promise<void> {

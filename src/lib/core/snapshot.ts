@@ -124,18 +124,31 @@ export function quantiseInto(
 }
 
 /** The mean of some vectors (float64 sums), the usual centre. */
-export function meanVector(vectors: Iterable<ArrayLike<number>>, dimension: number): Float32Array {
-  const sum = new Float64Array(dimension);
-  let count = 0;
-  for (const v of vectors) {
-    if (v.length !== dimension)
-      throw new Error(`Vector has ${v.length} values, expected ${dimension}`);
-    for (let j = 0; j < dimension; j++) sum[j] = sum[j]! + v[j]!;
-    count++;
+/** A running mean of vectors, fed page by page (the server never holds them all). */
+export class MeanAccumulator {
+  private readonly sum: Float64Array;
+  private count = 0;
+
+  constructor(readonly dimension: number) {
+    this.sum = new Float64Array(dimension);
   }
-  const mean = new Float32Array(dimension);
-  if (count > 0) for (let j = 0; j < dimension; j++) mean[j] = sum[j]! / count;
-  return mean;
+
+  add(vector: ArrayLike<number>): void {
+    if (vector.length !== this.dimension)
+      throw new Error(`Vector has ${vector.length} values, expected ${this.dimension}`);
+    for (let j = 0; j < this.dimension; j++) this.sum[j] = this.sum[j]! + vector[j]!;
+    this.count++;
+  }
+
+  mean(): Float32Array {
+    return Float32Array.from(this.sum, (s) => (this.count > 0 ? s / this.count : 0));
+  }
+}
+
+export function meanVector(vectors: Iterable<ArrayLike<number>>, dimension: number): Float32Array {
+  const mean = new MeanAccumulator(dimension);
+  for (const v of vectors) mean.add(v);
+  return mean.mean();
 }
 
 /**
