@@ -27,7 +27,8 @@ interface PageTiming {
 
 /** Opens /check on a backend and returns what its encoder reports once loaded. */
 async function openCheck(page: Page, url: string, backend: 'wasm' | 'webgpu') {
-  await page.goto(`${url}/check?backend=${backend}`);
+  // ?debug: the page exposes its encoder as window.lookalikeCheck only when asked.
+  await page.goto(`${url}/check?debug&backend=${backend}`);
   await page
     .locator('[data-testid="encoder"], [data-testid="load-error"]')
     .first()

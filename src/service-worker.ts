@@ -3,6 +3,12 @@
 /// <reference lib="webworker" />
 /// <reference types="@sveltejs/kit" />
 import { build, files, version } from '$service-worker';
+import {
+  MAX_THUMBS,
+  THUMB_CACHE_PREFIX,
+  thumbCacheName,
+  type ServiceWorkerMessage
+} from '$lib/offline/thumb-cache';
 
 /**
  * Keeps the app usable without the server: the app shell and onnxruntime-web's runtime files are
@@ -10,15 +16,17 @@ import { build, files, version } from '$service-worker';
  * navigations fall back to the cached page. The model is not handled here: the encoder keeps it in
  * the Cache API itself (94 MB; a second copy would only waste space). Other /api answers are
  * never served from a cache, so the page never shows stale data as if it were live.
+ *
+ * A new version waits (no skipWaiting at install): an open tab of the old one still loads its
+ * lazy chunks from the old shell cache. The page offers "Reload", which asks the waiting worker
+ * to take over (then every controlled tab reloads, see UpdateNotice.svelte) and the old shell
+ * is deleted. The first install has nothing to wait for and claims the page at once.
  */
 
 const sw = self as unknown as ServiceWorkerGlobalScope;
 
 const SHELL_PREFIX = 'lookalike-shell-';
 const SHELL_CACHE = `${SHELL_PREFIX}${version}`;
-/** Not versioned by build: a thumbnail depends only on its picture (ids are never reused). */
-const THUMB_CACHE = 'lookalike-thumbs-v1';
-const MAX_THUMBS = 2000;
 /** Trimming reads every key, so it runs once per this many new thumbnails. */
 const TRIM_EVERY = 50;
 /** A server that accepts the connection but does not answer should not hold the page hostage. */
@@ -47,7 +55,6 @@ sw.addEventListener('install', (event) => {
         )
       );
       await cache.addAll(await workerAssets(cache));
-      await sw.skipWaiting();
     })()
   );
 });
@@ -83,6 +90,16 @@ sw.addEventListener('activate', (event) => {
       await sw.clients.claim();
     })()
   );
+});
+
+sw.addEventListener('message', (event) => {
+  const message = event.data as ServiceWorkerMessage | undefined;
+  if (message?.type === 'lookalike:skip-waiting') {
+    event.waitUntil(sw.skipWaiting());
+  } else if (message?.type === 'lookalike:collection-epoch' && typeof message.epoch === 'string') {
+    // Answered once done, so the page's prefetch lands in the right cache.
+    event.waitUntil(useEpoch(message.epoch).then(() => event.ports[0]?.postMessage('done')));
+  }
 });
 
 sw.addEventListener('fetch', (event) => {
@@ -127,11 +144,42 @@ async function shellFile(request: Request, path: string, event: FetchEvent): Pro
   return response;
 }
 
+/**
+ * The thumbnail cache of the collection epoch the page last named (see thumb-cache.ts). Kept in
+ * the cache's name, so it survives this worker being stopped; before the page names one, the
+ * one found is used (or a placeholder, dropped at the first message).
+ */
+let thumbCache: Promise<string> | undefined;
+
+function currentThumbCache(): Promise<string> {
+  thumbCache ??= caches
+    .keys()
+    .then(
+      (names) =>
+        names.find((name) => name.startsWith(THUMB_CACHE_PREFIX)) ?? thumbCacheName('unknown')
+    );
+  return thumbCache;
+}
+
+/** Another epoch: the server's ids started again, so every thumbnail kept may be wrong. */
+function useEpoch(epoch: string): Promise<string> {
+  const wanted = thumbCacheName(epoch);
+  const previous = currentThumbCache();
+  thumbCache = previous.then(async (current) => {
+    if (current === wanted) return wanted;
+    for (const name of await caches.keys()) {
+      if (name.startsWith(THUMB_CACHE_PREFIX) && name !== wanted) await caches.delete(name);
+    }
+    return wanted;
+  });
+  return thumbCache;
+}
+
 let thumbsAdded = 0;
 
-/** Cache first: thumbnails never change for an id, and offline they are all the page can show. */
+/** Cache first: within one collection epoch a thumbnail never changes for its id. */
 async function thumbnail(request: Request, event: FetchEvent): Promise<Response> {
-  const cache = await caches.open(THUMB_CACHE);
+  const cache = await caches.open(await currentThumbCache());
   const cached = await cache.match(request);
   if (cached) return cached;
   const response = await fetch(request);

@@ -137,9 +137,9 @@ interface Row {
   error?: string;
 }
 
-/** Opens /check and waits until its encoder is ready (or failed). */
+/** Opens /check (with `?debug`, for `window.lookalikeCheck`) and waits until its encoder is ready. */
 async function openCheck(page: Page, url: string, backend?: 'wasm' | 'webgpu') {
-  await page.goto(`${url}/check${backend ? `?backend=${backend}` : ''}`);
+  await page.goto(`${url}/check?debug${backend ? `&backend=${backend}` : ''}`);
   const ready = page.locator('[data-testid="encoder"], [data-testid="load-error"]');
   await ready.first().waitFor({ timeout: 120_000 });
   const failure = page.getByTestId('load-error');
@@ -155,7 +155,7 @@ async function checkFiles(page: Page, dir: string, samples: Sample[]): Promise<R
     await writeFile(path, sample.bytes);
     paths.push(path);
   }
-  await page.setInputFiles('#check-files', paths);
+  await page.getByLabel('Pictures to check').setInputFiles(paths);
   const rows = page.locator('[data-testid="results"] tbody tr');
   await expect.poll(() => rows.count()).toBe(samples.length);
   await expect
@@ -399,10 +399,78 @@ describe.skipIf(!hasChromium)('model cache and errors (tiny model)', () => {
     }
   });
 
+  it('replaces a cached model that cannot start a session with a fresh download', async () => {
+    const context = await browser.newContext();
+    const downloads: string[] = [];
+    context.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/model/file') downloads.push(request.url());
+    });
+    const first = await context.newPage();
+    await openCheck(first, server.url, 'wasm');
+    expect(downloads).toHaveLength(1);
+    // Damage the saved copy (a half-written entry, a disk error…).
+    const key = await first.evaluate(async () => {
+      const cache = await caches.open('lookalike-model-v1');
+      const request = (await cache.keys()).find((r) => r.url.includes('/api/model/file'))!;
+      await cache.put(request, new Response(new Uint8Array(1000).fill(7)));
+      return request.url;
+    });
+    await first.close();
+
+    const second = await context.newPage();
+    const encoder = await openCheck(second, server.url, 'wasm');
+    expect(await encoder.getAttribute('data-from-cache')).toBe('false');
+    expect(downloads).toHaveLength(2);
+    const size = await second.evaluate(async (url) => {
+      const hit = await (await caches.open('lookalike-model-v1')).match(url);
+      return (await hit!.arrayBuffer()).byteLength;
+    }, key);
+    expect(size).toBeGreaterThan(1000);
+    await context.close();
+  });
+
+  it('exposes window.lookalikeCheck only with ?debug', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/check?backend=wasm`);
+    await page.getByTestId('encoder').waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => 'lookalikeCheck' in window)).toBe(false);
+    await page.close();
+  });
+
+  it('skips encodes that a newer one superseded, and still answers the newest', async () => {
+    const page = await browser.newPage();
+    await openCheck(page, server.url, 'wasm');
+    const outcomes = await page.evaluate(
+      async (data) => {
+        const { encoder } = (
+          window as unknown as {
+            lookalikeCheck: {
+              encoder: {
+                encode(b: Blob, r: undefined, o: { supersede: boolean }): Promise<unknown>;
+              };
+            };
+          }
+        ).lookalikeCheck;
+        const blob = new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))]);
+        const settled = await Promise.allSettled(
+          [1, 2, 3].map(() => encoder.encode(blob, undefined, { supersede: true }))
+        );
+        return settled.map((r) =>
+          r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code
+        );
+      },
+      (await scene(1600, 1200, 5)).toString('base64')
+    );
+    // The first may already be past the point of no return; the second never runs.
+    expect(['ok', 'superseded']).toContain(outcomes[0]);
+    expect(outcomes.slice(1)).toEqual(['superseded', 'ok']);
+    await page.close();
+  });
+
   it('shows readable errors for a text file named .jpg and a too-thin strip', async () => {
     const page = await browser.newPage();
     await openCheck(page, server.url, 'wasm');
-    await page.setInputFiles('#check-files', [
+    await page.getByLabel('Pictures to check').setInputFiles([
       {
         name: 'notes.jpg',
         mimeType: 'image/jpeg',

@@ -1,7 +1,12 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { planResize } from '../../src/lib/core/preprocess';
-import { resizeForModel, resizePixels, resizeRegion } from '../../src/lib/core/resize';
+import {
+  resizeForModel,
+  resizePixels,
+  resizeRegion,
+  UnsupportedInterpolationError
+} from '../../src/lib/core/resize';
 import { getManifest } from '../../server/models/registry';
 import { patternPixels, smoothPixels, scenePixels } from '../helpers/images';
 import { referenceResize } from '../helpers/reference-resize';
@@ -114,7 +119,7 @@ describe('resizeRegion and resizeForModel', () => {
       rgba[i * 4 + 3] = 255;
     }
     const plan = planResize(w, h, manifest.preprocess); // 341×256, centre 224×224 at (58, 16)
-    const input = resizeForModel(rgba, w, h, 4, plan);
+    const input = resizeForModel(rgba, w, h, 4, plan, manifest.preprocess.interpolation);
     expect(input.length).toBe(224 * 224 * 3);
     const expected = await sharp(Buffer.from(rgb), { raw: { width: w, height: h, channels: 3 } })
       .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' })
@@ -124,6 +129,22 @@ describe('resizeRegion and resizeForModel', () => {
     const d = diff(input, expected);
     expect(d.max).toBeLessThanOrEqual(2);
     expect(d.mean).toBeLessThan(0.3);
+  });
+
+  it('refuses the filters it does not implement instead of resampling them as bicubic', () => {
+    const plan = planResize(64, 48, getManifest('synthetic-resnet50').preprocess);
+    const px = new Uint8Array(64 * 48 * 3);
+    for (const interpolation of ['bilinear', 'nearest', 'lanczos3'] as const) {
+      expect(() => resizeForModel(px, 64, 48, 3, plan, interpolation)).toThrow(
+        new UnsupportedInterpolationError(interpolation)
+      );
+      expect(() => resizeForModel(px, 64, 48, 3, plan, interpolation)).toThrow(
+        `this model's interpolation ${interpolation} is not supported in the browser`
+      );
+    }
+    expect(resizeForModel(px, 64, 48, 3, plan, 'bicubic')).toHaveLength(
+      plan.crop.width * plan.crop.height * 3
+    );
   });
 
   it('refuses a region outside the resized picture and mismatched pixel buffers', () => {

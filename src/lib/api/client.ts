@@ -20,19 +20,25 @@ export class ApiRequestError extends Error {
   }
 }
 
-/**
- * Statuses a proxy gives when the app behind it is down, or the app gives when its stores are:
- * either way the saved copy on this device is the better answer.
- */
-const GATEWAY_DOWN = new Set([502, 503, 504]);
+/** Statuses a proxy gives when the app behind it is down (no answer from the app at all). */
+const GATEWAY_DOWN = new Set([502, 504]);
 
 export function isUnreachable(error: unknown): error is ServerUnreachableError {
   return error instanceof ServerUnreachableError;
 }
 
+/** The server's own error body, `{error: {code, message}}`, or undefined for anything else. */
+async function apiError(response: Response): Promise<ApiError['error'] | undefined> {
+  const body = (await response.json().catch(() => undefined)) as Partial<ApiError> | undefined;
+  const error = body?.error;
+  return typeof error?.message === 'string' && typeof error.code === 'string' ? error : undefined;
+}
+
 /**
- * fetch + JSON with the server's error shape turned into an Error carrying its message, and a
- * network failure turned into ServerUnreachableError so callers can fall back to offline data.
+ * fetch + JSON with the server's error shape turned into an ApiRequestError carrying its message,
+ * and a server that cannot be reached turned into ServerUnreachableError so callers can fall back
+ * to offline data. "Cannot be reached" is a network failure, a gateway's 502/504, or a 503 that is
+ * not the app's own: the app's JSON 503 (a store down, encoding busy) means it is there and said why.
  */
 export async function requestJson<T>(url: string, init: RequestInit = {}): Promise<T> {
   let response: Response;
@@ -45,11 +51,12 @@ export async function requestJson<T>(url: string, init: RequestInit = {}): Promi
   }
   if (!response.ok) {
     if (GATEWAY_DOWN.has(response.status)) throw new ServerUnreachableError();
-    const body = (await response.json().catch(() => undefined)) as ApiError | undefined;
+    const error = await apiError(response);
+    if (response.status === 503 && !error) throw new ServerUnreachableError();
     throw new ApiRequestError(
-      body?.error?.message ?? `The server answered ${response.status} ${response.statusText}`,
+      error?.message ?? `The server answered ${response.status} ${response.statusText}`,
       response.status,
-      body?.error?.code ?? 'http_error'
+      error?.code ?? 'http_error'
     );
   }
   return (await response.json()) as T;

@@ -1,10 +1,54 @@
-import { getJson, requestJson } from './client';
+import { ApiRequestError, getJson, requestJson } from './client';
 import type { IndexJob } from './types';
 
 /**
  * Calls behind the collection panel: count, clear, and index jobs (see /api/openapi.json).
  * Errors come from client.ts: ApiRequestError with the server's message, or ServerUnreachableError.
+ *
+ * A server started with LOOKALIKE_ADMIN_TOKEN wants `Authorization: Bearer <token>` on the calls
+ * that change the collection. The token the user typed is kept for this tab only
+ * (sessionStorage): it is a password, not a preference.
  */
+
+const TOKEN_KEY = 'lookalike-admin-token';
+/** Where sessionStorage is blocked (some privacy settings), the token lasts until the page closes. */
+let tokenInMemory: string | undefined;
+
+export function adminToken(): string | undefined {
+  try {
+    const storage = globalThis.sessionStorage;
+    return storage ? (storage.getItem(TOKEN_KEY) ?? undefined) : tokenInMemory;
+  } catch {
+    return tokenInMemory;
+  }
+}
+
+/** Keeps the token for the next calls; `undefined` forgets it (e.g. the server refused it). */
+export function setAdminToken(token: string | undefined): void {
+  tokenInMemory = token;
+  try {
+    if (token === undefined) globalThis.sessionStorage?.removeItem(TOKEN_KEY);
+    else globalThis.sessionStorage?.setItem(TOKEN_KEY, token);
+  } catch {
+    // blocked storage: the in-memory copy serves
+  }
+}
+
+/** The server refused a change for want of the right admin token (missing, malformed or wrong). */
+export function needsAdminToken(error: unknown): error is ApiRequestError {
+  return (
+    error instanceof ApiRequestError && (error.status === 401 || error.code === 'unauthorized')
+  );
+}
+
+function adminHeaders(headers: Record<string, string> = {}): Record<string, string> {
+  const token = adminToken();
+  return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 export async function fetchImageCount(): Promise<number> {
   return (await getJson<{ count: number }>('/api/images/count')).count;
@@ -12,13 +56,16 @@ export async function fetchImageCount(): Promise<number> {
 
 /** Forgets every picture; the files on disk are not touched. */
 export async function clearCollection(): Promise<void> {
-  await requestJson<{ cleared: true }>('/api/images', { method: 'DELETE' });
+  await requestJson<{ cleared: true }>('/api/images', {
+    method: 'DELETE',
+    headers: adminHeaders()
+  });
 }
 
 export async function startIndexJob(path: string, recursive: boolean): Promise<string> {
   const { jobId } = await requestJson<{ jobId: string }>('/api/index', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: adminHeaders({ 'content-type': 'application/json' }),
     body: JSON.stringify({ path, recursive })
   });
   return jobId;
@@ -29,8 +76,15 @@ export async function listIndexJobs(limit = 10): Promise<IndexJob[]> {
   return (await getJson<{ jobs: IndexJob[] }>(`/api/index?limit=${limit}`)).jobs;
 }
 
+export function fetchIndexJob(jobId: string): Promise<IndexJob> {
+  return getJson<IndexJob>(`/api/index/${encodeURIComponent(jobId)}`);
+}
+
 export function cancelIndexJob(jobId: string): Promise<IndexJob> {
-  return requestJson<IndexJob>(`/api/index/${encodeURIComponent(jobId)}`, { method: 'DELETE' });
+  return requestJson<IndexJob>(`/api/index/${encodeURIComponent(jobId)}`, {
+    method: 'DELETE',
+    headers: adminHeaders()
+  });
 }
 
 /** Server-sent events: one message with the job JSON per change, the final state last. */

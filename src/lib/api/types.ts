@@ -50,6 +50,8 @@ export interface IndexJob {
   path: string;
   recursive: boolean;
   seen: number;
+  /** Files to look at, from a quick count before indexing; absent until known. */
+  total?: number;
   indexed: number;
   unchanged: number;
   skipped: number;

@@ -1,5 +1,5 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { OfflineStatus } from '$lib/offline/offline-index.svelte';
 import OfflineNotice from './OfflineNotice.svelte';
 
@@ -15,6 +15,9 @@ const SAVED_AT = Date.UTC(2026, 10, 20, 9, 30);
 beforeEach(() => {
   offline.load.mockClear();
   offline.sync.mockClear();
+});
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 describe('OfflineNotice', () => {
@@ -82,5 +85,19 @@ describe('OfflineNotice', () => {
     expect(
       (screen.getByRole('button', { name: 'Refreshing…' }) as HTMLButtonElement).disabled
     ).toBe(true);
+  });
+
+  it('while online, checks the server for a new version every minute, and not offline', async () => {
+    vi.useFakeTimers();
+    offline.status = { available: false, syncing: false };
+    const { rerender } = render(OfflineNotice, { online: true });
+    expect(offline.sync).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(offline.sync).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(offline.sync).toHaveBeenCalledTimes(3);
+    await rerender({ online: false });
+    await vi.advanceTimersByTimeAsync(180_000);
+    expect(offline.sync).toHaveBeenCalledTimes(3);
   });
 });

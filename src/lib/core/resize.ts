@@ -1,4 +1,16 @@
+import type { ModelManifest } from './model-manifest';
 import type { ResizePlan } from './preprocess';
+
+/** The resampling filters a manifest may name (`preprocess.interpolation`). */
+export type Interpolation = ModelManifest['preprocess']['interpolation'];
+
+/** The manifest asks for a filter this resampler does not implement (only bicubic is). */
+export class UnsupportedInterpolationError extends Error {
+  override readonly name = 'UnsupportedInterpolationError';
+  constructor(readonly interpolation: Interpolation) {
+    super(`this model's interpolation ${interpolation} is not supported in the browser`);
+  }
+}
 
 /**
  * The browser's resampler: separable Catmull-Rom (a = -0.5) bicubic with the kernel widened by the
@@ -210,15 +222,18 @@ export function resizePixels(
 /**
  * The model input for decoded pixels: resized and cropped as `plan` says (core `planResize`),
  * as interleaved RGB ready for `writeInputTensor`. `channels` is 4 for canvas RGBA (alpha already
- * composited) or 3.
+ * composited) or 3. `interpolation` is the manifest's filter: the server honours all of them, so
+ * any other than bicubic is refused here rather than silently giving different vectors.
  */
 export function resizeForModel(
   src: Uint8Array | Uint8ClampedArray,
   width: number,
   height: number,
   channels: 3 | 4,
-  plan: ResizePlan
+  plan: ResizePlan,
+  interpolation: Interpolation
 ): Uint8ClampedArray {
+  if (interpolation !== 'bicubic') throw new UnsupportedInterpolationError(interpolation);
   return resizeRegion(
     src,
     width,

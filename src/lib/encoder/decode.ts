@@ -1,4 +1,5 @@
-import { BROWSER_LIMITS, EncodeError } from './errors';
+import { BROWSER_LIMITS, EncodeError, formatMebibytes, formatMegapixels } from './errors';
+import { blobReader, readImageSize } from './image-size';
 import type { Region } from './protocol';
 
 export interface DecodedPixels {
@@ -8,8 +9,15 @@ export interface DecodedPixels {
   height: number;
 }
 
-const megapixels = (pixels: number) => Math.round(pixels / 1e5) / 10;
-const mebibytes = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+function checkPixels(width: number, height: number): void {
+  if (width * height > BROWSER_LIMITS.maxPixels) {
+    throw new EncodeError(
+      'too-large',
+      `The picture is ${width}×${height} (${formatMegapixels(width * height)}), over the ` +
+        `${formatMegapixels(BROWSER_LIMITS.maxPixels)} limit.`
+    );
+  }
+}
 
 /**
  * Decodes a picture the way the server's sharp decoder sees it: EXIF orientation applied, colour
@@ -27,9 +35,12 @@ export async function decodeImage(
   if (image.size > BROWSER_LIMITS.maxFileBytes) {
     throw new EncodeError(
       'too-large',
-      `The file is ${mebibytes(image.size)} MiB, over the ${mebibytes(BROWSER_LIMITS.maxFileBytes)} MiB limit.`
+      `The file is ${formatMebibytes(image.size)}, over the ${formatMebibytes(BROWSER_LIMITS.maxFileBytes)} limit.`
     );
   }
+  // From the header first: decoding a huge picture would take seconds and all the memory.
+  const declared = await readImageSize(blobReader(image)).catch(() => undefined);
+  if (declared) checkPixels(declared.width, declared.height);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(image, { imageOrientation: 'from-image' });
@@ -41,13 +52,8 @@ export async function decodeImage(
   }
   try {
     const { width, height } = bitmap;
-    if (width * height > BROWSER_LIMITS.maxPixels) {
-      throw new EncodeError(
-        'too-large',
-        `The picture is ${width}×${height} (${megapixels(width * height)} MP), over the ` +
-          `${megapixels(BROWSER_LIMITS.maxPixels)} MP limit.`
-      );
-    }
+    // Again after decoding, for the formats whose header is not read above.
+    checkPixels(width, height);
     const area = clampRegion(region, width, height);
     const canvas = new OffscreenCanvas(area.width, area.height);
     const context = canvas.getContext('2d', { willReadFrequently: true });
@@ -68,6 +74,14 @@ export async function decodeImage(
       area.height
     );
     const data = context.getImageData(0, 0, area.width, area.height).data;
+    // Everything is drawn over an opaque fill, so a transparent corner means the browser could
+    // not allocate the canvas (it says nothing, the pixels are just empty).
+    if (data[3] !== 255 || data[data.length - 1] !== 255) {
+      throw new EncodeError(
+        'too-large',
+        `This browser could not make room for a ${area.width}×${area.height} picture.`
+      );
+    }
     return { pixels: data, width: area.width, height: area.height };
   } finally {
     bitmap.close();

@@ -1,10 +1,11 @@
 /**
  * The encoder worker: owns the onnxruntime-web session, so decoding, resizing and inference never
- * block the page. One request at a time, in arrival order (a session runs one call at a time).
+ * block the page. One request at a time, in arrival order (a session runs one call at a time);
+ * a `cancel` message is handled at once, so requests a newer one replaced are skipped.
  */
 import type { ModelManifest } from '$lib/core/model-manifest';
 import { ImageGeometryError, planResize, writeInputTensor } from '$lib/core/preprocess';
-import { resizeForModel } from '$lib/core/resize';
+import { resizeForModel, UnsupportedInterpolationError } from '$lib/core/resize';
 import { decodeImage } from './decode';
 import { EncodeError } from './errors';
 import type { FromWorker, ToWorker } from './protocol';
@@ -20,8 +21,17 @@ const scope = self as unknown as WorkerScope;
 let manifest: ModelManifest | undefined;
 let session: ModelSession | undefined;
 let queue: Promise<unknown> = Promise.resolve();
+/** Ids of encode requests the page no longer wants (removed once skipped). */
+const cancelled = new Set<number>();
+
+function skipIfCancelled(id: number): void {
+  if (cancelled.delete(id)) {
+    throw new EncodeError('superseded', 'A newer picture replaced this one.');
+  }
+}
 
 async function encode(request: Extract<ToWorker, { type: 'encode' }>): Promise<void> {
+  skipIfCancelled(request.id);
   if (!manifest || !session) throw new EncodeError('model', 'The model is not loaded yet.');
   const started = performance.now();
   const { pixels, width, height } = await decodeImage(
@@ -29,14 +39,19 @@ async function encode(request: Extract<ToWorker, { type: 'encode' }>): Promise<v
     manifest.preprocess.background,
     request.region
   );
-  let plan;
+  let rgb: Uint8ClampedArray;
   try {
-    plan = planResize(width, height, manifest.preprocess);
+    const plan = planResize(width, height, manifest.preprocess);
+    rgb = resizeForModel(pixels, width, height, 4, plan, manifest.preprocess.interpolation);
   } catch (error) {
     if (error instanceof ImageGeometryError) throw new EncodeError('bad-geometry', error.message);
+    if (error instanceof UnsupportedInterpolationError) {
+      throw new EncodeError('model', error.message);
+    }
     throw error;
   }
-  const rgb = resizeForModel(pixels, width, height, 4, plan);
+  // Decoding a big picture takes a while: a newer request may have come in meanwhile.
+  skipIfCancelled(request.id);
   // A fresh buffer for every run: the runtime may keep or detach the one it was given.
   const input = new Float32Array(3 * manifest.input.width * manifest.input.height);
   writeInputTensor(rgb, manifest, input);
@@ -58,7 +73,7 @@ async function encode(request: Extract<ToWorker, { type: 'encode' }>): Promise<v
   scope.postMessage(message, [vector.buffer]);
 }
 
-async function handle(message: ToWorker): Promise<void> {
+async function handle(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void> {
   if (message.type === 'init') {
     manifest = message.manifest;
     try {
@@ -73,10 +88,15 @@ async function handle(message: ToWorker): Promise<void> {
     scope.postMessage({
       type: 'ready',
       backend: session.backend,
+      threads: session.threads,
       ...(session.fallbackReason ? { fallbackReason: session.fallbackReason } : {})
     });
   } else {
-    await encode(message);
+    try {
+      await encode(message);
+    } finally {
+      cancelled.delete(message.id);
+    }
   }
 }
 
@@ -87,6 +107,10 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 if (!scope.name.startsWith('em-pthread')) {
   scope.addEventListener('message', (event) => {
     const message = event.data;
+    if (message.type === 'cancel') {
+      for (const id of message.ids) cancelled.add(id);
+      return;
+    }
     queue = queue.then(() =>
       handle(message).catch((error: unknown) => {
         const failure =

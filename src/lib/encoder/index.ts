@@ -1,6 +1,6 @@
 import type { ModelInfo } from '$lib/api/types';
 import { EncodeError } from './errors';
-import { loadModelBytes, loadModelInfo, saveModelInfo } from './model-cache';
+import { deleteCachedModel, loadModelBytes, loadModelInfo, saveModelInfo } from './model-cache';
 import type { BackendPreference, EncoderBackend, FromWorker, Region, ToWorker } from './protocol';
 
 /**
@@ -9,7 +9,14 @@ import type { BackendPreference, EncoderBackend, FromWorker, Region, ToWorker } 
  * server computes.
  */
 
-export { EncodeError, BROWSER_LIMITS, type EncodeErrorCode } from './errors';
+export {
+  EncodeError,
+  BROWSER_LIMITS,
+  formatMebibytes,
+  formatMegapixels,
+  isSuperseded,
+  type EncodeErrorCode
+} from './errors';
 export type { BackendPreference, EncoderBackend, Region } from './protocol';
 
 export interface LoadProgress {
@@ -21,6 +28,8 @@ export interface LoadProgress {
 export interface EncodeResult {
   vector: Float32Array;
   backend: EncoderBackend;
+  /** WebAssembly threads the runtime uses. */
+  threads: number;
   /** Whole call as the page sees it; decode (with resize and tensor) and inference inside it. */
   ms: number;
   decodeMs: number;
@@ -48,6 +57,66 @@ interface Pending {
   resolve(result: EncodeResult): void;
   reject(error: Error): void;
   started: number;
+  /** A newer `supersede` request may cancel this one. */
+  supersedable: boolean;
+}
+
+/**
+ * The checksum to verify the file against: the manifest's `file.sha256` when the server serves
+ * that verified download (its version is then the hash). A generated or hand-supplied file has
+ * another version and no published hash to match.
+ */
+function publishedSha256(info: ModelInfo): string | undefined {
+  const sha256 = info.file?.sha256;
+  if (!sha256) return undefined;
+  const version = new URL(info.fileUrl, 'http://x').searchParams.get('v');
+  return version === sha256 ? sha256 : undefined;
+}
+
+type Ready = Extract<FromWorker, { type: 'ready' }>;
+
+/** A new encoder worker with a session on `bytes` (transferred), or an EncodeError. */
+async function startWorker(
+  info: ModelInfo,
+  bytes: ArrayBuffer,
+  preference: BackendPreference
+): Promise<{ worker: Worker; ready: Ready }> {
+  const worker = new Worker(new URL('./encoder.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'lookalike-encoder'
+  });
+  try {
+    const ready = await new Promise<Ready>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        const message = event.data;
+        if (message.type === 'ready') resolve(message);
+        else if (message.type === 'error') reject(new EncodeError(message.code, message.message));
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(
+          new EncodeError(
+            'model',
+            `The encoder could not start: ${event.message || 'worker error'}`
+          )
+        );
+      };
+      const init: ToWorker = {
+        type: 'init',
+        // A plain copy: callers may hold the info in reactive state (proxies cannot be cloned).
+        manifest: JSON.parse(JSON.stringify(info)) as ModelInfo,
+        model: bytes,
+        preference
+      };
+      worker.postMessage(init, [bytes]);
+    });
+    worker.onmessage = null;
+    worker.onerror = null;
+    return { worker, ready };
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
 }
 
 export class BrowserEncoder {
@@ -58,6 +127,7 @@ export class BrowserEncoder {
   private constructor(
     private readonly worker: Worker,
     readonly backend: EncoderBackend,
+    readonly threads: number,
     readonly fallbackReason: string | undefined,
     readonly loadMs: number,
     readonly modelFromCache: boolean
@@ -72,81 +142,80 @@ export class BrowserEncoder {
     });
   }
 
-  /** Loads the model (from the cache when possible) and starts a session on the best backend. */
+  /**
+   * Loads the model (from the cache when possible) and starts a session on the best backend. A
+   * cached copy that cannot start a session is deleted and downloaded once more.
+   */
   static async create(
     info: ModelInfo,
     options: { preference?: BackendPreference; onProgress?: (p: LoadProgress) => void } = {}
   ): Promise<BrowserEncoder> {
     const started = performance.now();
     const { onProgress } = options;
-    let model: { bytes: ArrayBuffer; fromCache: boolean };
+    const preference = options.preference ?? 'auto';
+    const load = async (refresh: boolean) => {
+      let model: { bytes: ArrayBuffer; fromCache: boolean };
+      try {
+        model = await loadModelBytes(info.fileUrl, {
+          sha256: publishedSha256(info),
+          refresh,
+          ...(onProgress ? { onProgress } : {})
+        });
+      } catch (error) {
+        throw new EncodeError(
+          'model',
+          `The model could not be downloaded: ${error instanceof Error ? error.message : String(error)}`
+        );
+      }
+      const size = model.bytes.byteLength;
+      onProgress?.({ phase: 'session', loaded: size, total: size });
+      return model;
+    };
+    let model = await load(false);
+    let launched: { worker: Worker; ready: Ready };
     try {
-      model = await loadModelBytes(info.fileUrl, onProgress);
+      launched = await startWorker(info, model.bytes, preference);
     } catch (error) {
-      throw new EncodeError(
-        'model',
-        `The model could not be downloaded: ${error instanceof Error ? error.message : String(error)}`
-      );
+      if (!model.fromCache) throw error;
+      await deleteCachedModel(info.fileUrl);
+      model = await load(true);
+      launched = await startWorker(info, model.bytes, preference);
     }
-    onProgress?.({
-      phase: 'session',
-      loaded: model.bytes.byteLength,
-      total: model.bytes.byteLength
-    });
-    const worker = new Worker(new URL('./encoder.worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'lookalike-encoder'
-    });
-    try {
-      const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-        worker.onmessage = (event: MessageEvent<FromWorker>) => {
-          const message = event.data;
-          if (message.type === 'ready') resolve(message);
-          else if (message.type === 'error') reject(new EncodeError(message.code, message.message));
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(
-            new EncodeError(
-              'model',
-              `The encoder could not start: ${event.message || 'worker error'}`
-            )
-          );
-        };
-        const init: ToWorker = {
-          type: 'init',
-          // A plain copy: callers may hold the info in reactive state (proxies cannot be cloned).
-          manifest: JSON.parse(JSON.stringify(info)) as ModelInfo,
-          model: model.bytes,
-          preference: options.preference ?? 'auto'
-        };
-        worker.postMessage(init, [model.bytes]);
-      });
-      worker.onmessage = null;
-      worker.onerror = null;
-      return new BrowserEncoder(
-        worker,
-        ready.backend,
-        ready.fallbackReason,
-        performance.now() - started,
-        model.fromCache
-      );
-    } catch (error) {
-      worker.terminate();
-      throw error;
-    }
+    const { worker, ready } = launched;
+    return new BrowserEncoder(
+      worker,
+      ready.backend,
+      ready.threads,
+      ready.fallbackReason,
+      performance.now() - started,
+      model.fromCache
+    );
   }
 
-  /** The picture's vector; `region` (oriented pixels) encodes only that part of it. */
+  /**
+   * The picture's vector; `region` (oriented pixels) encodes only that part of it. With
+   * `supersede`, earlier `supersede` requests still waiting (or decoding) are skipped and reject
+   * with an EncodeError 'superseded': the page wants only its newest picture.
+   */
   encode(
     image: Blob,
     region?: Region,
-    options: { keepInput?: boolean } = {}
+    options: { keepInput?: boolean; supersede?: boolean } = {}
   ): Promise<EncodeResult> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
+    if (options.supersede) {
+      const older = [...this.pending].filter(([, p]) => p.supersedable).map(([key]) => key);
+      if (older.length > 0)
+        this.worker.postMessage({ type: 'cancel', ids: older } satisfies ToWorker);
+    }
     return new Promise<EncodeResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, started: performance.now() });
+      this.pending.set(id, {
+        resolve,
+        reject,
+        started: performance.now(),
+        supersedable: options.supersede === true
+      });
       const request: ToWorker = {
         type: 'encode',
         id,
@@ -160,7 +229,8 @@ export class BrowserEncoder {
 
   dispose(): void {
     this.worker.terminate();
-    this.fail(new EncodeError('model', 'The encoder was closed.'));
+    // Closed for a new one (backend switch) or a page left: callers need not show this.
+    this.fail(new EncodeError('superseded', 'The encoder was closed.'));
   }
 
   private settle(message: FromWorker): void {
@@ -175,6 +245,7 @@ export class BrowserEncoder {
     pending.resolve({
       vector: message.vector,
       backend: this.backend,
+      threads: this.threads,
       ms: performance.now() - pending.started,
       decodeMs: message.decodeMs,
       inferMs: message.inferMs,

@@ -40,23 +40,101 @@ export async function loadModelInfo(): Promise<ModelInfo | undefined> {
   return hit ? ((await hit.json()) as ModelInfo) : undefined;
 }
 
+/** A download in progress, shared by every caller that wants the same file meanwhile. */
+interface SharedDownload {
+  bytes: Promise<ArrayBuffer>;
+  listeners: Set<(progress: ModelBytesProgress) => void>;
+  last?: ModelBytesProgress;
+  /** Callers still to take the bytes: all but the last get a copy (each may transfer its own). */
+  waiting: number;
+}
+const downloads = new Map<string, SharedDownload>();
+
+export interface LoadModelOptions {
+  /** The manifest's `file.sha256`: checked on cached and downloaded bytes when given. */
+  sha256?: string | undefined;
+  onProgress?: (progress: ModelBytesProgress) => void;
+  /** Skip the cache (its copy would not start): download and replace it. */
+  refresh?: boolean;
+}
+
 /**
- * The ONNX file at `fileUrl`: from the cache when it is there, else downloaded with progress and
- * stored, replacing any other model file.
+ * The ONNX file at `fileUrl`: from the cache when it is there (and matches `sha256`), else
+ * downloaded with progress and stored, replacing any other model file. Callers asking for the same
+ * file while it downloads (a backend switch during the first visit) share that one download.
  */
 export async function loadModelBytes(
   fileUrl: string,
-  onProgress?: (progress: ModelBytesProgress) => void
+  options: LoadModelOptions = {}
 ): Promise<{ bytes: ArrayBuffer; fromCache: boolean }> {
+  const { sha256, onProgress } = options;
   const key = absolute(fileUrl);
   const cache = await openCache();
-  const hit = await cache?.match(key);
+  const hit = options.refresh ? undefined : await cache?.match(key);
   if (hit) {
     const bytes = await hit.arrayBuffer();
-    onProgress?.({ phase: 'cached', loaded: bytes.byteLength, total: bytes.byteLength });
-    return { bytes, fromCache: true };
+    if (await matchesSha256(bytes, sha256)) {
+      onProgress?.({ phase: 'cached', loaded: bytes.byteLength, total: bytes.byteLength });
+      return { bytes, fromCache: true };
+    }
+    await cache?.delete(key); // damaged or stale: fetch a good copy below
   }
+  let shared = downloads.get(key);
+  if (!shared) {
+    const entry: SharedDownload = {
+      listeners: new Set(),
+      waiting: 0,
+      bytes: Promise.resolve(new ArrayBuffer(0))
+    };
+    entry.bytes = downloadAndStore(key, cache, sha256, (progress) => {
+      entry.last = progress;
+      for (const listener of entry.listeners) listener(progress);
+    }).finally(() => downloads.delete(key));
+    downloads.set(key, entry);
+    shared = entry;
+  }
+  const download = shared;
+  download.waiting++;
+  if (onProgress) {
+    download.listeners.add(onProgress);
+    if (download.last) onProgress(download.last);
+  }
+  try {
+    const bytes = await download.bytes;
+    return { bytes: --download.waiting === 0 ? bytes : bytes.slice(0), fromCache: false };
+  } catch (error) {
+    download.waiting--;
+    throw error;
+  } finally {
+    if (onProgress) download.listeners.delete(onProgress);
+  }
+}
+
+/** Forgets the cached copy of `fileUrl` (it would not start a session). */
+export async function deleteCachedModel(fileUrl: string): Promise<void> {
+  const cache = await openCache();
+  await cache?.delete(absolute(fileUrl)).catch(() => false);
+}
+
+/** True when no checksum is published (generated models) or the bytes have it. */
+export async function matchesSha256(bytes: ArrayBuffer, sha256: string | undefined) {
+  // crypto.subtle exists only in secure contexts, like the Cache API itself.
+  if (!sha256 || !globalThis.crypto?.subtle) return true;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex === sha256.toLowerCase();
+}
+
+async function downloadAndStore(
+  key: string,
+  cache: Cache | undefined,
+  sha256: string | undefined,
+  onProgress: (progress: ModelBytesProgress) => void
+): Promise<ArrayBuffer> {
   const bytes = await download(key, onProgress);
+  if (!(await matchesSha256(bytes, sha256))) {
+    throw new Error('the downloaded model file does not match its published SHA-256 checksum');
+  }
   if (cache) {
     try {
       await cache.put(
@@ -75,13 +153,13 @@ export async function loadModelBytes(
       // Out of quota: the page still works, it downloads again next time.
     }
   }
-  return { bytes, fromCache: false };
+  return bytes;
 }
 
 /** Streams the file, reporting bytes as they arrive (total from Content-Length when sent). */
 async function download(
   url: string,
-  onProgress?: (progress: ModelBytesProgress) => void
+  onProgress: (progress: ModelBytesProgress) => void
 ): Promise<ArrayBuffer> {
   const response = await fetch(url);
   if (!response.ok || !response.body) {
@@ -91,14 +169,14 @@ async function download(
   const total = Number.isFinite(length) && length > 0 ? length : undefined;
   const chunks: Uint8Array[] = [];
   let loaded = 0;
-  onProgress?.({ phase: 'download', loaded, total });
+  onProgress({ phase: 'download', loaded, total });
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
-    onProgress?.({ phase: 'download', loaded, total });
+    onProgress({ phase: 'download', loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let offset = 0;

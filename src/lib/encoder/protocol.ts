@@ -21,10 +21,18 @@ export type ToWorker =
       model: ArrayBuffer;
       preference: BackendPreference;
     }
-  | { type: 'encode'; id: number; image: Blob; region?: Region; keepInput?: boolean };
+  | { type: 'encode'; id: number; image: Blob; region?: Region; keepInput?: boolean }
+  /** Skip these queued (or still decoding) requests: a newer one replaced them. */
+  | { type: 'cancel'; ids: number[] };
 
 export type FromWorker =
-  | { type: 'ready'; backend: EncoderBackend; fallbackReason?: string }
+  | {
+      type: 'ready';
+      backend: EncoderBackend;
+      /** WebAssembly threads the runtime uses (1 without cross-origin isolation). */
+      threads: number;
+      fallbackReason?: string;
+    }
   | {
       type: 'result';
       id: number;

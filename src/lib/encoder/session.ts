@@ -6,6 +6,8 @@ import type { BackendPreference, EncoderBackend } from './protocol';
 /** An onnxruntime-web session on the chosen backend, turning input tensors into unit vectors. */
 export interface ModelSession {
   backend: EncoderBackend;
+  /** WebAssembly threads (WebGPU runs on the same runtime, so it has them too). */
+  threads: number;
   fallbackReason?: string;
   /** One image's input tensor (fresh buffer per call) → its vector, as the server computes it. */
   embed(input: Float32Array): Promise<Float32Array>;
@@ -102,6 +104,7 @@ export async function createModelSession(
 
   return {
     backend,
+    threads,
     ...(problem ? { fallbackReason: problem } : {}),
     async embed(input) {
       const result = await ready.run({ [inputName]: new ort.Tensor('float32', input, dims) });

@@ -1,12 +1,18 @@
 import { getJson, isUnreachable } from '$lib/api/client';
+import { messageOf } from '$lib/api/collection';
 import type { SearchHit } from '$lib/api/types';
-import type { SnapshotRequest, SnapshotReply } from './snapshot-protocol';
+import type { SnapshotReply, SnapshotRequest } from './snapshot-protocol';
 import { readSnapshotMeta, type StoredSnapshotMeta } from './snapshot-store';
+import { collectionEpoch } from './thumb-cache';
+import { prefetchAllowed, prefetchThumbnails, tellCollectionEpoch } from './thumb-prefetch';
 
 /**
  * The copy of the collection kept on this device for searching while the server cannot be
  * reached: what IndexedDB holds (reactive status), keeping it up to date with the server's
  * snapshot version, and searching it in a worker.
+ *
+ * The worker holds a decoded snapshot (tens of MB) only while it is searched offline: downloads
+ * are checked and stored by a worker that is then ended, and the first offline search loads it.
  */
 
 export interface OfflineStatus {
@@ -25,6 +31,17 @@ export interface OfflineStatus {
   error?: string;
 }
 
+/** Offline, and nothing saved on this device to search. */
+export class NoOfflineCopyError extends Error {
+  constructor() {
+    super(
+      'The server cannot be reached and there is no saved copy of the collection on this device: ' +
+        'search needs the server.'
+    );
+    this.name = 'NoOfflineCopyError';
+  }
+}
+
 interface VersionInfo {
   version: string;
   count: number;
@@ -32,6 +49,7 @@ interface VersionInfo {
 }
 
 type Pending = { resolve: (reply: SnapshotReply) => void; reject: (error: Error) => void };
+type Ok<T extends SnapshotRequest['type']> = Extract<SnapshotReply, { ok: true }> & { type: T };
 
 class OfflineIndex {
   status = $state<OfflineStatus>({ available: false, syncing: false });
@@ -40,11 +58,17 @@ class OfflineIndex {
   #model: string | undefined;
   #loading: Promise<void> | undefined;
   #syncing: Promise<void> | undefined;
+  /** A sync asked for while one runs: it runs once more after, so no change is missed. */
+  #syncAgain: Promise<void> | undefined;
   #worker: Worker | undefined;
   /** The worker holds the saved copy decoded (set by a load request). */
   #workerLoaded: Promise<unknown> | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  #thumbIds: number[] = [];
+  /** The saved copy whose thumbnails were fetched ahead on this page (once per version). */
+  #prefetched: string | undefined;
+  #prefetch: AbortController | undefined;
 
   /** Tells which model the page's encoder uses (ModelInfo.id). */
   useModel(modelId: string): void {
@@ -53,6 +77,13 @@ class OfflineIndex {
 
   /** Reads what IndexedDB holds; cheap (the description only), so safe to call more than once. */
   load(): Promise<void> {
+    if (!this.#loading) {
+      // On a first visit the service worker takes control after the first sync: sync again then,
+      // so it learns the collection's epoch and the thumbnails are fetched ahead through it.
+      globalThis.navigator?.serviceWorker?.addEventListener('controllerchange', () => {
+        if (navigator.serviceWorker.controller) void this.sync();
+      });
+    }
     this.#loading ??= readSnapshotMeta()
       .then((meta) => this.#show(meta))
       .catch((error: unknown) => {
@@ -62,25 +93,38 @@ class OfflineIndex {
     return this.#loading;
   }
 
-  /** When the server's snapshot version differs from the saved one, downloads and saves it. */
+  /**
+   * When the server's snapshot version differs from the saved one, downloads and saves it. Asked
+   * while a sync runs, it runs once more afterwards (that one sync serving every such request):
+   * the running one may have read the version just before the change that prompted the request.
+   */
   sync(): Promise<void> {
-    this.#syncing ??= this.#sync().finally(() => {
+    if (this.#syncing) {
+      this.#syncAgain ??= this.#syncing.then(() => {
+        this.#syncAgain = undefined;
+        return this.sync();
+      });
+      return this.#syncAgain;
+    }
+    this.#syncing = this.#sync().finally(() => {
       this.#syncing = undefined;
     });
     return this.#syncing;
   }
 
+  /** Searches the saved copy; NoOfflineCopyError when this device has none. */
   async search(vector: Float32Array, topK: number): Promise<SearchHit[]> {
     await this.load();
-    if (!this.status.available) {
-      throw new Error('The server cannot be reached and this device has no saved copy to search');
-    }
+    const version = this.status.version;
+    if (!this.status.available || version === undefined) throw new NoOfflineCopyError();
     if (this.#model && this.status.modelId && this.status.modelId !== this.#model) {
       throw new Error(
         `The saved copy was made with model ${this.status.modelId}, but this page encodes with ` +
           `${this.#model}; it can be searched again once the server is back`
       );
     }
+    // Thumbnails cached for another collection epoch would show other pictures under these ids.
+    void tellCollectionEpoch(collectionEpoch(version));
     this.#workerLoaded ??= this.#request({ id: 0, type: 'load' }).catch((error: unknown) => {
       this.#workerLoaded = undefined;
       throw error;
@@ -104,28 +148,19 @@ class OfflineIndex {
     this.status.syncing = true;
     try {
       const remote = await getJson<VersionInfo>('/api/index/snapshot/version');
+      // The server answers: searches go there, the decoded copy need not stay in memory.
+      this.#release();
+      await tellCollectionEpoch(collectionEpoch(remote.version));
       if (this.#model && remote.modelId !== this.#model) {
         // The page's queries would not compare with vectors of another model.
         this.status.error = `The server's collection uses model ${remote.modelId}, not ${this.#model}; not saved for offline use`;
         return;
       }
       this.status.error = undefined;
-      if (this.status.available && remote.version === this.status.version) return;
-      const data = await this.#download();
-      // The worker checks and stores it, and keeps it decoded for the next offline search.
-      const load = this.#request({
-        id: 0,
-        type: 'load',
-        data,
-        modelId: remote.modelId,
-        savedAt: Date.now()
-      });
-      this.#workerLoaded = load;
-      const reply = await load.catch((error: unknown) => {
-        this.#workerLoaded = undefined;
-        throw error;
-      });
-      if (reply.type === 'load') this.#show(reply.meta);
+      if (!this.status.available || remote.version !== this.status.version) {
+        await this.#replace(remote.modelId);
+      }
+      this.#prefetchThumbnails();
     } catch (error) {
       // Offline is not a failure of the saved copy: the old one stays and is still searchable.
       if (!isUnreachable(error)) this.status.error = messageOf(error);
@@ -135,9 +170,31 @@ class OfflineIndex {
     }
   }
 
-  /** GET /api/index/snapshot, reporting progress as the bytes arrive. */
-  async #download(): Promise<ArrayBuffer> {
-    const response = await fetch('/api/index/snapshot', { cache: 'no-store' });
+  /** Downloads the server's snapshot; a worker checks and stores it, and is then ended. */
+  async #replace(modelId: string): Promise<void> {
+    const data = await this.#download(this.status.available ? this.status.version : undefined);
+    if (!data) return; // 304: what is saved is already current
+    try {
+      const reply = await this.#request({
+        id: 0,
+        type: 'store',
+        data,
+        modelId,
+        savedAt: Date.now()
+      });
+      this.#show(reply.meta);
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** GET /api/index/snapshot, reporting progress as the bytes arrive; undefined on 304. */
+  async #download(saved: string | undefined): Promise<ArrayBuffer | undefined> {
+    const response = await fetch('/api/index/snapshot', {
+      cache: 'no-store',
+      headers: saved ? { 'if-none-match': `"${saved}"` } : {}
+    });
+    if (response.status === 304) return undefined;
     if (!response.ok || !response.body) {
       throw new Error(`Downloading the snapshot failed: the server answered ${response.status}`);
     }
@@ -165,6 +222,19 @@ class OfflineIndex {
     return out.buffer;
   }
 
+  /** In the background, once per saved version: thumbnails for the results found offline. */
+  #prefetchThumbnails(): void {
+    const version = this.status.version;
+    if (!this.status.available || !version || this.#prefetched === version) return;
+    if (!prefetchAllowed()) return;
+    this.#prefetch?.abort();
+    const controller = (this.#prefetch = new AbortController());
+    this.#prefetched = version;
+    prefetchThumbnails(this.#thumbIds, collectionEpoch(version), controller.signal).catch(() => {
+      this.#prefetched = undefined; // e.g. no Cache API: try again after the next sync
+    });
+  }
+
   #show(meta: StoredSnapshotMeta | undefined): void {
     this.status.available = meta !== undefined;
     this.status.version = meta?.version;
@@ -172,19 +242,30 @@ class OfflineIndex {
     this.status.count = meta?.count;
     this.status.modelId = meta?.modelId;
     this.status.bytes = meta?.bytes;
+    this.#thumbIds = meta?.thumbIds ?? [];
   }
 
-  #request(request: SnapshotRequest): Promise<SnapshotReply & { ok: true }> {
+  /** Ends the worker, and with it the decoded snapshot it may hold, unless it is busy. */
+  #release(): void {
+    if (!this.#worker || this.#pending.size > 0) return;
+    this.#worker.terminate();
+    this.#worker = undefined;
+    this.#workerLoaded = undefined;
+  }
+
+  #request<T extends SnapshotRequest['type']>(
+    request: SnapshotRequest & { type: T }
+  ): Promise<Ok<T>> {
     const worker = (this.#worker ??= this.#startWorker());
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, {
-        resolve: (reply) => (reply.ok ? resolve(reply) : reject(new Error(reply.error))),
+        resolve: (reply) => (reply.ok ? resolve(reply as Ok<T>) : reject(new Error(reply.error))),
         reject
       });
-      const message = { ...request, id };
+      const message: SnapshotRequest = { ...request, id };
       // A downloaded snapshot is handed over, not copied.
-      const transfer = message.type === 'load' && message.data ? [message.data] : [];
+      const transfer = message.type === 'store' ? [message.data] : [];
       worker.postMessage(message, transfer);
     });
   }
@@ -208,10 +289,6 @@ class OfflineIndex {
     };
     return worker;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export const offlineIndex = new OfflineIndex();

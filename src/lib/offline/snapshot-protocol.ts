@@ -5,14 +5,15 @@ import type { StoredSnapshotMeta } from './snapshot-store';
 
 export type SnapshotRequest =
   /**
-   * Decode a snapshot and keep it for searches. With `data` (a fresh download, transferred): check
-   * it decodes and was built by `modelId`, then store it in IndexedDB in place of the old one.
-   * Without: decode the one IndexedDB holds.
+   * A fresh download (transferred): check it decodes and was built by `modelId`, then store it in
+   * IndexedDB in place of the old one. Not kept in memory: it is only searched offline.
    */
-  | { id: number; type: 'load'; data?: ArrayBuffer; modelId?: string; savedAt?: number }
+  | { id: number; type: 'store'; data: ArrayBuffer; modelId?: string; savedAt?: number }
+  /** Decode the snapshot IndexedDB holds and keep it for searches. */
+  | { id: number; type: 'load' }
   | { id: number; type: 'search'; vector: Float32Array; topK: number };
 
 export type SnapshotReply =
-  | { id: number; ok: true; type: 'load'; meta?: StoredSnapshotMeta }
+  | { id: number; ok: true; type: 'store' | 'load'; meta?: StoredSnapshotMeta }
   | { id: number; ok: true; type: 'search'; hits: SnapshotHit[]; ms: number }
   | { id: number; ok: false; error: string };

@@ -1,24 +1,21 @@
 /// <reference lib="webworker" />
+import { messageOf } from '$lib/api/collection';
 import { decodeSnapshot, searchSnapshot, type Snapshot } from '$lib/core/snapshot';
 import type { SnapshotReply, SnapshotRequest } from './snapshot-protocol';
 import { readSnapshotData, readSnapshotMeta, writeSnapshot } from './snapshot-store';
+import { MAX_THUMBS } from './thumb-cache';
 
 /**
- * Searches the snapshot kept on this device, off the main thread: a 20k-picture snapshot is tens
- * of MB and a search is one pass over all of it. A fresh download is decoded here before it is
- * stored, so a truncated or foreign file never replaces a good saved copy. The decoded snapshot
- * (views over the bytes, no copy) is kept until the next load.
+ * Checks and stores downloaded snapshots, and searches the one kept on this device, off the main
+ * thread: a 20k-picture snapshot is tens of MB and a search is one pass over all of it. A
+ * download is decoded before it is stored, so a truncated or foreign file never replaces a good
+ * saved copy. Only a `load` keeps a snapshot decoded (views over the bytes, no copy) for searches.
  */
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 let snapshot: Snapshot | undefined;
 
-async function load(request: Extract<SnapshotRequest, { type: 'load' }>) {
-  if (!request.data) {
-    const data = await readSnapshotData();
-    snapshot = data ? decodeSnapshot(data) : undefined;
-    return readSnapshotMeta();
-  }
+async function store(request: Extract<SnapshotRequest, { type: 'store' }>) {
   const fresh = decodeSnapshot(request.data);
   if (request.modelId !== undefined && fresh.modelId !== request.modelId) {
     throw new Error(
@@ -30,21 +27,32 @@ async function load(request: Extract<SnapshotRequest, { type: 'load' }>) {
     savedAt: request.savedAt ?? Date.now(),
     count: fresh.count,
     modelId: fresh.modelId,
-    bytes: request.data.byteLength
+    bytes: request.data.byteLength,
+    thumbIds: fresh.items.slice(0, MAX_THUMBS).map((item) => item.id)
   };
   await writeSnapshot(request.data, meta);
-  snapshot = fresh;
   return meta;
 }
 
+async function load() {
+  const data = await readSnapshotData();
+  snapshot = data ? decodeSnapshot(data) : undefined;
+  return readSnapshotMeta();
+}
+
 async function handle(request: SnapshotRequest): Promise<SnapshotReply> {
-  if (request.type === 'load') {
-    return { id: request.id, ok: true, type: 'load', meta: await load(request) };
+  switch (request.type) {
+    case 'store':
+      return { id: request.id, ok: true, type: 'store', meta: await store(request) };
+    case 'load':
+      return { id: request.id, ok: true, type: 'load', meta: await load() };
+    case 'search': {
+      if (!snapshot) throw new Error('No saved copy of the collection on this device');
+      const started = performance.now();
+      const hits = searchSnapshot(snapshot, request.vector, request.topK);
+      return { id: request.id, ok: true, type: 'search', hits, ms: performance.now() - started };
+    }
   }
-  if (!snapshot) throw new Error('No saved copy of the collection on this device');
-  const started = performance.now();
-  const hits = searchSnapshot(snapshot, request.vector, request.topK);
-  return { id: request.id, ok: true, type: 'search', hits, ms: performance.now() - started };
 }
 
 scope.onmessage = async (event: MessageEvent<SnapshotRequest>) => {
@@ -52,10 +60,6 @@ scope.onmessage = async (event: MessageEvent<SnapshotRequest>) => {
   try {
     scope.postMessage(await handle(event.data));
   } catch (error) {
-    scope.postMessage({
-      id,
-      ok: false,
-      error: error instanceof Error ? error.message : String(error)
-    } satisfies SnapshotReply);
+    scope.postMessage({ id, ok: false, error: messageOf(error) } satisfies SnapshotReply);
   }
 };

@@ -15,6 +15,8 @@ export interface StoredSnapshotMeta {
   modelId: string;
   /** Size of the stored snapshot in bytes. */
   bytes: number;
+  /** The first pictures' ids (up to MAX_THUMBS): whose thumbnails to fetch ahead for offline. */
+  thumbIds?: number[];
 }
 
 interface OfflineDb extends DBSchema {
@@ -50,9 +52,4 @@ export async function readSnapshotData(): Promise<ArrayBuffer | undefined> {
 export async function writeSnapshot(data: ArrayBuffer, meta: StoredSnapshotMeta): Promise<void> {
   const tx = (await db()).transaction(STORE, 'readwrite');
   await Promise.all([tx.store.put(data, 'data'), tx.store.put(meta, 'meta'), tx.done]);
-}
-
-export async function deleteSnapshot(): Promise<void> {
-  const tx = (await db()).transaction(STORE, 'readwrite');
-  await Promise.all([tx.store.delete('data'), tx.store.delete('meta'), tx.done]);
 }

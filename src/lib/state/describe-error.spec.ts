@@ -13,9 +13,9 @@ describe('describeSearchError', () => {
 
   it('gives the limits for a picture that is too large, with what the encoder measured', () => {
     const message = describeSearchError(
-      new EncodeError('too-large', 'The picture is 20000×10000 (200 MP), over the 100 MP limit.')
+      new EncodeError('too-large', 'The picture is 20000×10000 (200 MP), over the 40 MP limit.')
     );
-    expect(message).toContain('the limit is 256 MiB and 100 megapixels');
+    expect(message).toContain('the limit is 256 MiB and 40 MP');
     expect(message).toContain('20000×10000');
   });
 

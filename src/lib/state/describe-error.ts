@@ -1,9 +1,7 @@
 import { ApiRequestError, ServerUnreachableError } from '$lib/api/client';
-import { BROWSER_LIMITS, EncodeError } from '$lib/encoder';
+import { BROWSER_LIMITS, EncodeError, formatMebibytes, formatMegapixels } from '$lib/encoder';
+import { ModelUnavailableError } from './encoder.svelte';
 import { NoOfflineCopyError } from './search-service';
-
-const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
-const megapixels = (pixels: number) => Math.round(pixels / 1_000_000);
 
 /** A failed encode or search as a sentence for the page (never only in the console). */
 export function describeSearchError(error: unknown): string {
@@ -17,17 +15,24 @@ export function describeSearchError(error: unknown): string {
         );
       case 'too-large':
         return (
-          `That picture is too large to search with (the limit is ${mib(BROWSER_LIMITS.maxFileBytes)} MiB ` +
-          `and ${megapixels(BROWSER_LIMITS.maxPixels)} megapixels). ${error.message}`
+          `That picture is too large to search with in this browser (the limit is ` +
+          `${formatMebibytes(BROWSER_LIMITS.maxFileBytes)} and ` +
+          `${formatMegapixels(BROWSER_LIMITS.maxPixels)}). ${error.message}`
         );
       case 'bad-geometry':
         // Too long and thin, or a crop too small: the same limits as the server's indexer.
         return `That picture (or the cropped part of it) cannot be searched: ${error.message}`;
       case 'model':
         return `The model could not encode the picture: ${error.message}`;
+      case 'superseded':
+        return 'A newer picture replaced this one.';
     }
   }
-  if (error instanceof NoOfflineCopyError || error instanceof ServerUnreachableError) {
+  if (
+    error instanceof NoOfflineCopyError ||
+    error instanceof ServerUnreachableError ||
+    error instanceof ModelUnavailableError
+  ) {
     return error.message;
   }
   if (error instanceof ApiRequestError) return `The server refused the search: ${error.message}`;

@@ -5,10 +5,21 @@ import type { BackendPreference } from './backend-preference';
 export type EncoderPhase =
   'idle' | 'loading-info' | 'downloading' | 'starting' | 'ready' | 'failed';
 
+/** The model could not be loaded, so nothing can be encoded; the message says why. */
+export class ModelUnavailableError extends Error {
+  override readonly name = 'ModelUnavailableError';
+}
+
+interface Waiter {
+  resolve(encoder: BrowserEncoder): void;
+  reject(error: Error): void;
+}
+
 /**
  * The in-browser encoder's life: fetch the model manifest, download (or read the cached) model
  * with progress, start an onnxruntime-web session on the preferred backend. Components read the
- * fields; the page calls `start()` once and again when the backend preference changes.
+ * fields; the page calls `start()` once and again when the backend preference changes, and
+ * `retry()` (or `connectionChanged`) after a failure.
  */
 class EncoderState {
   phase = $state<EncoderPhase>('idle');
@@ -18,14 +29,18 @@ class EncoderState {
   total = $state<number | undefined>(undefined);
   /** The model manifest came from this device's copy: the server could not be reached. */
   infoFromCache = $state(false);
-  /** The backend that runs, and why a preferred one was not used. */
+  /** The backend that runs, its WebAssembly threads, and why a preferred one was not used. */
   backend = $state<EncoderBackend | undefined>(undefined);
+  threads = $state<number | undefined>(undefined);
   fallbackReason = $state<string | undefined>(undefined);
   error = $state<string | undefined>(undefined);
   encoder = $state.raw<BrowserEncoder | undefined>(undefined);
 
   /** Bumped per start so a slow, superseded start cannot overwrite a newer one. */
   #generation = 0;
+  #preference: BackendPreference = 'auto';
+  #waiters: Waiter[] = [];
+  #online: boolean | undefined;
 
   get ready(): boolean {
     return this.phase === 'ready' && this.encoder !== undefined;
@@ -48,9 +63,40 @@ class EncoderState {
     }
   }
 
+  /**
+   * The encoder once it is ready (now, or after the load under way, including one started for
+   * another backend meanwhile); rejects with the reason when loading fails. Lets the page take a
+   * picture while the model loads and search once it can.
+   */
+  whenReady(): Promise<BrowserEncoder> {
+    if (this.phase === 'ready' && this.encoder) return Promise.resolve(this.encoder);
+    if (this.phase === 'failed') {
+      return Promise.reject(new ModelUnavailableError(this.notReadyReason));
+    }
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Starts again with the last preference (the Retry button). */
+  retry(): Promise<void> {
+    return this.start(this.#preference);
+  }
+
+  /**
+   * The server's reachability changed: a load that failed (typically: no server at the first
+   * visit, no model saved yet) is retried when it comes back, rather than staying failed until
+   * the page is reloaded. Only on the change to online, so a model that fails for another reason
+   * is not retried in a loop.
+   */
+  connectionChanged(online: boolean | undefined): void {
+    const cameBack = online === true && this.#online !== true;
+    this.#online = online;
+    if (cameBack && this.phase === 'failed') void this.retry();
+  }
+
   async start(preference: BackendPreference): Promise<void> {
     const generation = ++this.#generation;
     const current = () => generation === this.#generation;
+    this.#preference = preference;
     const previous = this.encoder;
     this.encoder = undefined;
     this.error = undefined;
@@ -79,13 +125,23 @@ class EncoderState {
       }
       this.encoder = encoder;
       this.backend = encoder.backend;
+      this.threads = encoder.threads;
       this.fallbackReason = encoder.fallbackReason;
       this.phase = 'ready';
+      this.#settleWaiters((waiter) => waiter.resolve(encoder));
     } catch (error) {
       if (!current()) return;
       this.error = describeStartError(error);
       this.phase = 'failed';
+      const reason = new ModelUnavailableError(this.notReadyReason);
+      this.#settleWaiters((waiter) => waiter.reject(reason));
     }
+  }
+
+  #settleWaiters(settle: (waiter: Waiter) => void): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) settle(waiter);
   }
 }
 
@@ -97,22 +153,13 @@ function describeStartError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The worker's thread count, by the same rule as src/lib/encoder/session.ts (threads need
- * cross-origin isolation; at most 4): the worker reports only 'wasm-threads'.
- */
-function wasmThreads(): number {
-  if (!globalThis.crossOriginIsolated) return 1;
-  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
-}
-
 /** 'WebGPU', 'WebAssembly, 2 threads', 'WebAssembly': how the backend is named on the page. */
-export function backendLabel(backend: EncoderBackend | undefined): string {
+export function backendLabel(backend: EncoderBackend | undefined, threads?: number): string {
   switch (backend) {
     case 'webgpu':
       return 'WebGPU';
     case 'wasm-threads':
-      return `WebAssembly, ${wasmThreads()} threads`;
+      return threads ? `WebAssembly, ${threads} threads` : 'WebAssembly, threads';
     case 'wasm':
       return 'WebAssembly';
     default:
@@ -120,4 +167,5 @@ export function backendLabel(backend: EncoderBackend | undefined): string {
   }
 }
 
+export { EncoderState };
 export const encoderState = new EncoderState();

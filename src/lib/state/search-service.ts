@@ -1,4 +1,4 @@
-import { isUnreachable, postJson } from '$lib/api/client';
+import { ApiRequestError, isUnreachable, postJson } from '$lib/api/client';
 import type { SearchHit, SearchResponse, SearchSource } from '$lib/api/types';
 import { offlineIndex } from '$lib/offline/offline-index.svelte';
 import { connection } from './connection.svelte';
@@ -10,16 +10,7 @@ export interface SearchOutcome {
   tookMs: number;
 }
 
-/** Offline, and nothing saved on this device to search. */
-export class NoOfflineCopyError extends Error {
-  constructor() {
-    super(
-      'The server cannot be reached and there is no saved copy of the collection on this device: ' +
-        'search needs the server.'
-    );
-    this.name = 'NoOfflineCopyError';
-  }
-}
+export { NoOfflineCopyError } from '$lib/offline/offline-index.svelte';
 
 /**
  * Searches the server with a browser-encoded vector; when the server cannot be reached, searches
@@ -33,17 +24,24 @@ export async function searchVector(vector: Float32Array, topK: number): Promise<
     });
     return { hits: response.results, source: { kind: 'server' }, tookMs: response.tookMs };
   } catch (error) {
-    if (!isUnreachable(error)) throw error;
-    connection.markOffline();
-    return searchOffline(vector, topK);
+    if (isUnreachable(error)) {
+      connection.markOffline();
+      return searchOffline(vector, topK);
+    }
+    // The server is there but its store is down (its own 503): the saved copy can still answer,
+    // without calling the whole page offline.
+    if (error instanceof ApiRequestError && error.status === 503 && offlineIndex.status.available) {
+      return searchOffline(vector, topK);
+    }
+    throw error;
   }
 }
 
 async function searchOffline(vector: Float32Array, topK: number): Promise<SearchOutcome> {
-  const status = offlineIndex.status;
-  if (!status.available) throw new NoOfflineCopyError();
   const started = performance.now();
+  // Throws NoOfflineCopyError when this device has no saved copy (it waits for the copy to load).
   const hits = await offlineIndex.search(vector, topK);
+  const status = offlineIndex.status;
   return {
     hits,
     source: {

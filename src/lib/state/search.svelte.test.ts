@@ -94,3 +94,60 @@ describe('SearchSession', () => {
     expect(session.hits).toEqual([]);
   });
 });
+
+describe('SearchSession with an encode under way', () => {
+  function slowEncode() {
+    const { deps, encode, search } = fakeDeps();
+    const releases: (() => void)[] = [];
+    encode.mockImplementation(
+      () =>
+        new Promise<EncodedQuery>((resolve) =>
+          releases.push(() => resolve({ vector: new Float32Array([1, 0]), backend: 'wasm', ms: 5 }))
+        )
+    );
+    return { deps, encode, search, releases };
+  }
+
+  it('reuses the encode of the same picture when top-K changes meanwhile', async () => {
+    const { deps, encode, search, releases } = slowEncode();
+    const session = new SearchSession(deps);
+    const first = session.setQuery(new Blob(['x']), 'a.jpg');
+    expect(session.phase).toBe('encoding');
+    const second = session.setTopK(3);
+    expect(encode).toHaveBeenCalledTimes(1);
+    releases[0]!();
+    await Promise.all([first, second]);
+    expect(encode).toHaveBeenCalledTimes(1);
+    // Only the newest run searches, with the new top-K.
+    expect(search).toHaveBeenCalledTimes(1);
+    expect(search.mock.calls[0]![1]).toBe(3);
+    expect(session.hits).toHaveLength(3);
+  });
+
+  it('encodes again for another crop or picture, and only the newest one shows', async () => {
+    const { deps, encode, releases } = slowEncode();
+    const session = new SearchSession(deps);
+    const a = session.setQuery(new Blob(['a']), 'a.jpg');
+    const b = session.setQuery(new Blob(['b']), 'b.jpg');
+    const c = session.setRegion({ x: 0, y: 0, width: 5, height: 5 });
+    const again = session.setRegion({ x: 0, y: 0, width: 5, height: 5 });
+    expect(encode).toHaveBeenCalledTimes(3);
+    for (const release of releases) release();
+    await Promise.all([a, b, c, again]);
+    expect(session.query?.name).toBe('b.jpg');
+    expect(session.phase).toBe('done');
+  });
+
+  it('ignores the rejection of a superseded encode', async () => {
+    const { deps, encode } = fakeDeps();
+    let rejectFirst!: (error: Error) => void;
+    encode.mockImplementationOnce(() => new Promise((_, reject) => (rejectFirst = reject)));
+    const session = new SearchSession(deps);
+    const first = session.setQuery(new Blob(['a']), 'a.jpg');
+    await session.setQuery(new Blob(['b']), 'b.jpg');
+    rejectFirst(new Error('superseded'));
+    await first;
+    expect(session.phase).toBe('done');
+    expect(session.error).toBeUndefined();
+  });
+});

@@ -9,6 +9,8 @@ export const DEFAULT_TOP_K = 10;
 export interface EncodedQuery {
   vector: Float32Array;
   backend: EncoderBackend;
+  /** WebAssembly threads, to name the backend fully. */
+  threads?: number;
   ms: number;
 }
 
@@ -44,6 +46,8 @@ export class SearchSession {
   error = $state<string | undefined>(undefined);
 
   #vector: Float32Array | undefined;
+  /** The encode under way: asked again for the same picture and crop, it is reused, not repeated. */
+  #inflight: { blob: Blob; region: Rect | undefined; result: Promise<EncodedQuery> } | undefined;
   /** Bumped per run: an answer for an older query or top-K is dropped. */
   #run = 0;
 
@@ -92,7 +96,7 @@ export class SearchSession {
     this.phase = 'encoding';
     this.error = undefined;
     try {
-      const { vector, ...encoded } = await this.#deps.encode(query.blob, this.region);
+      const { vector, ...encoded } = await this.#encode(query.blob, this.region);
       if (run !== this.#run) return;
       this.#vector = vector;
       this.encoded = encoded;
@@ -102,6 +106,20 @@ export class SearchSession {
       return;
     }
     await this.searchWith(this.#vector, run);
+  }
+
+  #encode(blob: Blob, region: Rect | undefined): Promise<EncodedQuery> {
+    const inflight = this.#inflight;
+    if (inflight && inflight.blob === blob && sameRegion(inflight.region, region)) {
+      return inflight.result;
+    }
+    const entry = { blob, region, result: this.#deps.encode(blob, region) };
+    this.#inflight = entry;
+    const done = () => {
+      if (this.#inflight === entry) this.#inflight = undefined;
+    };
+    entry.result.then(done, done);
+    return entry.result;
   }
 
   private async searchWith(vector: Float32Array, run: number): Promise<void> {
@@ -134,3 +152,12 @@ export class SearchSession {
     this.phase = 'failed';
   }
 }
+
+const sameRegion = (a: Rect | undefined, b: Rect | undefined) =>
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.x === b.x &&
+    a.y === b.y &&
+    a.width === b.width &&
+    a.height === b.height);

@@ -13,6 +13,11 @@ class FakeEventSource {
   readyState = 1;
   onmessage: ((event: MessageEvent<string>) => void) | null = null;
   onerror: (() => void) | null = null;
+  /** The stream ends for good (as after a 404 or 503 answer): EventSource gives up. */
+  fail() {
+    this.readyState = FakeEventSource.CLOSED;
+    this.onerror?.();
+  }
   constructor(readonly url: string) {
     FakeEventSource.instances.push(this);
   }
@@ -54,11 +59,15 @@ const json = (body: unknown, status = 200) =>
 
 /** A tiny fake server: answers per "METHOD path", records every call. */
 function fakeServer(routes: Record<string, (init?: RequestInit) => Response>) {
-  const calls: { key: string; body?: unknown }[] = [];
+  const calls: { key: string; body?: unknown; authorization?: string }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input), 'http://localhost');
     const key = `${init?.method ?? 'GET'} ${url.pathname}`;
-    calls.push({ key, body: init?.body ? JSON.parse(String(init.body)) : undefined });
+    calls.push({
+      key,
+      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+      authorization: new Headers(init?.headers).get('authorization') ?? undefined
+    });
     const route = routes[key];
     if (!route) return json({ error: { code: 'not_found', message: `No route ${key}` } }, 404);
     return route(init);
@@ -67,7 +76,17 @@ function fakeServer(routes: Record<string, (init?: RequestInit) => Response>) {
   return calls;
 }
 
+const unauthorized = (message: string) => json({ error: { code: 'unauthorized', message } }, 401);
+
+/** What the server with LOOKALIKE_ADMIN_TOKEN=s3cret answers to a change. */
+const guarded = (answer: () => Response) => (init?: RequestInit) => {
+  const authorization = new Headers(init?.headers).get('authorization');
+  if (!authorization) return unauthorized('This endpoint needs "Authorization: Bearer <…>"');
+  return authorization === 'Bearer s3cret' ? answer() : unauthorized('Wrong bearer token');
+};
+
 beforeEach(() => {
+  sessionStorage.clear();
   FakeEventSource.instances = [];
   vi.stubGlobal('EventSource', FakeEventSource);
   offline.sync.mockClear();
@@ -89,7 +108,6 @@ describe('CollectionPanel', () => {
     expect(count.dataset.count).toBe('1234');
     expect(count.textContent).toContain('1234');
     expect(screen.getByText('ResNet-50')).toBeTruthy();
-    expect(offline.useModel).toHaveBeenCalledWith('resnet50');
   });
 
   it('says the collection is empty', async () => {
@@ -278,5 +296,123 @@ describe('CollectionPanel', () => {
       (screen.getByRole('button', { name: /clear collection/i }) as HTMLButtonElement).disabled
     ).toBe(true);
     expect(calls).toHaveLength(0);
+  });
+
+  it('asks for the admin token when the server wants one, keeps it, and sends it', async () => {
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 3 }),
+      'GET /api/index': () => json({ jobs: [] }),
+      'POST /api/index': guarded(() => json({ jobId: 'job-1' }, 202)),
+      'DELETE /api/index/job-1': guarded(() => json(job()))
+    });
+    render(CollectionPanel, { online: true, model });
+    await fireEvent.input(screen.getByLabelText('Folder on the server'), {
+      target: { value: '/srv/pictures' }
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Start' }));
+
+    const form = await screen.findByTestId('admin-token');
+    expect(form.textContent).toContain(
+      'This server needs its admin token to change the collection'
+    );
+    expect(screen.queryByRole('alert')).toBeNull(); // nothing was refused yet: only asked
+    // A wrong token: refused with the server's reason, asked again.
+    await fireEvent.input(screen.getByLabelText('Admin token'), { target: { value: 'nope' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Use token' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Wrong bearer'));
+    expect(sessionStorage.getItem('lookalike-admin-token')).toBeNull();
+
+    await fireEvent.input(screen.getByLabelText('Admin token'), { target: { value: 's3cret' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Use token' }));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(screen.queryByTestId('admin-token')).toBeNull();
+    expect(sessionStorage.getItem('lookalike-admin-token')).toBe('s3cret');
+    const posts = calls.filter((c) => c.key === 'POST /api/index');
+    expect(posts.map((c) => c.authorization)).toEqual([undefined, 'Bearer nope', 'Bearer s3cret']);
+
+    // The kept token goes with the next change at once.
+    FakeEventSource.instances[0]!.emit(job());
+    await fireEvent.click(await screen.findByRole('button', { name: 'Cancel' }));
+    await waitFor(() => expect(calls.map((c) => c.key)).toContain('DELETE /api/index/job-1'));
+    expect(calls.find((c) => c.key === 'DELETE /api/index/job-1')?.authorization).toBe(
+      'Bearer s3cret'
+    );
+    expect(screen.queryByTestId('admin-token')).toBeNull();
+  });
+
+  it('clearing waits for the admin token, and says so when it is not given', async () => {
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 5 }),
+      'GET /api/index': () => json({ jobs: [] }),
+      'DELETE /api/images': guarded(() => json({ cleared: true }))
+    });
+    render(CollectionPanel, { online: true, model });
+    await screen.findByTestId('image-count');
+    await fireEvent.click(screen.getByRole('button', { name: 'Clear collection…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Forget 5 pictures' }));
+    await screen.findByTestId('admin-token');
+    await fireEvent.click(within(screen.getByTestId('admin-token')).getByText('Cancel'));
+    await waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toContain('needs its admin token')
+    );
+    expect(calls.filter((c) => c.key === 'DELETE /api/images')).toHaveLength(1);
+    expect(offline.sync).not.toHaveBeenCalled();
+  });
+
+  it('when the event stream is lost, asks for the job and shows how it ended', async () => {
+    fakeServer({
+      'GET /api/images/count': () => json({ count: 3 }),
+      'GET /api/index': () => json({ jobs: [job({ jobId: 'job-7', seen: 4 })] }),
+      'GET /api/index/job-7': () =>
+        json(job({ jobId: 'job-7', state: 'done', seen: 9, finishedAt: 1_700_000_002_000 }))
+    });
+    const onchange = vi.fn();
+    render(CollectionPanel, { online: true, model, onchange });
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    await screen.findByText('Indexing…');
+    FakeEventSource.instances[0]!.fail();
+    await screen.findByText('Finished.');
+    expect(
+      (screen.getByLabelText('Folder on the server').closest('fieldset') as HTMLFieldSetElement)
+        .disabled
+    ).toBe(false);
+    await waitFor(() => expect(onchange).toHaveBeenCalledTimes(1));
+  });
+
+  it('when the job cannot be asked about either, marks it lost and frees the form', async () => {
+    fakeServer({
+      'GET /api/images/count': () => json({ count: 3 }),
+      'GET /api/index': () => json({ jobs: [job({ jobId: 'job-7', seen: 4 })] })
+      // GET /api/index/job-7: 404, the server no longer knows it
+    });
+    render(CollectionPanel, { online: true, model });
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    FakeEventSource.instances[0]!.fail();
+    await screen.findByText(/Lost track of this job/);
+    expect(
+      (screen.getByLabelText('Folder on the server').closest('fieldset') as HTMLFieldSetElement)
+        .disabled
+    ).toBe(false);
+    expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
+  });
+
+  it('shows a determinate bar and "N of M files" once the server has counted the files', async () => {
+    fakeServer({
+      'GET /api/images/count': () => json({ count: 3 }),
+      'GET /api/index': () => json({ jobs: [job({ jobId: 'job-7', seen: 4 })] })
+    });
+    render(CollectionPanel, { online: true, model });
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const bar = () =>
+      screen.getByRole('progressbar', { name: 'Indexing progress' }) as HTMLProgressElement;
+    await screen.findByText('Indexing…');
+    expect(bar().hasAttribute('value')).toBe(false);
+    expect(screen.queryByTestId('job-fraction')).toBeNull();
+    FakeEventSource.instances[0]!.emit(job({ jobId: 'job-7', seen: 30, total: 120 }));
+    await waitFor(() =>
+      expect(screen.getByTestId('job-fraction').textContent).toBe('30 of 120 files')
+    );
+    expect(bar().max).toBe(120);
+    expect(bar().value).toBe(30);
   });
 });

@@ -66,4 +66,15 @@ describe('ResultGrid', () => {
     await rerender({ hits: hits.slice(0, 2), onopen: () => {} });
     expect(screen.getAllByRole('button').map((b) => b.tabIndex)).toEqual([0, -1]);
   });
+
+  it('shows "No thumbnail" for one that fails, and tries again for a new result list', async () => {
+    const { rerender } = render(ResultGrid, { hits, onopen: () => {} });
+    await fireEvent.error(screen.getByAltText('picture-3.jpg'));
+    expect(screen.getByTestId('thumb-missing').textContent).toBe('No thumbnail');
+    expect(screen.queryByAltText('picture-3.jpg')).toBeNull();
+    // The same picture in the next search (the server may be back) gets its image again.
+    await rerender({ hits: [hit(3, 0.9), hit(7, 0.5)], onopen: () => {} });
+    expect(screen.queryByTestId('thumb-missing')).toBeNull();
+    expect(screen.getByAltText('picture-3.jpg')).toBeTruthy();
+  });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { centredRegion, displayedToImage, rectFromPoints, regionToPercent } from './crop';
+import {
+  centredRegion,
+  displayedToImage,
+  rectFromPoints,
+  regionFromFields,
+  regionToPercent
+} from './crop';
 import { nextIndex } from './grid-navigation';
 
 describe('crop maths', () => {
@@ -59,6 +65,33 @@ describe('crop maths', () => {
     expect(
       regionToPercent({ x: 250, y: 150, width: 500, height: 300 }, { width: 1000, height: 600 })
     ).toEqual({ x: 25, y: 25, width: 50, height: 50 });
+  });
+});
+
+describe('typed crop region', () => {
+  const natural = { width: 160, height: 120 };
+
+  it('takes a region inside the picture as typed, and trims one that runs past the edge', () => {
+    expect(regionFromFields({ x: 10, y: 20, width: 50, height: 40 }, natural)).toEqual({
+      ok: true,
+      region: { x: 10, y: 20, width: 50, height: 40 }
+    });
+    expect(regionFromFields({ x: 100, y: 100, width: 500, height: 500 }, natural)).toEqual({
+      ok: true,
+      region: { x: 100, y: 100, width: 60, height: 20 }
+    });
+  });
+
+  it.each([
+    [{ x: 1.5, y: 0, width: 10, height: 10 }, /whole numbers/],
+    [{ x: Number.NaN, y: 0, width: 10, height: 10 }, /whole numbers/],
+    [{ x: 160, y: 0, width: 10, height: 10 }, /left edge must be 0–159/],
+    [{ x: 0, y: -1, width: 10, height: 10 }, /top 0–119/],
+    [{ x: 0, y: 0, width: 0, height: 10 }, /at least 1/]
+  ])('refuses %j with a message', (fields, message) => {
+    const result = regionFromFields(fields, natural);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.message).toMatch(message);
   });
 });
 

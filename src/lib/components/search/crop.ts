@@ -66,3 +66,34 @@ export function regionToPercent(region: Rect, natural: Size): Rect {
     height: (region.height / natural.height) * 100
   };
 }
+
+/**
+ * The region typed into the crop's number fields (image pixels: left, top, width, height), kept
+ * inside the picture; or a sentence saying what to fix. The keyboard's way to crop precisely.
+ */
+export function regionFromFields(
+  fields: Record<keyof Rect, number>,
+  natural: Size
+): { ok: true; region: Rect } | { ok: false; message: string } {
+  const { x, y, width, height } = fields;
+  if (![x, y, width, height].every(Number.isInteger)) {
+    return { ok: false, message: 'Enter whole numbers of pixels.' };
+  }
+  if (x < 0 || y < 0 || x >= natural.width || y >= natural.height) {
+    return {
+      ok: false,
+      message: `The left edge must be 0–${natural.width - 1} and the top 0–${natural.height - 1}.`
+    };
+  }
+  if (width < 1 || height < 1)
+    return { ok: false, message: 'Width and height must be at least 1.' };
+  return {
+    ok: true,
+    region: {
+      x,
+      y,
+      width: Math.min(width, natural.width - x),
+      height: Math.min(height, natural.height - y)
+    }
+  };
+}

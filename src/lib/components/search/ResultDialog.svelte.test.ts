@@ -1,0 +1,37 @@
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import type { SearchHit } from '$lib/api/types';
+import ResultDialog from './ResultDialog.svelte';
+
+const hit = (id: number): SearchHit => ({
+  id,
+  path: `/photos/p-${id}.jpg`,
+  score: 0.9,
+  width: 640,
+  height: 480,
+  imageUrl: `/api/images/${id}`,
+  thumbUrl: `/api/images/${id}/thumb`
+});
+
+const props = (h: SearchHit) => ({ hit: h, rank: 1, onclose: () => {}, onmorelikethis: () => {} });
+
+describe('ResultDialog', () => {
+  it('falls back to the thumbnail, then to a sentence, when the full picture cannot load', async () => {
+    render(ResultDialog, props(hit(4)));
+    const image = screen.getByAltText('p-4.jpg');
+    expect(image.getAttribute('src')).toBe('/api/images/4');
+    await fireEvent.error(image);
+    expect(screen.getByAltText('p-4.jpg').getAttribute('src')).toBe('/api/images/4/thumb');
+    expect(screen.getByTestId('full-missing').textContent).toContain('Showing the thumbnail');
+    await fireEvent.error(screen.getByAltText('p-4.jpg'));
+    expect(screen.queryByAltText('p-4.jpg')).toBeNull();
+    expect(screen.getByTestId('full-missing').textContent).toContain('cannot be loaded');
+  });
+
+  it('starts from the full picture again for another result', async () => {
+    const { rerender } = render(ResultDialog, props(hit(4)));
+    await fireEvent.error(screen.getByAltText('p-4.jpg'));
+    await rerender(props(hit(5)));
+    expect(screen.getByAltText('p-5.jpg').getAttribute('src')).toBe('/api/images/5');
+  });
+});

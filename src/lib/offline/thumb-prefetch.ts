@@ -1,0 +1,84 @@
+import { MAX_THUMBS, thumbCacheName, thumbUrl, type ServiceWorkerMessage } from './thumb-cache';
+
+/**
+ * The page's side of the thumbnail cache: telling the service worker which collection epoch the
+ * page shows (it drops thumbnails of another), and fetching thumbnails ahead so results found
+ * offline have pictures. The fetches go through the service worker, which stores them.
+ */
+
+/** Thumbnails fetched at once: enough to be quick, few enough not to crowd out searches. */
+const PARALLEL = 4;
+const ACK_TIMEOUT_MS = 3000;
+
+interface NetworkInformationLike {
+  saveData?: boolean;
+  type?: string;
+  effectiveType?: string;
+}
+
+function controller(): ServiceWorker | undefined {
+  return globalThis.navigator?.serviceWorker?.controller ?? undefined;
+}
+
+/** Resolves once the service worker has switched to `epoch` (or gave no answer in time). */
+export function tellCollectionEpoch(epoch: string): Promise<void> {
+  const worker = controller();
+  if (!worker) return Promise.resolve();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(done, ACK_TIMEOUT_MS);
+    function done() {
+      clearTimeout(timer);
+      channel.port1.close();
+      resolve();
+    }
+    channel.port1.onmessage = done;
+    const message: ServiceWorkerMessage = { type: 'lookalike:collection-epoch', epoch };
+    worker.postMessage(message, [channel.port2]);
+  });
+}
+
+/** Not on a connection the user pays for, asked to spare, or too slow to be worth it. */
+export function prefetchAllowed(): boolean {
+  const nav = globalThis.navigator as
+    (Navigator & { connection?: NetworkInformationLike }) | undefined;
+  if (!nav || nav.onLine === false || !controller()) return false;
+  const connection = nav.connection;
+  if (!connection) return true;
+  if (connection.saveData || connection.type === 'cellular') return false;
+  return !['slow-2g', '2g'].includes(connection.effectiveType ?? '');
+}
+
+/**
+ * Fetches the thumbnails of `ids` (the first MAX_THUMBS) that the cache of `epoch` lacks, a few
+ * at a time; stops at the first network failure (the server went away). Returns how many it
+ * fetched.
+ */
+export async function prefetchThumbnails(
+  ids: readonly number[],
+  epoch: string,
+  signal?: AbortSignal
+): Promise<number> {
+  if (!prefetchAllowed()) return 0;
+  const cache = await caches.open(thumbCacheName(epoch));
+  const cached = new Set((await cache.keys()).map((request) => new URL(request.url).pathname));
+  const missing = ids
+    .slice(0, MAX_THUMBS)
+    .map(thumbUrl)
+    .filter((url) => !cached.has(url));
+  let fetched = 0;
+  let failed = false;
+  const next = async (): Promise<void> => {
+    for (let url = missing.shift(); url && !failed && !signal?.aborted; url = missing.shift()) {
+      try {
+        const response = await fetch(url, { signal });
+        await response.arrayBuffer(); // read to the end, so the worker's copy is complete
+        if (response.ok) fetched++;
+      } catch {
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, next));
+  return fetched;
+}
