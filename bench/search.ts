@@ -7,27 +7,9 @@ import { SqliteCatalog } from '../server/stores/sqlite/sqlite-catalog';
 import { UsearchVectorIndex } from '../server/stores/usearch-index';
 import type { VectorIndex } from '../server/stores/vector-index';
 import type { Row } from './embedding';
+import { normalize, prng } from './random-vectors';
 
 const DIM = 2048;
-
-/** mulberry32: the same data on every run. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normalize(v: Float32Array) {
-  let n = 0;
-  for (const x of v) n += x * x;
-  n = Math.sqrt(n);
-  for (let i = 0; i < v.length; i++) v[i]! /= n;
-  return v;
-}
 
 /** Unit vectors around 100 cluster centres: photo collections are clustered, not uniform. */
 function clustered(count: number, seed: number, centres: Float32Array[]): Float32Array[] {

@@ -6,6 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { loadConfig } from '../../server/config';
 import { createApp, type AppOptions } from '../../server/http/app';
 import { createRuntime, type Runtime } from '../../server/runtime';
+import type { IndexJob } from '../../src/lib/api/types';
 import { scene } from '../helpers/images';
 import { TEST_MODEL_CACHE } from '../helpers/models';
 
@@ -130,21 +131,8 @@ export async function errorOf(res: Response): Promise<ErrorBody> {
   return body;
 }
 
-export interface JobBody {
-  jobId: string;
-  state: string;
-  path: string;
-  seen: number;
-  total?: number;
-  indexed: number;
-  unchanged: number;
-  skipped: number;
-  failed: number;
-  removed: number;
-  errors: { path: string; reason: string }[];
-  createdAt: number;
-  finishedAt?: number;
-}
+/** A job as the API answers it: the same shape the web app reads. */
+export type JobBody = IndexJob;
 
 const FINISHED = ['done', 'failed', 'cancelled', 'interrupted'];
 

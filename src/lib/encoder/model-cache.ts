@@ -1,4 +1,5 @@
 import type { ModelInfo } from '$lib/api/types';
+import { readWithProgress } from '$lib/api/download';
 
 /**
  * The model file and the last GET /api/model answer, kept in the Cache API so a second visit
@@ -165,24 +166,7 @@ async function download(
   if (!response.ok || !response.body) {
     throw new Error(`The server answered ${response.status} for the model file`);
   }
-  const length = Number(response.headers.get('Content-Length'));
-  const total = Number.isFinite(length) && length > 0 ? length : undefined;
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  onProgress({ phase: 'download', loaded, total });
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    onProgress({ phase: 'download', loaded, total });
-  }
-  const bytes = new Uint8Array(loaded);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes.buffer;
+  return readWithProgress(response, (loaded, total) =>
+    onProgress({ phase: 'download', loaded, total })
+  );
 }

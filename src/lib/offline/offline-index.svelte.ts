@@ -1,6 +1,7 @@
 import { getJson, isUnreachable } from '$lib/api/client';
 import { messageOf } from '$lib/api/collection';
 import type { SearchHit } from '$lib/api/types';
+import { readWithProgress } from '$lib/api/download';
 import type { SnapshotReply, SnapshotRequest } from './snapshot-protocol';
 import { readSnapshotMeta, type StoredSnapshotMeta } from './snapshot-store';
 import { collectionEpoch } from './thumb-cache';
@@ -198,28 +199,9 @@ class OfflineIndex {
     if (!response.ok || !response.body) {
       throw new Error(`Downloading the snapshot failed: the server answered ${response.status}`);
     }
-    // A compressed response's Content-Length counts compressed bytes, not what the reader yields.
-    const length = response.headers.get('content-encoding')
-      ? undefined
-      : Number(response.headers.get('content-length')) || undefined;
-    this.status.download = { received: 0, total: length };
-    const chunks: Uint8Array[] = [];
-    let received = 0;
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      received += value.length;
-      this.status.download = { received, total: length };
-    }
-    const out = new Uint8Array(received);
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out.buffer;
+    return readWithProgress(response, (received, total) => {
+      this.status.download = { received, total };
+    });
   }
 
   /** In the background, once per saved version: thumbnails for the results found offline. */
