@@ -1,9 +1,38 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { svelteTesting } from '@testing-library/svelte/vite';
+import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * `vite dev` and `vite preview` serve the page cross-origin isolated, like the real server does,
+ * so onnxruntime-web gets its threads there too (`server.headers` does not reach SvelteKit's
+ * page responses; middleware does).
+ */
+function crossOriginIsolation(): Plugin {
+  const isolate = (
+    _req: unknown,
+    res: { setHeader(name: string, value: string): void },
+    next: () => void
+  ) => {
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    next();
+  };
+  return {
+    name: 'lookalike-cross-origin-isolation',
+    configureServer: (server) => void server.middlewares.use(isolate),
+    configurePreviewServer: (server) => void server.middlewares.use(isolate)
+  };
+}
+
+/** In development the API is the real server (`npm start`, port 5000 unless LOOKALIKE_API). */
+const api = { '/api': process.env.LOOKALIKE_API ?? 'http://127.0.0.1:5000' };
+
 export default defineConfig({
-  plugins: [sveltekit()],
+  plugins: [crossOriginIsolation(), sveltekit()],
+  server: { proxy: api },
+  preview: { proxy: api },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   test: {
     expect: { requireAssertions: true },
