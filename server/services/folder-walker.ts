@@ -100,6 +100,8 @@ export async function countEntries(
 ): Promise<number | undefined> {
   let total = 0;
   for await (const entry of walkFolder(start, options)) {
+    // The walk checks the signal once per folder; a flat folder of 100k files must stop sooner.
+    if (options.signal?.aborted) return undefined;
     void entry;
     total++;
   }

@@ -17,7 +17,8 @@ let tokenInMemory: string | undefined;
 export function adminToken(): string | undefined {
   try {
     const storage = globalThis.sessionStorage;
-    return storage ? (storage.getItem(TOKEN_KEY) ?? undefined) : tokenInMemory;
+    // getItem may work where setItem throws (some private modes): fall back to the memory copy.
+    return (storage?.getItem(TOKEN_KEY) ?? undefined) || tokenInMemory;
   } catch {
     return tokenInMemory;
   }

@@ -1,6 +1,6 @@
 import type { ModelInfo } from '$lib/api/types';
 import { EncodeError } from './errors';
-import { deleteCachedModel, loadModelBytes, loadModelInfo, saveModelInfo } from './model-cache';
+import { loadModelBytes, loadModelInfo, saveModelInfo } from './model-cache';
 import type { BackendPreference, EncoderBackend, FromWorker, Region, ToWorker } from './protocol';
 
 /**
@@ -43,8 +43,9 @@ export async function fetchModelInfo(): Promise<{ info: ModelInfo; fromCache: bo
   try {
     const response = await fetch('/api/model', { cache: 'no-store' });
     if (!response.ok) throw new Error(`The server answered ${response.status} for /api/model`);
+    // Kept for offline use only once its model file is cached too (BrowserEncoder.create): an
+    // interrupted download of a new model must not strand the page without any model offline.
     const info = (await response.json()) as ModelInfo;
-    await saveModelInfo(info);
     return { info, fromCache: false };
   } catch (error) {
     const cached = await loadModelInfo().catch(() => undefined);
@@ -123,6 +124,8 @@ export class BrowserEncoder {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private failure?: EncodeError;
+  /** Called once if the worker dies after it was ready (e.g. out of memory): the page can retry. */
+  onfailure?: (error: EncodeError) => void;
 
   private constructor(
     private readonly worker: Worker,
@@ -136,15 +139,20 @@ export class BrowserEncoder {
       this.settle(event.data)
     );
     worker.addEventListener('error', (event) => {
-      this.fail(
-        new EncodeError('model', `The encoder stopped: ${event.message || 'worker error'}`)
+      const error = new EncodeError(
+        'model',
+        `The encoder stopped: ${event.message || 'worker error'}`
       );
+      this.fail(error);
+      this.onfailure?.(error);
     });
   }
 
   /**
    * Loads the model (from the cache when possible) and starts a session on the best backend. A
-   * cached copy that cannot start a session is deleted and downloaded once more.
+   * cached copy that cannot start a session, and was not verified against a published checksum,
+   * is downloaded once more (it may be damaged); when that download fails too, the cached copy is
+   * kept and the first error reported.
    */
   static async create(
     info: ModelInfo,
@@ -176,11 +184,16 @@ export class BrowserEncoder {
     try {
       launched = await startWorker(info, model.bytes, preference);
     } catch (error) {
-      if (!model.fromCache) throw error;
-      await deleteCachedModel(info.fileUrl);
-      model = await load(true);
+      // Verified bytes are not the problem (memory, missing runtime files): keep them.
+      if (!model.fromCache || publishedSha256(info)) throw error;
+      try {
+        model = await load(true);
+      } catch {
+        throw error;
+      }
       launched = await startWorker(info, model.bytes, preference);
     }
+    await saveModelInfo(info).catch(() => undefined);
     const { worker, ready } = launched;
     return new BrowserEncoder(
       worker,

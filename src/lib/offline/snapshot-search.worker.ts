@@ -31,6 +31,8 @@ async function store(request: Extract<SnapshotRequest, { type: 'store' }>) {
     thumbIds: fresh.items.slice(0, MAX_THUMBS).map((item) => item.id)
   };
   await writeSnapshot(request.data, meta);
+  // A search running beside this store (the worker could not be ended) must see the new copy.
+  snapshot = fresh;
   return meta;
 }
 

@@ -51,8 +51,8 @@ export function prefetchAllowed(): boolean {
 
 /**
  * Fetches the thumbnails of `ids` (the first MAX_THUMBS) that the cache of `epoch` lacks, a few
- * at a time; stops at the first network failure (the server went away). Returns how many it
- * fetched.
+ * at a time; stops at the first network failure (the server went away) and then rejects, so
+ * the caller knows to try again. Returns how many it fetched.
  */
 export async function prefetchThumbnails(
   ids: readonly number[],
@@ -80,5 +80,7 @@ export async function prefetchThumbnails(
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, next));
+  // Cut short (the server went away): the caller tries again after its next sync.
+  if (failed) throw new Error(`Thumbnail prefetch stopped after ${fetched}`);
   return fetched;
 }

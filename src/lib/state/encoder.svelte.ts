@@ -124,6 +124,12 @@ class EncoderState {
         return;
       }
       this.encoder = encoder;
+      encoder.onfailure = (error) => {
+        if (this.encoder !== encoder) return;
+        this.encoder = undefined;
+        this.error = describeStartError(error);
+        this.phase = 'failed';
+      };
       this.backend = encoder.backend;
       this.threads = encoder.threads;
       this.fallbackReason = encoder.fallbackReason;

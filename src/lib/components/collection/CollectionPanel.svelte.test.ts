@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/sve
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IndexJob, ModelInfo } from '$lib/api/types';
 import CollectionPanel from './CollectionPanel.svelte';
+import { setAdminToken } from '$lib/api/collection';
 
 const offline = vi.hoisted(() => ({ sync: vi.fn(async () => {}), useModel: vi.fn() }));
 vi.mock('$lib/offline/offline-index.svelte', () => ({ offlineIndex: offline }));
@@ -86,6 +87,7 @@ const guarded = (answer: () => Response) => (init?: RequestInit) => {
 };
 
 beforeEach(() => {
+  setAdminToken(undefined); // also the in-memory copy a previous test left
   sessionStorage.clear();
   FakeEventSource.instances = [];
   vi.stubGlobal('EventSource', FakeEventSource);
