@@ -347,6 +347,11 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
     } finally {
       await server.start();
     }
+    // Back online (the page checks every 10 s): the same query is searched on the server again.
+    await page.getByTestId('unreachable-banner').waitFor({ state: 'detached', timeout: 30_000 });
+    await page.getByTestId('offline-source').waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await resultItems(page).count()).toBe(5);
+    expect(await resultItems(page).first().locator('img').getAttribute('alt')).toBe('img-04.jpg');
     await page.close();
   });
 });
