@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SearchResponse } from '../../src/lib/api/types';
 import { scene } from '../helpers/images';
 import {
   errorOf,
@@ -12,18 +13,8 @@ import {
   type TestServer
 } from './helpers';
 
-interface SearchBody {
-  results: {
-    id: number;
-    path: string;
-    score: number;
-    width: number;
-    height: number;
-    imageUrl: string;
-    thumbUrl: string;
-  }[];
-  tookMs: number;
-}
+/** The API's answer, as the web app reads it. */
+type SearchBody = SearchResponse;
 
 let s: TestServer;
 let paths: string[];

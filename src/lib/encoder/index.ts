@@ -20,7 +20,7 @@ export {
 export type { BackendPreference, EncoderBackend, Region } from './protocol';
 
 export interface LoadProgress {
-  phase: 'manifest' | 'download' | 'cached' | 'session';
+  phase: 'download' | 'cached' | 'session';
   loaded: number;
   total?: number;
 }

@@ -111,12 +111,6 @@ export async function loadModelBytes(
   }
 }
 
-/** Forgets the cached copy of `fileUrl` (it would not start a session). */
-export async function deleteCachedModel(fileUrl: string): Promise<void> {
-  const cache = await openCache();
-  await cache?.delete(absolute(fileUrl)).catch(() => false);
-}
-
 /** True when no checksum is published (generated models) or the bytes have it. */
 export async function matchesSha256(bytes: ArrayBuffer, sha256: string | undefined) {
   // crypto.subtle exists only in secure contexts, like the Cache API itself.

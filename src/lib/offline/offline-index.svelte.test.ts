@@ -36,7 +36,7 @@ class FakeWorker {
     this.requests.push(request);
     const reply: SnapshotReply =
       request.type === 'search'
-        ? { id: request.id, ok: true, type: 'search', hits: [], ms: 1 }
+        ? { id: request.id, ok: true, type: 'search', hits: [] }
         : { id: request.id, ok: true, type: request.type, meta: { ...META, version: 'fresh' } };
     queueMicrotask(() => this.onmessage?.(new MessageEvent('message', { data: reply })));
   }

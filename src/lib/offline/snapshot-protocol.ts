@@ -15,5 +15,5 @@ export type SnapshotRequest =
 
 export type SnapshotReply =
   | { id: number; ok: true; type: 'store' | 'load'; meta?: StoredSnapshotMeta }
-  | { id: number; ok: true; type: 'search'; hits: SnapshotHit[]; ms: number }
+  | { id: number; ok: true; type: 'search'; hits: SnapshotHit[] }
   | { id: number; ok: false; error: string };

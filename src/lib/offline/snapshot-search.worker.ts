@@ -50,9 +50,8 @@ async function handle(request: SnapshotRequest): Promise<SnapshotReply> {
       return { id: request.id, ok: true, type: 'load', meta: await load() };
     case 'search': {
       if (!snapshot) throw new Error('No saved copy of the collection on this device');
-      const started = performance.now();
       const hits = searchSnapshot(snapshot, request.vector, request.topK);
-      return { id: request.id, ok: true, type: 'search', hits, ms: performance.now() - started };
+      return { id: request.id, ok: true, type: 'search', hits };
     }
   }
 }
