@@ -2,6 +2,12 @@ import * as ort from 'onnxruntime-node';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { InferenceBackend } from './inference-backend';
 
+// onnxruntime's telemetry, on creating its environment, matches the whole process command line
+// against regular expressions whose backtracking recurses about twice per byte in libstdc++:
+// `lookalike embed` over ~650 paths (25 KB of argv) overflowed the stack and died with SIGSEGV.
+// Lookalike sends no telemetry anyway; the variable is read when the first session is created.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /**
  * Picks the graph's tensor the manifest names, or its only one when the manifest leaves the name
  * out; anything else means the file does not belong to this manifest.

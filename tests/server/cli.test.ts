@@ -159,6 +159,16 @@ describe('lookalike embed', () => {
     expect(other!.vector).toHaveLength(128);
     expect(other!.vector).not.toEqual(first!.vector);
   });
+
+  it('takes a shell glob over a big folder (tens of KB of arguments) without crashing', async () => {
+    // onnxruntime's telemetry regex over /proc/self/cmdline overflowed the stack from ~25 KB.
+    const paths = Array.from({ length: Math.ceil(40_000 / photo.length) }, () => photo);
+    expect(paths.join(' ').length).toBeGreaterThan(40_000);
+    const r = await runCli(['embed', '--model', 'tiny', ...paths], { timeoutMs: 110_000 });
+    expect(r.signal, output(r)).toBeNull();
+    expect(r.code, output(r)).toBe(0);
+    expect(jsonLines(r.stdout)).toHaveLength(paths.length);
+  });
 });
 
 describe('lookalike model fetch', () => {
