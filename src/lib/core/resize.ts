@@ -13,95 +13,82 @@ export class UnsupportedInterpolationError extends Error {
 }
 
 /**
- * The browser's resampler: separable Catmull-Rom (a = -0.5) bicubic with the kernel widened by the
- * scale factor when shrinking (antialiasing), the filter libvips' `reduce` (sharp's `cubic`
- * kernel) and PIL's bicubic use, so a picture resized here and on the server gives the same model
- * input to within a level or two. Pure TypeScript on interleaved 8-bit pixels.
+ * The model-input resampler, shared by the browser and the server so both feed the model the same
+ * pixels: Pillow's `Image.resize(..., BICUBIC)` (what torchvision's `Resize` does to a PIL image,
+ * and so what reference preprocessing means), reproduced operation for operation so the output is
+ * the same to the bit. Pure TypeScript on interleaved 8-bit pixels.
+ *
+ * Pillow's scheme (`libImaging/Resample.c`): separable; output `o` is centred on input
+ * `(o + 0.5)·in/out` (pixel centres at +0.5); Catmull-Rom (a = -0.5) with support 2, stretched by
+ * the scale factor when shrinking (antialiasing); taps past the border are dropped and the rest
+ * renormalised; weights are rounded to 22-bit fixed point, and each pass, horizontal first, is
+ * rounded (half up) and clamped to 8 bits. libvips differs in the enlarging grid (`o·in/out`, half a
+ * source pixel off at a 2× enlargement) and in shrinking large factors with a box filter first.
  */
 
-/** Catmull-Rom cubic (Keys, a = -0.5). */
-function cubic(x: number): number {
+/** Pillow's `bicubic_filter` (Keys, a = -0.5), with its exact operation order. */
+function bicubic(x: number): number {
   const a = -0.5;
   const t = Math.abs(x);
   if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
-  if (t < 2) return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+  if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
   return 0;
 }
 
+/** Fixed-point weights: Pillow's PRECISION_BITS for 8-bit images (32 − 8 − 2 bits of headroom). */
+const PRECISION_BITS = 22;
+const ONE = 1 << PRECISION_BITS;
+const HALF = 1 << (PRECISION_BITS - 1);
+
 /**
  * Taps for each output position along one axis: output `o` reads `count[o]` inputs from
- * `first[o]`, with weights `weights[o * stride + k]` that sum to 1. Computed once per axis, so the
- * inner loops are plain multiply-adds.
+ * `first[o]`, with fixed-point weights `weights[o * stride + k]`. Computed once per axis, so the
+ * inner loops are plain integer multiply-adds.
  */
 interface Taps {
   first: Int32Array;
   count: Int32Array;
-  weights: Float64Array;
+  weights: Int32Array;
   stride: number;
 }
 
+/** Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for a whole axis (no box). */
 function axisTaps(inSize: number, outSize: number): Taps {
-  return outSize > inSize ? enlargeTaps(inSize, outSize) : reduceTaps(inSize, outSize);
-}
-
-/**
- * Shrinking (libvips `reduce`): the kernel is stretched over `scale` input pixels so every input
- * contributes; pixel centres sit at +0.5, so output o covers input [o·scale, (o+1)·scale).
- */
-function reduceTaps(inSize: number, outSize: number): Taps {
   const scale = inSize / outSize;
-  const support = 2 * scale;
-  const stride = Math.ceil(2 * support) + 2;
-  const taps = emptyTaps(outSize, stride);
-  for (let o = 0; o < outSize; o++) {
-    const centre = (o + 0.5) * scale;
-    const lo = Math.max(0, Math.floor(centre - support));
-    const hi = Math.min(inSize - 1, Math.ceil(centre + support));
-    for (let i = lo; i <= hi; i++)
-      taps.weights[o * stride + (i - lo)] = cubic((i + 0.5 - centre) / scale);
-    setRange(taps, o, lo, hi);
-  }
-  return taps;
-}
-
-/**
- * Enlarging (libvips `affine` with its bicubic interpolator, which sharp uses to upsize): output o
- * samples input position o·in/out with 4 Catmull-Rom taps, edge pixels repeated beyond the border.
- */
-function enlargeTaps(inSize: number, outSize: number): Taps {
-  const stride = 4;
-  const taps = emptyTaps(outSize, stride);
-  for (let o = 0; o < outSize; o++) {
-    const x = (o * inSize) / outSize - 0.5;
-    const i0 = Math.floor(x);
-    const t = x - i0;
-    const lo = Math.max(0, i0 - 1);
-    const hi = Math.min(inSize - 1, i0 + 2);
-    for (let k = -1; k <= 2; k++) {
-      const i = Math.min(hi, Math.max(lo, i0 + k));
-      taps.weights[o * stride + (i - lo)]! += cubic(k - t);
-    }
-    setRange(taps, o, lo, hi);
-  }
-  return taps;
-}
-
-function emptyTaps(outSize: number, stride: number): Taps {
-  return {
+  const filterScale = Math.max(scale, 1);
+  const support = 2 * filterScale;
+  const stride = Math.ceil(support) * 2 + 1;
+  const inverse = 1 / filterScale; // Pillow multiplies by the reciprocal; so must we, to the bit
+  const taps: Taps = {
     first: new Int32Array(outSize),
     count: new Int32Array(outSize),
-    weights: new Float64Array(outSize * stride),
+    weights: new Int32Array(outSize * stride),
     stride
   };
+  const w = new Float64Array(stride);
+  for (let o = 0; o < outSize; o++) {
+    const centre = (o + 0.5) * scale;
+    const lo = Math.max(0, Math.trunc(centre - support + 0.5));
+    const n = Math.min(inSize, Math.trunc(centre + support + 0.5)) - lo;
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      w[k] = bicubic((k + lo - centre + 0.5) * inverse);
+      sum += w[k]!;
+    }
+    for (let k = 0; k < n; k++) {
+      const v = sum !== 0 ? w[k]! / sum : w[k]!;
+      taps.weights[o * stride + k] = Math.trunc(v < 0 ? v * ONE - 0.5 : v * ONE + 0.5);
+    }
+    taps.first[o] = lo;
+    taps.count[o] = n;
+  }
+  return taps;
 }
 
-/** Records output o's input range and normalises its weights, so flat areas stay flat. */
-function setRange(taps: Taps, o: number, lo: number, hi: number): void {
-  let sum = 0;
-  for (let k = 0; k <= hi - lo; k++) sum += taps.weights[o * taps.stride + k]!;
-  for (let k = 0; k <= hi - lo; k++) taps.weights[o * taps.stride + k]! /= sum;
-  taps.first[o] = lo;
-  taps.count[o] = hi - lo + 1;
+/** A fixed-point sum back to a byte: Pillow's `clip8` (the sum started at HALF, so this rounds). */
+function clip8(acc: number): number {
+  const v = acc >> PRECISION_BITS;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 export interface Region {
@@ -115,7 +102,7 @@ export interface Region {
  * Resizes `width × height` interleaved pixels (`channels` per pixel) to `resizeWidth ×
  * resizeHeight` and returns only `region` of the result, keeping the first `outChannels` channels
  * (4 → 3 drops alpha). Only the rows and columns the region needs are computed, so a centre crop
- * costs less than a full resize. Values are rounded and clamped once, at the end.
+ * costs less than a full resize, with the same pixels as resizing everything and cropping.
  */
 export function resizeRegion(
   src: Uint8Array | Uint8ClampedArray,
@@ -145,9 +132,9 @@ export function resizeRegion(
   const rowLo = ty.first[top]!;
   const rowHi = ty.first[top + h - 1]! + ty.count[top + h - 1]! - 1;
 
-  // Horizontal pass over just those rows and the region's columns, kept in floating point.
+  // Horizontal pass over just those rows and the region's columns, rounded to bytes as Pillow does.
   const rows = rowHi - rowLo + 1;
-  const mid = new Float32Array(rows * w * outChannels);
+  const mid = new Uint8Array(rows * w * outChannels);
   for (let y = 0; y < rows; y++) {
     const srcRow = (rowLo + y) * width * channels;
     const midRow = y * w * outChannels;
@@ -158,9 +145,9 @@ export function resizeRegion(
       const wBase = o * tx.stride;
       if (outChannels === 3) {
         // The common case (RGB out of RGB or RGBA), all three channels in one walk over the taps.
-        let r = 0;
-        let g = 0;
-        let b = 0;
+        let r = HALF;
+        let g = HALF;
+        let b = HALF;
         let p = srcRow + base * channels;
         for (let k = 0; k < n; k++, p += channels) {
           const weight = tx.weights[wBase + k]!;
@@ -168,21 +155,21 @@ export function resizeRegion(
           g += weight * src[p + 1]!;
           b += weight * src[p + 2]!;
         }
-        mid[midRow + x * 3] = r;
-        mid[midRow + x * 3 + 1] = g;
-        mid[midRow + x * 3 + 2] = b;
+        mid[midRow + x * 3] = clip8(r);
+        mid[midRow + x * 3 + 1] = clip8(g);
+        mid[midRow + x * 3 + 2] = clip8(b);
         continue;
       }
       for (let c = 0; c < outChannels; c++) {
-        let acc = 0;
+        let acc = HALF;
         let p = srcRow + base * channels + c;
         for (let k = 0; k < n; k++, p += channels) acc += tx.weights[wBase + k]! * src[p]!;
-        mid[midRow + x * outChannels + c] = acc;
+        mid[midRow + x * outChannels + c] = clip8(acc);
       }
     }
   }
 
-  // Vertical pass; Uint8ClampedArray rounds half to even and clamps to 0–255 on store.
+  // Vertical pass, a row of sums at a time (integers, exact in doubles).
   const rowLength = w * outChannels;
   const out = new Uint8ClampedArray(h * rowLength);
   const acc = new Float64Array(rowLength);
@@ -191,13 +178,14 @@ export function resizeRegion(
     const base = ty.first[o]! - rowLo;
     const n = ty.count[o]!;
     const wBase = o * ty.stride;
-    acc.fill(0);
+    acc.fill(HALF);
     for (let k = 0; k < n; k++) {
       const weight = ty.weights[wBase + k]!;
       const midRow = (base + k) * rowLength;
       for (let i = 0; i < rowLength; i++) acc[i]! += weight * mid[midRow + i]!;
     }
-    out.set(acc, y * rowLength);
+    const outRow = y * rowLength;
+    for (let i = 0; i < rowLength; i++) out[outRow + i] = clip8(acc[i]!);
   }
   return out;
 }
