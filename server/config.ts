@@ -10,6 +10,22 @@ import { UserError } from './errors';
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** RFC 6750 b64token: the only characters an `Authorization: Bearer` header can carry. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The host name of a Host header or LOOKALIKE_ALLOWED_HOSTS entry (`Example.COM:8080` → `example.com`,
+ * `[::1]:5000` → `[::1]`), normalised the way URLs are; undefined when it is not a host.
+ */
+export function hostnameOf(host: string): string | undefined {
+  if (host === '' || /[/?#@\s]/.test(host)) return undefined;
+  try {
+    return new URL(`http://${host}`).hostname || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const configSchema = z.object({
   dataDir: z.string().min(1),
   modelCacheDir: z.string().min(1).optional(),
@@ -22,13 +38,39 @@ const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1),
   imageRoots: z.string().transform((v) => v.split(':').filter((p) => p.trim() !== '')),
-  adminToken: z.string().min(8, 'use at least 8 characters').optional(),
+  adminToken: z
+    .string()
+    .min(8, 'use at least 8 characters')
+    .regex(
+      BEARER_TOKEN,
+      'only A-Z a-z 0-9 - . _ ~ + / and trailing = can be sent as a bearer token (RFC 6750), ' +
+        'e.g. the output of `openssl rand -hex 32`'
+    )
+    .optional(),
   corsOrigins: z.string().transform((v) =>
     v
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean)
   ),
+  allowedHosts: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean)
+    )
+    .pipe(
+      z.array(
+        z.string().transform((entry, ctx) => {
+          const name = entry === '*' ? '*' : hostnameOf(entry);
+          if (name === undefined)
+            ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host name or address` });
+          return name ?? entry;
+        })
+      )
+    ),
   maxUploadBytes: positiveInt,
   encodeConcurrency: positiveInt.max(64),
   encodeQueue: z.coerce.number().int().min(0).max(10_000),
@@ -69,6 +111,7 @@ export const SETTINGS = {
   imageRoots: { env: 'LOOKALIKE_IMAGE_ROOTS', fallback: '' },
   adminToken: { env: 'LOOKALIKE_ADMIN_TOKEN', fallback: undefined },
   corsOrigins: { env: 'LOOKALIKE_CORS_ORIGINS', fallback: '' },
+  allowedHosts: { env: 'LOOKALIKE_ALLOWED_HOSTS', fallback: '' },
   maxUploadBytes: { env: 'LOOKALIKE_MAX_UPLOAD_BYTES', fallback: String(32 * 1024 * 1024) },
   encodeConcurrency: { env: 'LOOKALIKE_ENCODE_CONCURRENCY', fallback: '2' },
   encodeQueue: { env: 'LOOKALIKE_ENCODE_QUEUE', fallback: '32' },

@@ -9,7 +9,9 @@ import { Thumbnails } from '../services/thumbnails';
 import { Uploads } from '../services/uploads';
 import type { AppEnv } from './context';
 import { handleError, notFoundBody } from './errors';
+import { allowedHosts } from './middleware/allowed-hosts';
 import { bodyLimits } from './middleware/body-limit';
+import { refuseCrossSite } from './middleware/cross-site';
 import { requestLogging } from './middleware/request-log';
 import { mountStaticSite } from './middleware/static-site';
 import { docsRoutes } from './routes/docs';
@@ -37,12 +39,17 @@ original Milvus bootcamp server, so its client and scripts work unchanged. Their
 \`table_name\` parameters are accepted and ignored: one collection per data directory.
 
 Every error is \`{ "error": { "code", "message" } }\`. When LOOKALIKE_ADMIN_TOKEN is set, the
-endpoints that change the collection need \`Authorization: Bearer <token>\`.`;
+endpoints that change the collection need \`Authorization: Bearer <token>\`.
+
+Requests other than GET/HEAD/OPTIONS that a browser marks as coming from another site are refused
+(403) unless their origin is in LOOKALIKE_CORS_ORIGINS; a Host the server does not answer to gets
+421 (see LOOKALIKE_ALLOWED_HOSTS).`;
 
 /**
  * The HTTP app: thin routes over the runtime's services, zod validation on every input, one error
- * handler, a request id and log line per request, body caps, optional bearer token and CORS, the
- * OpenAPI document with Swagger UI, and the web app's static build.
+ * handler, a request id and log line per request, a Host check, cross-site writes refused, body
+ * caps, optional bearer token and CORS, the OpenAPI document with Swagger UI, and the web app's
+ * static build.
  */
 export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHono<AppEnv> {
   const { config } = runtime;
@@ -65,6 +72,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
 
   const app = new OpenAPIHono<AppEnv>();
   app.use('*', ...requestLogging(log));
+  app.use('*', allowedHosts({ bindHost: config.host, allowed: config.allowedHosts }));
   if (config.corsOrigins.length > 0) {
     app.use(
       '*',
@@ -76,6 +84,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
       })
     );
   }
+  app.use('*', refuseCrossSite(config.corsOrigins));
   app.use('*', bodyLimits({ maxUploadBytes: config.maxUploadBytes, uploadPaths: UPLOAD_PATHS }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -235,6 +235,18 @@ describe('lookalike usage errors', () => {
     expect(generateReal.stderr).toMatch(/resnet50 is a real model: use "model fetch"/);
     for (const r of [unknown, generateReal]) expect(r.stderr).not.toMatch(/^\s+at /m);
   });
+
+  it('refuses to serve with an admin token no Authorization header could carry', async () => {
+    const r = await runCli(['serve', '--port', '0'], {
+      env: { LOOKALIKE_ADMIN_TOKEN: 'my secret token!' }
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /LOOKALIKE_ADMIN_TOKEN\): only A-Z a-z 0-9 - \. _ ~ \+ \/ and trailing =/
+    );
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stderr).not.toMatch(/Lookalike on http/);
+  });
 });
 
 describe('lookalike --help', () => {
