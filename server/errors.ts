@@ -49,6 +49,19 @@ export class BusyError extends UserError {
   }
 }
 
+/** Too many requests of one kind (e.g. event streams for one job): retry after `retryAfterSeconds`. */
+export class TooManyRequestsError extends UserError {
+  override name = 'TooManyRequestsError';
+  override readonly status = 429;
+  override readonly code = 'too_many_requests';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1
+  ) {
+    super(message);
+  }
+}
+
 /** A store (MySQL, Milvus) does not answer; the request may succeed once it is back. */
 export class StoreUnavailableError extends UserError {
   override name = 'StoreUnavailableError';

@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { ImageRejectedError } from '../embedding/image-decoder';
-import { BusyError, UserError, ValidationError } from '../errors';
+import { BusyError, TooManyRequestsError, UserError, ValidationError } from '../errors';
 
 /** The one error shape every endpoint answers with. */
 export interface ErrorBody {
@@ -92,7 +92,8 @@ export function handleError(error: Error, c: Context, log: Logger): Response {
 
   if (error instanceof UserError) {
     const headers: Record<string, string> = error instanceof HttpError ? { ...error.headers } : {};
-    if (error instanceof BusyError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    if (error instanceof BusyError || error instanceof TooManyRequestsError)
+      headers['Retry-After'] = String(error.retryAfterSeconds);
     if (error.status >= 500 && !(error instanceof BusyError)) {
       log.error({ err: error }, error.message);
     }

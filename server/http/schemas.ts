@@ -33,6 +33,7 @@ const ERROR_DESCRIPTIONS = {
   409: 'Conflict',
   413: 'Request body over the limit (`payload_too_large`)',
   416: 'Range not satisfiable (`range_not_satisfiable`)',
+  429: 'Too many requests of this kind (`too_many_requests`); retry after the `Retry-After` seconds',
   500: 'Internal error (`internal`) or a failed index job',
   503: 'Too many images being encoded (`busy`); retry after the `Retry-After` seconds'
 } as const;
@@ -47,7 +48,15 @@ export const JobStateSchema = z.enum([
   'paused'
 ]);
 
-export const JobSchema = z
+/** Errors a job body lists; the rest are paged from GET /api/index/{jobId}/errors. */
+export const JOB_ERRORS_PREVIEW = 20;
+
+export const JobErrorSchema = z
+  .object({ path: z.string(), reason: z.string() })
+  .openapi('IndexJobError');
+
+/** A job's state and counters: the body of its progress events. */
+export const JobProgressSchema = z
   .object({
     jobId: z.string().openapi({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
     state: JobStateSchema,
@@ -63,17 +72,46 @@ export const JobSchema = z
     skipped: z.int().openapi({ description: 'Not images' }),
     failed: z.int().openapi({ description: 'Broken or unreadable images' }),
     removed: z.int().openapi({ description: 'Pictures whose files are gone' }),
-    errors: z.array(z.object({ path: z.string(), reason: z.string() })),
+    errorCount: z.int().openapi({
+      description:
+        'Per-file errors listed so far (the first 1000 of the skipped and failed files); page ' +
+        'them from GET /api/index/{jobId}/errors'
+    }),
     createdAt: z.number().openapi({ description: 'Unix time in ms' }),
     finishedAt: z.number().optional(),
     message: z.string().optional().openapi({ description: 'Why a job failed' })
   })
-  .openapi('IndexJob');
+  .openapi('IndexJobProgress');
 
+export const JobSchema = JobProgressSchema.extend({
+  errors: z.array(JobErrorSchema).openapi({
+    description:
+      `The first ${JOB_ERRORS_PREVIEW} per-file errors; all \`errorCount\` of them from ` +
+      'GET /api/index/{jobId}/errors'
+  })
+}).openapi('IndexJob');
+
+/** The `errors` event of a job's event stream: errors added since the last event. */
+export const JobErrorsEventSchema = z
+  .object({
+    offset: z.int().openapi({ description: "Index of the first of these in the job's errors" }),
+    errors: z.array(JobErrorSchema)
+  })
+  .openapi('IndexJobErrorsEvent');
+
+export const JobErrorsPageSchema = z
+  .object({
+    total: z.int().openapi({ description: 'Errors listed for the job' }),
+    offset: z.int(),
+    errors: z.array(JobErrorSchema)
+  })
+  .openapi('IndexJobErrors');
+
+export type JobProgressJson = z.infer<typeof JobProgressSchema>;
 export type JobJson = z.infer<typeof JobSchema>;
 
-/** A job as the API shows it (a fixed set of keys, whatever the store adds). */
-export function jobJson(job: JobRecord): JobJson {
+/** A job's state and counters as the API shows them (a fixed set of keys, whatever the store adds). */
+export function jobProgressJson(job: JobRecord): JobProgressJson {
   return {
     jobId: job.jobId,
     state: job.state,
@@ -86,12 +124,23 @@ export function jobJson(job: JobRecord): JobJson {
     skipped: job.skipped,
     failed: job.failed,
     removed: job.removed,
-    errors: job.errors.map(({ path, reason }) => ({ path, reason })),
+    errorCount: job.errors.length,
     createdAt: job.createdAt,
     ...(job.finishedAt !== undefined ? { finishedAt: job.finishedAt } : {}),
     ...(job.message ? { message: job.message } : {})
   };
 }
+
+/** A job as GET /api/index/{jobId} shows it: its progress and its first errors. */
+export function jobJson(job: JobRecord): JobJson {
+  return {
+    ...jobProgressJson(job),
+    errors: errorsJson(job.errors.slice(0, JOB_ERRORS_PREVIEW))
+  };
+}
+
+export const errorsJson = (errors: readonly JobRecord['errors'][number][]) =>
+  errors.map(({ path, reason }) => ({ path, reason }));
 
 export const SearchHitSchema = z
   .object({

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embedding/embedder';
 import type { ImageDecoder } from '../embedding/image-decoder';
-import { NotFoundError } from '../errors';
+import { NotFoundError, TooManyRequestsError } from '../errors';
 import type { JobRecord } from '../stores/catalog';
 import type { Collection } from './collection';
 import type { ImageRoots } from './image-roots';
@@ -15,6 +15,35 @@ const MAX_ERRORS = 1000;
 /** How often progress is written to the catalog and the index snapshot saved during a job. */
 const PERSIST_EVERY_MS = 1000;
 const SNAPSHOT_EVERY_MS = 60_000;
+/** Followers get at most one progress event per this interval (the final state always goes out). */
+export const EVENT_INTERVAL_MS = 100;
+/** Errors per `errors` event when a follower catches up. */
+const ERRORS_PER_EVENT = 100;
+/** Followers of one running job, all clients together, and from one client. */
+export const MAX_FOLLOWERS_PER_JOB = 16;
+export const MAX_FOLLOWERS_PER_CLIENT = 4;
+const FOLLOW_RETRY_AFTER_S = 5;
+
+export type JobError = JobRecord['errors'][number];
+
+/**
+ * What a follower of a job receives. The same objects go to every follower of a job (never mutate
+ * them), so whatever a transport makes of one (a serialised SSE frame) can be made once.
+ * `id` is how many of the job's errors a follower has had up to and including this event: the
+ * point to resume from.
+ */
+export type JobEvent =
+  | { type: 'progress'; id: number; job: Readonly<JobRecord> }
+  | { type: 'errors'; id: number; offset: number; errors: readonly JobError[] };
+
+export interface FollowOptions {
+  /** Errors from this index on (the `id` of the last event seen); 0 by default: all of them. */
+  errorsFrom?: number;
+  /** Who follows (the client's address), for the per-client limit. */
+  client?: string;
+  /** Ends the stream (the client went away). */
+  signal?: AbortSignal;
+}
 
 export interface IndexJobsDeps {
   collection: Collection;
@@ -36,6 +65,8 @@ export const isFinished = (job: JobRecord) => FINISHED.has(job.state);
 export class IndexJobs {
   private readonly events = new EventEmitter();
   private readonly live = new Map<string, { job: JobRecord; abort: AbortController }>();
+  /** Producers of the running jobs somebody follows. */
+  private readonly feeds = new Map<string, JobFeed>();
   private queue: Promise<unknown> = Promise.resolve();
   /** The most recent job, for the seed-compatible `/progress`. */
   latest: JobRecord | undefined;
@@ -112,6 +143,68 @@ export class IndexJobs {
     return () => this.events.off(jobId, listener);
   }
 
+  /**
+   * Follows a job: its current state (after the errors from `errorsFrom` on), then at most one
+   * progress event per EVENT_INTERVAL_MS with any new errors just before it, ending with the
+   * final state. A finished job gives its errors and final state at once. At most
+   * MAX_FOLLOWERS_PER_JOB follow a running job, MAX_FOLLOWERS_PER_CLIENT from one client;
+   * beyond that, TooManyRequestsError.
+   */
+  async follow(
+    jobId: string,
+    options: FollowOptions = {}
+  ): Promise<AsyncIterableIterator<JobEvent>> {
+    const from = Math.max(0, Math.floor(options.errorsFrom ?? 0));
+    const live = this.live.get(jobId);
+    if (!live) {
+      const stored = await this.deps.collection.catalog.getJob(jobId);
+      if (!stored) throw new NotFoundError(`No index job ${jobId}`);
+      const follower = new Follower(() => undefined);
+      const final: JobEvent = { type: 'progress', id: stored.errors.length, job: stored };
+      follower.push(errorEvents(stored.errors, from, stored.errors.length), final, true);
+      return follower;
+    }
+    let feed = this.feeds.get(jobId);
+    const client = options.client ?? '';
+    if (feed && feed.followers.size >= MAX_FOLLOWERS_PER_JOB) {
+      throw new TooManyRequestsError(
+        `This job already has ${MAX_FOLLOWERS_PER_JOB} followers; poll GET /api/index/${jobId} instead`,
+        FOLLOW_RETRY_AFTER_S
+      );
+    }
+    if (feed && (feed.clients.get(client) ?? 0) >= MAX_FOLLOWERS_PER_CLIENT) {
+      throw new TooManyRequestsError(
+        `You already follow this job ${MAX_FOLLOWERS_PER_CLIENT} times; close a stream first`,
+        FOLLOW_RETRY_AFTER_S
+      );
+    }
+    if (!feed) {
+      const created = new JobFeed(live.job, () => {
+        if (this.feeds.get(jobId) === created) this.feeds.delete(jobId);
+      });
+      this.feeds.set(jobId, created);
+      feed = created;
+    }
+    const joined = feed;
+    const follower = new Follower(() => joined.remove(follower, client));
+    joined.add(follower, client);
+    follower.push(errorEvents(live.job.errors, from, joined.published), joined.progress, false);
+    options.signal?.addEventListener('abort', () => void follower.return(), { once: true });
+    if (options.signal?.aborted) await follower.return();
+    return follower;
+  }
+
+  /** A page of a job's errors (at most MAX_ERRORS are kept), and how many there are. */
+  async errors(
+    jobId: string,
+    offset: number,
+    limit: number
+  ): Promise<{ total: number; errors: JobError[] }> {
+    const job = this.live.get(jobId)?.job ?? (await this.deps.collection.catalog.getJob(jobId));
+    if (!job) throw new NotFoundError(`No index job ${jobId}`);
+    return { total: job.errors.length, errors: job.errors.slice(offset, offset + limit) };
+  }
+
   /** Resolves with the finished job. */
   async waitFor(jobId: string): Promise<JobRecord> {
     const current = await this.get(jobId);
@@ -133,7 +226,9 @@ export class IndexJobs {
   }
 
   private emit(job: JobRecord) {
-    this.events.emit(job.jobId, { ...job, errors: [...job.errors] });
+    this.feeds.get(job.jobId)?.changed();
+    if (this.events.listenerCount(job.jobId) > 0)
+      this.events.emit(job.jobId, { ...job, errors: [...job.errors] });
   }
 
   private async finish(job: JobRecord, state: JobRecord['state'], message?: string) {
@@ -219,5 +314,143 @@ export class IndexJobs {
       counting.abort();
       clearInterval(snapshots);
     }
+  }
+}
+
+const errorEvents = (errors: readonly JobError[], from: number, to: number): JobEvent[] => {
+  const events: JobEvent[] = [];
+  for (let offset = from; offset < to; offset += ERRORS_PER_EVENT) {
+    const end = Math.min(offset + ERRORS_PER_EVENT, to);
+    events.push({ type: 'errors', id: end, offset, errors: errors.slice(offset, end) });
+  }
+  return events;
+};
+
+/**
+ * One running job's producer: at most one progress event per EVENT_INTERVAL_MS, plus an `errors`
+ * event with the errors added since the last one; each event is built once and handed to every
+ * follower, so the job's own work does not grow with its watchers.
+ */
+class JobFeed {
+  readonly followers = new Set<Follower>();
+  /** Followers per client address. */
+  readonly clients = new Map<string, number>();
+  /** Errors already sent out (followers that join later catch up to here first). */
+  published: number;
+  progress: JobEvent;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastSentAt = 0;
+
+  constructor(
+    private readonly job: JobRecord,
+    private readonly onEnd: () => void
+  ) {
+    this.published = job.errors.length;
+    this.progress = this.snapshot();
+  }
+
+  get finished() {
+    return isFinished(this.job);
+  }
+
+  changed() {
+    if (this.finished) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.publish();
+      return;
+    }
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = undefined;
+        this.publish();
+      },
+      Math.max(0, this.lastSentAt + EVENT_INTERVAL_MS - Date.now())
+    );
+  }
+
+  add(follower: Follower, client: string) {
+    this.followers.add(follower);
+    this.clients.set(client, (this.clients.get(client) ?? 0) + 1);
+  }
+
+  remove(follower: Follower, client: string) {
+    if (!this.followers.delete(follower)) return;
+    const left = (this.clients.get(client) ?? 1) - 1;
+    if (left > 0) this.clients.set(client, left);
+    else this.clients.delete(client);
+    if (this.followers.size === 0) this.end();
+  }
+
+  /** No one follows any more, or the job finished. */
+  end() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.onEnd();
+  }
+
+  private snapshot(): JobEvent {
+    return {
+      type: 'progress',
+      id: this.published,
+      job: { ...this.job, errors: this.job.errors.slice(0, this.published) }
+    };
+  }
+
+  private publish() {
+    this.lastSentAt = Date.now();
+    const added = errorEvents(this.job.errors, this.published, this.job.errors.length);
+    this.published = this.job.errors.length;
+    this.progress = this.snapshot();
+    for (const follower of this.followers) follower.push(added, this.progress, this.finished);
+    if (this.finished) this.end();
+  }
+}
+
+/** One follower's queue: every errors event in order, and only the latest progress event. */
+class Follower implements AsyncIterableIterator<JobEvent> {
+  private readonly queue: JobEvent[] = [];
+  private progress: JobEvent | undefined;
+  private ended = false;
+  private closed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly onClose: () => void) {}
+
+  push(errors: readonly JobEvent[], progress: JobEvent | undefined, last: boolean) {
+    this.queue.push(...errors);
+    this.progress = progress ?? this.progress;
+    if (last) this.ended = true;
+    this.wake?.();
+  }
+
+  async next(): Promise<IteratorResult<JobEvent>> {
+    for (;;) {
+      const event = this.queue.shift() ?? this.progress;
+      if (event) {
+        if (event === this.progress) this.progress = undefined;
+        return { value: event, done: false };
+      }
+      if (this.ended) return this.return();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** Stops following; what is still queued is dropped. */
+  async return(): Promise<IteratorResult<JobEvent>> {
+    this.queue.length = 0;
+    this.progress = undefined;
+    this.ended = true;
+    this.wake?.();
+    if (!this.closed) {
+      this.closed = true;
+      this.onClose();
+    }
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
   }
 }

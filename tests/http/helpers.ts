@@ -153,12 +153,15 @@ export async function indexAndWait(
   throw new Error(`job ${jobId} did not finish`);
 }
 
-/** Reads a server-sent event stream to its end: the `data` of each event, parsed as JSON. */
+/**
+ * Reads a server-sent event stream to its end: each event's name (`message` unless named), `id`,
+ * and `data` parsed as JSON.
+ */
 export async function readEvents<T>(
   res: Response,
-  onEvent?: (data: T, index: number) => void
-): Promise<{ data: T; at: number }[]> {
-  const events: { data: T; at: number }[] = [];
+  onEvent?: (data: T, index: number, event: string) => void
+): Promise<{ event: string; id?: string; data: T; at: number }[]> {
+  const events: { event: string; id?: string; data: T; at: number }[] = [];
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -167,15 +170,17 @@ export async function readEvents<T>(
     while ((end = buffer.indexOf('\n\n')) >= 0) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = block
-        .split('\n')
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n');
+      const field = (name: string) =>
+        block
+          .split('\n')
+          .filter((line) => line.startsWith(`${name}: `))
+          .map((line) => line.slice(name.length + 2));
+      const data = field('data').join('\n');
       if (!data) continue;
       const parsed = JSON.parse(data) as T;
-      events.push({ data: parsed, at: Date.now() });
-      onEvent?.(parsed, events.length - 1);
+      const event = field('event')[0] ?? 'message';
+      events.push({ event, id: field('id')[0], data: parsed, at: Date.now() });
+      onEvent?.(parsed, events.length - 1, event);
     }
   }
   return events;

@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedder } from '../../server/embedding/embedder';
 import { EVENT_INTERVAL_MS } from '../../server/http/routes/index-jobs';
+import { MAX_FOLLOWERS_PER_CLIENT, MAX_FOLLOWERS_PER_JOB } from '../../server/services/index-jobs';
+import type {
+  IndexJobErrorsEvent,
+  IndexJobErrorsPage,
+  IndexJobProgress
+} from '../../src/lib/api/types';
 import {
   errorOf,
   indexAndWait,
@@ -229,7 +235,153 @@ describe('GET /api/index/:jobId/events', () => {
     const done = await indexAndWait(t.app, join(t.imagesRoot, 'sse'));
     const res = await fetch(`${server.url}/api/index/${done.jobId}/events`);
     const received = await readEvents<JobBody>(res);
-    expect(received.map((e) => e.data)).toEqual([done]);
+    const { errors, ...progress } = done;
+    expect(errors).toEqual([]);
+    expect(received.map((e) => e.data)).toEqual([progress]);
+  });
+});
+
+/** `count` files that are not pictures: each one is a per-file error. */
+async function writeBadFiles(dir: string, count: number) {
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < count; i++)
+    await writeFile(join(dir, `bad-${String(i).padStart(4, '0')}.txt`), `not a picture ${i}\n`);
+}
+
+type StreamEvent = { event: string; id?: string; data: IndexJobProgress | IndexJobErrorsEvent };
+const errorsOf = (events: StreamEvent[]) =>
+  events.filter((e) => e.event === 'errors').map((e) => e.data as IndexJobErrorsEvent);
+const progressOf = (events: StreamEvent[]) =>
+  events.filter((e) => e.event === 'message').map((e) => e.data as IndexJobProgress);
+
+describe('the errors of a job with many bad files', () => {
+  let t: TestServer;
+  let server: Awaited<ReturnType<typeof listen>>;
+  let folder: string;
+
+  beforeAll(async () => {
+    t = await startTestServer({}, { batchSize: 4 });
+    server = await listen(t.app);
+    folder = join(t.imagesRoot, 'bad');
+    await writeBadFiles(folder, 250);
+    await writeScenes(folder, 6, { firstSeed: 700 });
+  });
+  afterAll(async () => {
+    await server.close();
+    await t.close();
+  });
+
+  it('streams new errors once, with their offsets, and progress without the error list', async () => {
+    const slow = slowDown(t.runtime.embedder, 5);
+    try {
+      const start = await fetch(`${server.url}/api/index`, jsonRequest({ path: folder }));
+      const { jobId } = (await start.json()) as { jobId: string };
+      const res = await fetch(`${server.url}/api/index/${jobId}/events`);
+      const received = (await readEvents<StreamEvent['data']>(res, (_, i) => {
+        if (i === 0) slow.release();
+      })) as StreamEvent[];
+      const batches = errorsOf(received);
+      // Contiguous: each errors event starts where the previous one ended.
+      let next = 0;
+      for (const batch of batches) {
+        expect(batch.offset).toBe(next);
+        next += batch.errors.length;
+      }
+      expect(next).toBe(250);
+      expect(new Set(batches.flatMap((b) => b.errors.map((e) => e.path))).size).toBe(250);
+      const progress = progressOf(received);
+      expect(progress.at(-1)).toMatchObject({ state: 'done', skipped: 250, errorCount: 250 });
+      for (const p of progress) expect(p).not.toHaveProperty('errors');
+      // Every event's id is the number of errors sent so far: where a reconnect resumes.
+      let sent = 0;
+      for (const e of received) {
+        if (e.event === 'errors') sent += (e.data as IndexJobErrorsEvent).errors.length;
+        expect(Number(e.id)).toBe(sent);
+      }
+    } finally {
+      slow.restore();
+    }
+  });
+
+  it('pages the errors; the job body lists only the first ones', async () => {
+    const done = await indexAndWait(t.app, folder);
+    expect(done.errorCount).toBe(250);
+    expect(done.errors).toHaveLength(20);
+    const pages: IndexJobErrorsPage[] = [];
+    for (const offset of [0, 100, 200]) {
+      const res = await t.app.request(`/api/index/${done.jobId}/errors?offset=${offset}&limit=100`);
+      expect(res.status).toBe(200);
+      pages.push((await res.json()) as IndexJobErrorsPage);
+    }
+    expect(pages.map((p) => [p.total, p.offset, p.errors.length])).toEqual([
+      [250, 0, 100],
+      [250, 100, 100],
+      [250, 200, 50]
+    ]);
+    expect(pages[0]!.errors.slice(0, 20)).toEqual(done.errors);
+    const all = pages.flatMap((p) => p.errors.map((e) => e.path));
+    expect(new Set(all).size).toBe(250);
+    expect((await t.app.request(`/api/index/${done.jobId}/errors?limit=5000`)).status).toBe(400);
+    expect((await t.app.request('/api/index/nope/errors')).status).toBe(404);
+
+    // A finished job's stream: its errors in events of 100, then the final state.
+    const full = (await readEvents(
+      await fetch(`${server.url}/api/index/${done.jobId}/events`)
+    )) as StreamEvent[];
+    expect(errorsOf(full).map((b) => [b.offset, b.errors.length])).toEqual([
+      [0, 100],
+      [100, 100],
+      [200, 50]
+    ]);
+    expect(full.map((e) => e.id)).toEqual(['100', '200', '250', '250']);
+    // Resuming: Last-Event-ID (what EventSource sends on reconnecting), or ?errorsFrom=.
+    const resumed = (await readEvents(
+      await fetch(`${server.url}/api/index/${done.jobId}/events`, {
+        headers: { 'Last-Event-ID': '200' }
+      })
+    )) as StreamEvent[];
+    expect(errorsOf(resumed).map((b) => [b.offset, b.errors.length])).toEqual([[200, 50]]);
+    expect(errorsOf(resumed)[0]!.errors).toEqual(pages[2]!.errors);
+    const tail = (await readEvents(
+      await fetch(`${server.url}/api/index/${done.jobId}/events?errorsFrom=250`)
+    )) as StreamEvent[];
+    expect(tail.map((e) => e.event)).toEqual(['message']);
+  });
+
+  it('bounds the streams per job and per client (429 with Retry-After)', async () => {
+    const slow = slowDown(t.runtime.embedder);
+    const streams: AbortController[] = [];
+    const open = async (from?: string) => {
+      const abort = new AbortController();
+      const init = { signal: abort.signal };
+      const res = from
+        ? await t.app.request(`/api/index/${jobId}/events`, init, {
+            incoming: { socket: { remoteAddress: from } }
+          })
+        : await fetch(`${server.url}/api/index/${jobId}/events`, init);
+      if (res.status === 200) streams.push(abort);
+      return res;
+    };
+    const start = await t.app.request('/api/index', jsonRequest({ path: folder }));
+    const { jobId } = (await start.json()) as { jobId: string };
+    try {
+      for (let i = 0; i < MAX_FOLLOWERS_PER_CLIENT; i++) expect((await open()).status).toBe(200);
+      const refused = await open();
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await errorOf(refused)).error.code).toBe('too_many_requests');
+      // Other clients may still follow, up to the limit per job.
+      for (let i = MAX_FOLLOWERS_PER_CLIENT; i < MAX_FOLLOWERS_PER_JOB; i++)
+        expect((await open(`10.0.0.${i}`)).status).toBe(200);
+      expect((await open('10.0.1.1')).status).toBe(429);
+      // A stream that closes frees its place.
+      streams.shift()!.abort();
+      await expect.poll(async () => (await open()).status, { timeout: 5000 }).toBe(200);
+    } finally {
+      for (const stream of streams) stream.abort();
+      slow.restore();
+      await t.runtime.jobs.waitFor(jobId);
+    }
   });
 });
 
@@ -244,16 +396,17 @@ describe('paths outside the image roots', () => {
     await symlink(outside, join(s.imagesRoot, 'links', 'escape'));
   });
 
-  it('refuses them with 403 or 404 and starts no job', async () => {
+  it('refuses them with 404, like missing paths, and starts no job', async () => {
     const before = (await (await s.app.request('/api/index?limit=100')).json()) as {
       jobs: JobBody[];
     };
+    // Outside and missing get one answer, so it tells nothing about what exists outside.
     const cases: [string, number][] = [
-      ['../..', 403],
-      [join(s.imagesRoot, '..', '..'), 403],
-      [outside, 403],
-      ['/etc', 403],
-      [join(s.imagesRoot, 'links', 'escape'), 403], // symlink inside the root, target outside
+      ['../..', 404],
+      [join(s.imagesRoot, '..', '..'), 404],
+      [outside, 404],
+      ['/etc', 404],
+      [join(s.imagesRoot, 'links', 'escape'), 404], // symlink inside the root, target outside
       [`${s.imagesRoot}/%2e%2e/%2e%2e/etc`, 404], // no decoding: a name that does not exist
       ['%2e%2e%2f%2e%2e%2fetc%2fpasswd', 404],
       [join(s.imagesRoot, 'missing'), 404],

@@ -1,15 +1,53 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { NotFoundError } from '../../errors';
 import type { Runtime } from '../../runtime';
-import { isFinished } from '../../services/index-jobs';
-import type { JobRecord } from '../../stores/catalog';
+import {
+  EVENT_INTERVAL_MS,
+  MAX_FOLLOWERS_PER_CLIENT,
+  MAX_FOLLOWERS_PER_JOB,
+  type JobEvent
+} from '../../services/index-jobs';
 import { createRouter } from '../context';
 import { adminAuth } from '../middleware/auth';
-import { errors, JobSchema, jobJson } from '../schemas';
+import {
+  errors,
+  errorsJson,
+  JobErrorsEventSchema,
+  JobErrorsPageSchema,
+  JobProgressSchema,
+  JobSchema,
+  jobJson,
+  jobProgressJson
+} from '../schemas';
 
-/** Progress events are sent at most this often (the final state always goes out). */
-export const EVENT_INTERVAL_MS = 100;
+export { EVENT_INTERVAL_MS };
+
+/**
+ * Each event as an SSE frame, made once however many clients follow the job (the service hands
+ * every follower the same event objects).
+ */
+const frames = new WeakMap<JobEvent, string>();
+function frameOf(event: JobEvent): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    // JSON has no raw line breaks, so one `data:` line holds it.
+    frame =
+      event.type === 'progress'
+        ? `id: ${event.id}\ndata: ${JSON.stringify(jobProgressJson(event.job))}\n\n`
+        : `event: errors\nid: ${event.id}\ndata: ${JSON.stringify({ offset: event.offset, errors: errorsJson(event.errors) })}\n\n`;
+    frames.set(event, frame);
+  }
+  return frame;
+}
+
+/** The client's address, for the per-client stream limit (requests made in-process have none). */
+function clientOf(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)
+    ?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'local';
+}
 
 const JobIdParam = z.object({
   jobId: z
@@ -91,16 +129,57 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     tags: ['indexing'],
     summary: 'Follow a job (server-sent events)',
     description:
-      'One `message` event carrying the job JSON on every change, at most ten a second; the ' +
-      'final state is always sent, then the stream ends. Close your EventSource when `state` is ' +
-      'done, failed, cancelled or interrupted (otherwise it reconnects and gets the final state again).',
-    request: { params: JobIdParam },
+      "Unnamed (`message`) events carry the job's state and counters (IndexJobProgress), at " +
+      `most one per ${EVENT_INTERVAL_MS} ms; \`errors\` events carry the per-file errors added ` +
+      'since the previous event (IndexJobErrorsEvent, with the `offset` of the first). First come ' +
+      'the errors from `errorsFrom` on (0 by default) and the current state; the final state is ' +
+      "always sent, then the stream ends. Every event's `id` is how many errors the client has " +
+      'had: an EventSource resumes from there by itself (`Last-Event-ID`). Close your ' +
+      'EventSource when `state` is done, failed, cancelled or interrupted (otherwise it ' +
+      `reconnects and gets the final state again). At most ${MAX_FOLLOWERS_PER_JOB} streams ` +
+      `follow a running job, ${MAX_FOLLOWERS_PER_CLIENT} from one client: beyond that, 429.`,
+    request: {
+      params: JobIdParam,
+      query: z.object({
+        errorsFrom: z.coerce.number().int().min(0).optional().openapi({
+          description: 'Send errors from this index on (overrides Last-Event-ID)'
+        })
+      }),
+      headers: z.object({
+        'last-event-id': z.string().max(20).optional().openapi({
+          description: 'Sent by EventSource on reconnecting: errors from this index on'
+        })
+      })
+    },
     responses: {
       200: {
-        description: 'Event stream of IndexJob JSON',
+        description:
+          'Event stream: IndexJobProgress (`message`) and IndexJobErrorsEvent (`errors`) JSON',
         content: { 'text/event-stream': { schema: z.string() } }
       },
-      ...errors(404)
+      ...errors(404, 429)
+    }
+  });
+
+  const jobErrors = createRoute({
+    method: 'get',
+    path: '/index/{jobId}/errors',
+    tags: ['indexing'],
+    summary: "A page of a job's per-file errors",
+    description: 'Up to 1000 errors are kept per job; later problems are only counted.',
+    request: {
+      params: JobIdParam,
+      query: z.object({
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100)
+      })
+    },
+    responses: {
+      200: {
+        description: 'The errors from `offset` on',
+        content: { 'application/json': { schema: JobErrorsPageSchema } }
+      },
+      ...errors(400, 404)
     }
   });
 
@@ -119,7 +198,11 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     }
   });
 
-  return createRouter()
+  const router = createRouter();
+  // The event stream's bodies are documented as components (the stream itself is a string).
+  router.openAPIRegistry.register('IndexJobProgress', JobProgressSchema);
+  router.openAPIRegistry.register('IndexJobErrorsEvent', JobErrorsEventSchema);
+  return router
     .openapi(start, async (c) => {
       const { path, recursive } = c.req.valid('json');
       const job = await jobs.start({ path, recursive });
@@ -140,70 +223,28 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
       const { jobId } = c.req.valid('param');
       return c.json(jobJson(await jobs.cancel(jobId)), 200);
     })
+    .openapi(jobErrors, async (c) => {
+      const { jobId } = c.req.valid('param');
+      const { offset, limit } = c.req.valid('query');
+      const page = await jobs.errors(jobId, offset, limit);
+      return c.json({ total: page.total, offset, errors: errorsJson(page.errors) }, 200);
+    })
     .openapi(events, async (c) => {
       const { jobId } = c.req.valid('param');
-      // Subscribe before reading the job, so no change falls between the two.
-      let latest: JobRecord | undefined;
-      let wake: (() => void) | undefined;
-      const unsubscribe = jobs.subscribe(jobId, (job) => {
-        latest = job;
-        wake?.();
+      const { errorsFrom } = c.req.valid('query');
+      const lastEventId = Number(c.req.valid('header')['last-event-id']);
+      const stop = new AbortController();
+      const followed = await jobs.follow(jobId, {
+        errorsFrom: errorsFrom ?? (Number.isSafeInteger(lastEventId) ? lastEventId : 0),
+        client: clientOf(c),
+        signal: stop.signal
       });
-      const current = await jobs.get(jobId).catch((error: unknown) => {
-        unsubscribe();
-        throw error;
-      });
-      if (!current) {
-        unsubscribe();
-        throw new NotFoundError(`No index job ${jobId}`);
-      }
-      latest ??= current;
       return streamSSE(c, async (stream) => {
-        let closed = false;
-        stream.onAbort(() => {
-          closed = true;
-          wake?.();
-        });
-        const nextChange = () =>
-          new Promise<void>((resolve) => {
-            wake = () => {
-              wake = undefined;
-              resolve();
-            };
-          });
-        const pause = (ms: number) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, ms);
-            wake = () => {
-              // A finished job or a closed client should not wait out the pause.
-              if (closed || (latest && isFinished(latest))) {
-                clearTimeout(timer);
-                resolve();
-              }
-            };
-          });
-        let sent = 0;
-        let lastSentAt = 0;
+        stream.onAbort(() => stop.abort());
         try {
-          while (!closed) {
-            if (!latest) {
-              await nextChange();
-              continue;
-            }
-            const wait = lastSentAt + EVENT_INTERVAL_MS - Date.now();
-            if (wait > 0 && !isFinished(latest)) {
-              await pause(wait);
-              continue;
-            }
-            const job = latest;
-            latest = undefined;
-            await stream.writeSSE({ data: JSON.stringify(jobJson(job)), id: String(sent++) });
-            lastSentAt = Date.now();
-            if (isFinished(job)) break;
-          }
+          for await (const event of followed) await stream.write(frameOf(event));
         } finally {
-          wake = undefined;
-          unsubscribe();
+          stop.abort();
         }
       });
     });

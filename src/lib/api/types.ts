@@ -44,7 +44,8 @@ export const FINISHED_JOB_STATES: readonly JobState[] = [
   'interrupted'
 ];
 
-export interface IndexJob {
+/** A job's state and counters: what its event stream's progress events carry. */
+export interface IndexJobProgress {
   jobId: string;
   state: JobState;
   path: string;
@@ -57,8 +58,32 @@ export interface IndexJob {
   skipped: number;
   failed: number;
   removed: number;
-  errors: { path: string; reason: string }[];
+  /** Per-file errors listed for the job (the first 1000 problems); paged from `/errors`. */
+  errorCount: number;
   createdAt: number;
   finishedAt?: number;
   message?: string;
+}
+
+export interface IndexJobError {
+  path: string;
+  reason: string;
+}
+
+/** GET /api/index/:jobId: the progress and the first 20 errors. */
+export interface IndexJob extends IndexJobProgress {
+  errors: IndexJobError[];
+}
+
+/** An `errors` event: errors added since the last event; `offset` is the first one's index. */
+export interface IndexJobErrorsEvent {
+  offset: number;
+  errors: IndexJobError[];
+}
+
+/** GET /api/index/:jobId/errors. */
+export interface IndexJobErrorsPage {
+  total: number;
+  offset: number;
+  errors: IndexJobError[];
 }
