@@ -6,6 +6,8 @@ import { HttpError } from './errors';
 
 export interface FileToSend {
   path: string;
+  /** The file already opened (and checked) by the caller, sent instead of opening `path`. */
+  opened?: FileHandle;
   contentType: string;
   /** Quoted entity tag, strong (`"…"`) or weak (`W/"…"`). */
   etag: string;
@@ -30,12 +32,13 @@ export function imageContentType(format: string): string {
 /**
  * Streams a file with validators and ranges: ETag and 304 on If-None-Match, one byte range
  * (206 + Content-Range, 416 when it cannot be satisfied, If-Range honoured), HEAD without a body.
- * The file is opened once, so its size and its bytes come from the same file.
+ * The file is opened once (or comes opened), so its size and its bytes come from the same file;
+ * it is closed here either way.
  */
 export async function sendFile(c: Context, file: FileToSend): Promise<Response> {
   let handle: FileHandle;
   try {
-    handle = await open(file.path, 'r');
+    handle = file.opened ?? (await open(file.path, 'r'));
   } catch {
     throw new NotFoundError('The file is gone');
   }

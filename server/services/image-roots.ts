@@ -1,6 +1,29 @@
-import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ForbiddenPathError, NotFoundError } from '../errors';
+
+/**
+ * The one answer for a path that is missing and for one outside the roots, so that a client
+ * cannot tell which (and so learn what exists outside them); it names no root either.
+ */
+export const NOT_IN_ROOTS =
+  'No such folder or file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
+
+/** A regular file inside the roots, opened for reading; the caller closes `handle`. */
+export interface OpenedFile {
+  handle: FileHandle;
+  /** Its real path. */
+  path: string;
+  /** fstat of the opened file: its size and dates belong to the bytes that will be read. */
+  info: Stats;
+}
+
+/**
+ * Read-only, and no following of a final symlink (a path swapped for a link between resolving and
+ * opening fails with ELOOP), nor blocking on a FIFO swapped in (it is then refused as no file).
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * The folders a request may index or read from. Every check works on real paths (symlinks
@@ -35,7 +58,7 @@ export class ImageRoots {
 
   /**
    * The real path of `requested` (absolute, or relative to the working directory) if it exists and
-   * lies inside a root; otherwise a 403 that says how to allow it.
+   * lies inside a root; otherwise a 404, the same whether it is missing or outside (NOT_IN_ROOTS).
    */
   async resolve(requested: string): Promise<string> {
     if (requested.includes('\0')) throw new ForbiddenPathError('Path contains a NUL byte');
@@ -46,17 +69,49 @@ export class ImageRoots {
       );
     }
     const real = await realpath(resolve(requested)).catch(() => undefined);
-    if (real === undefined) throw new NotFoundError(`No such folder or file: ${requested}`);
-    if (!this.contains(real)) {
-      throw new ForbiddenPathError(
-        `${requested} is outside the allowed image folders (LOOKALIKE_IMAGE_ROOTS: ${this.roots.join(':')})`
-      );
-    }
+    if (real === undefined || !this.contains(real)) throw new NotFoundError(NOT_IN_ROOTS);
     return real;
+  }
+
+  /**
+   * Opens `path` for reading if it is, now, a regular file inside the roots; undefined otherwise.
+   * Every read of a picture goes through here, so a file or folder swapped for a symlink after
+   * indexing, or a root no longer configured, is never read. The real path is checked, opened
+   * without following a final symlink, and the opened file must be the one checked: same device
+   * and inode as the real path, and (where /proc tells) the very path the kernel opened. A hard
+   * link inside a root is a file there like any other: putting it there is the owner's choice.
+   */
+  async openFile(path: string): Promise<OpenedFile | undefined> {
+    if (path.includes('\0')) return undefined;
+    const real = await realpath(resolve(path)).catch(() => undefined);
+    if (real === undefined || !this.contains(real)) return undefined;
+    const handle = await open(real, OPEN_FLAGS).catch(() => undefined);
+    if (!handle) return undefined;
+    try {
+      const info = await handle.stat();
+      const named = await stat(real).catch(() => undefined);
+      const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
+      if (info.isFile() && named?.dev === info.dev && named.ino === info.ino && opened === real) {
+        return { handle, path: real, info };
+      }
+    } catch {
+      // Treated like any file that cannot be read.
+    }
+    await handle.close();
+    return undefined;
   }
 
   /** These roots plus one more (the CLI's explicit folder argument counts as allowed). */
   async with(extra: string): Promise<ImageRoots> {
     return ImageRoots.create([...this.roots, extra]);
+  }
+
+  /**
+   * These roots, as they were resolved, plus a folder of the server's own that may not exist yet
+   * (the uploads): its parent is resolved now, the folder itself is taken as named.
+   */
+  async withOwnFolder(folder: string): Promise<ImageRoots> {
+    const parent = await realpath(dirname(resolve(folder)));
+    return new ImageRoots([...this.roots, join(parent, basename(folder))]);
   }
 }

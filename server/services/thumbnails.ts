@@ -2,15 +2,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
+import type { ImageDecoder } from '../embedding/image-decoder';
 import { NotFoundError } from '../errors';
 import type { ImageWithPaths } from '../stores/catalog';
+import type { ImageRoots } from './image-roots';
 
 export interface ThumbnailOptions {
   /** Cache folder, `<dataDir>/thumbs`. */
   dir: string;
-  /** Reads source files within the configured size limit. */
-  decoder: Pick<ImageDecoder, 'read'>;
+  /**
+   * Unused: sources are read through `get`'s SourceFiles, which check the roots at each read.
+   * Kept only while app.ts still passes it.
+   */
+  decoder?: Pick<ImageDecoder, 'read'>;
   /** Pixel limit for decoding (config.maxPixels). */
   maxPixels: number;
   /** Longest side of a thumbnail. */
@@ -39,20 +43,33 @@ export class Thumbnails {
     return join(this.options.dir, `${contentHash}.webp`);
   }
 
-  /** The cached thumbnail's path, generating it first if needed. */
-  async get(image: ImageWithPaths): Promise<string> {
+  /**
+   * The cached thumbnail's path, generating it first if needed. A thumbnail shows a picture's
+   * bytes, so it is given only while one of the picture's files may be read through `files`
+   * (the roots as they are now), and made only from such a file.
+   */
+  async get(image: ImageWithPaths, files: SourceFiles): Promise<string> {
     const target = this.pathFor(image.contentHash);
-    if (await isFile(target)) return target;
+    if (await isFile(target)) {
+      if (await anyReadable(image, files)) return target;
+      throw gone(image);
+    }
     let pending = this.inFlight.get(image.contentHash);
     if (!pending) {
-      pending = this.generate(image, target).finally(() => this.inFlight.delete(image.contentHash));
+      pending = this.generate(image, target, files).finally(() =>
+        this.inFlight.delete(image.contentHash)
+      );
       this.inFlight.set(image.contentHash, pending);
     }
     return pending;
   }
 
-  private async generate(image: ImageWithPaths, target: string): Promise<string> {
-    const bytes = await this.readSource(image);
+  private async generate(
+    image: ImageWithPaths,
+    target: string,
+    files: SourceFiles
+  ): Promise<string> {
+    const bytes = await readSource(image, files);
     const webp = await sharp(bytes, { limitInputPixels: this.options.maxPixels, pages: 1 })
       .rotate() // EXIF orientation
       .resize({
@@ -75,24 +92,48 @@ export class Thumbnails {
     }
     return target;
   }
-
-  /** The bytes of the first file that still holds this picture's content. */
-  private async readSource(image: ImageWithPaths): Promise<Uint8Array> {
-    for (const path of image.paths) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await this.options.decoder.read(path);
-      } catch (error) {
-        if (error instanceof ImageRejectedError) continue;
-        throw error;
-      }
-      if (createHash('sha256').update(bytes).digest('hex') === image.contentHash) return bytes;
-    }
-    throw new NotFoundError(
-      `The files of image ${image.id} are gone or have changed; index their folder again`
-    );
-  }
 }
+
+/** Opens a picture's file if it may be read now (ImageRoots.openFile). */
+export type SourceFiles = Pick<ImageRoots, 'openFile'>;
+
+async function anyReadable(image: ImageWithPaths, files: SourceFiles): Promise<boolean> {
+  for (const path of image.paths) {
+    const file = await files.openFile(path);
+    if (!file) continue;
+    await file.handle.close();
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The bytes of the first readable file that still holds this picture's content. A file of
+ * another size cannot, so it is not read (which also keeps reads within the indexed size).
+ */
+async function readSource(image: ImageWithPaths, files: SourceFiles): Promise<Uint8Array> {
+  for (const path of image.paths) {
+    const file = await files.openFile(path);
+    if (!file) continue;
+    let bytes: Uint8Array | undefined;
+    try {
+      if (file.info.size === image.bytes) bytes = await file.handle.readFile();
+    } catch {
+      // Unreadable: try the next copy.
+    } finally {
+      await file.handle.close();
+    }
+    if (bytes && createHash('sha256').update(bytes).digest('hex') === image.contentHash) {
+      return bytes;
+    }
+  }
+  throw gone(image);
+}
+
+const gone = (image: ImageWithPaths) =>
+  new NotFoundError(
+    `The files of image ${image.id} are gone or have changed; index their folder again`
+  );
 
 async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() ?? false;

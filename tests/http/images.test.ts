@@ -1,9 +1,26 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config';
+import { createApp } from '../../server/http/app';
+import { createRuntime } from '../../server/runtime';
 import { scene } from '../helpers/images';
+import { TEST_MODEL_CACHE } from '../helpers/models';
 import {
   errorOf,
   indexAndWait,
@@ -241,6 +258,130 @@ describe('files that changed or vanished', () => {
     const gone = await s.app.request(`/api/images/${id}`);
     expect(gone.status).toBe(404);
     expect((await errorOf(gone)).error.code).toBe('not_found');
+  });
+});
+
+/** The three ways a file is read over HTTP: original, thumbnail, seed-compatible `/data`. */
+async function readsOf(app: TestServer['app'], id: number, path: string) {
+  const requests = {
+    original: `/api/images/${id}`,
+    thumb: `/api/images/${id}/thumb`,
+    data: `/data?image_path=${encodeURIComponent(path)}`
+  };
+  const answers: Record<string, { status: number; body: Buffer }> = {};
+  for (const [name, url] of Object.entries(requests)) {
+    const res = await app.request(url);
+    answers[name] = { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+  }
+  return answers as Record<keyof typeof requests, { status: number; body: Buffer }>;
+}
+
+const allNotFound = { original: 404, thumb: 404, data: 404 };
+const statuses = (answers: Record<string, { status: number }>) =>
+  Object.fromEntries(Object.entries(answers).map(([name, a]) => [name, a.status]));
+
+describe('files swapped for links out of the root after indexing', () => {
+  let outside: string;
+
+  beforeAll(async () => {
+    outside = join(s.base, 'outside');
+    await mkdir(outside, { recursive: true });
+  });
+
+  it('does not serve the outside file a link now points to', async () => {
+    const dir = join(s.imagesRoot, 'swapped');
+    const [path] = await writeScenes(dir, 1, { firstSeed: 710 });
+    await indexAndWait(s.app, dir);
+    const id = await idOf(path!);
+    const secret = join(outside, 'secret.txt');
+    await writeFile(secret, 'the secret bytes');
+    await rm(path!);
+    await symlink(secret, path!);
+
+    const answers = await readsOf(s.app, id, path!);
+    expect(statuses(answers)).toEqual(allNotFound);
+    for (const { body } of Object.values(answers)) {
+      expect(body.toString()).not.toContain('the secret bytes');
+    }
+  });
+
+  it('makes no thumbnail from outside the root, even of the very same content', async () => {
+    const dir = join(s.imagesRoot, 'swapped-copy');
+    const [path] = await writeScenes(dir, 1, { firstSeed: 720 });
+    await indexAndWait(s.app, dir);
+    const id = await idOf(path!);
+    const copy = join(outside, 'copy.jpg');
+    await copyFile(path!, copy);
+    await rm(path!);
+    await symlink(copy, path!);
+    expect(statuses(await readsOf(s.app, id, path!))).toEqual(allNotFound);
+  });
+
+  it('does not follow a folder swapped for a link to an outside folder', async () => {
+    const dir = join(s.imagesRoot, 'album');
+    const [path] = await writeScenes(dir, 1, { firstSeed: 730 });
+    await indexAndWait(s.app, dir);
+    const id = await idOf(path!);
+    // A cached thumbnail is not shown either once no file of the picture may be read.
+    expect((await s.app.request(`/api/images/${id}/thumb`)).status).toBe(200);
+    const elsewhere = join(outside, 'album');
+    await writeScenes(elsewhere, 1, { firstSeed: 730 }); // same name, same content
+    await writeFile(join(elsewhere, 'img-00.jpg'), 'the secret bytes', { flag: 'a' });
+    await rm(dir, { recursive: true });
+    await symlink(elsewhere, dir);
+    const answers = await readsOf(s.app, id, path!);
+    expect(statuses(answers)).toEqual(allNotFound);
+  });
+
+  it('serves a hard link inside the root, as any file there (the owner put it there)', async () => {
+    const original = join(outside, 'linked.jpg');
+    await writeFile(original, await scene(100, 80, 740));
+    const dir = join(s.imagesRoot, 'hard');
+    await mkdir(dir);
+    const path = join(dir, 'linked.jpg');
+    await link(original, path);
+    await indexAndWait(s.app, dir);
+    const answers = await readsOf(s.app, await idOf(path), path);
+    expect(statuses(answers)).toEqual({ original: 200, thumb: 200, data: 200 });
+    expect(answers.original.body.equals(await readFile(original))).toBe(true);
+  });
+});
+
+describe('a root removed from LOOKALIKE_IMAGE_ROOTS', () => {
+  it('is no longer read after a restart, though its pictures stay in the catalog', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'lookalike-roots-'));
+    const kept = join(base, 'kept');
+    const dropped = join(base, 'dropped');
+    const dataDir = join(base, 'data');
+    const [keptPath] = await writeScenes(kept, 1, { firstSeed: 750 });
+    const [droppedPath] = await writeScenes(dropped, 1, { firstSeed: 760 });
+    const start = async (roots: string[]) => {
+      const config = loadConfig(
+        { model: 'tiny', dataDir, threads: 1 },
+        { LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE, LOOKALIKE_IMAGE_ROOTS: roots.join(':') }
+      );
+      const runtime = await createRuntime(config);
+      return { runtime, app: createApp(runtime) };
+    };
+    let server = await start([kept, dropped]);
+    try {
+      await indexAndWait(server.app, kept);
+      await indexAndWait(server.app, dropped);
+      const record = await server.runtime.collection.catalog.getPath(droppedPath!);
+      const droppedId = record!.imageId;
+      const keptId = (await server.runtime.collection.catalog.getPath(keptPath!))!.imageId;
+      const ok = { original: 200, thumb: 200, data: 200 };
+      expect(statuses(await readsOf(server.app, droppedId, droppedPath!))).toEqual(ok);
+
+      await server.runtime.close();
+      server = await start([kept]);
+      expect(statuses(await readsOf(server.app, keptId, keptPath!))).toEqual(ok);
+      expect(await server.runtime.collection.getImage(droppedId)).toBeDefined();
+      expect(statuses(await readsOf(server.app, droppedId, droppedPath!))).toEqual(allNotFound);
+    } finally {
+      await server.runtime.close();
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
 

@@ -260,6 +260,40 @@ describe('GET /data', () => {
   });
 });
 
+describe('paths the server may not index', () => {
+  let s: TestServer;
+
+  beforeAll(async () => {
+    s = await startTestServer();
+    await writeScenes(join(s.base, 'outside'), 1);
+  });
+  afterAll(() => s.close());
+
+  it('answers the same for a missing path and an existing one outside the roots', async () => {
+    const paths = [
+      join(s.base, 'outside'), // exists, outside
+      join(s.base, 'outside', 'img-00.jpg'),
+      '/etc',
+      join(s.base, 'no such folder'), // missing, outside
+      join(s.imagesRoot, 'no such folder') // missing, inside
+    ];
+    for (const [url, body] of [
+      ['/api/index', (path: string) => ({ path })],
+      ['/img/load', (path: string) => ({ File: path })]
+    ] as const) {
+      const answers = new Set<string>();
+      for (const path of paths) {
+        const res = await s.app.request(url, jsonRequest(body(path)));
+        const text = await res.text();
+        expect(text, path).not.toContain(s.imagesRoot);
+        answers.add(`${res.status} ${text}`);
+      }
+      expect([...answers], url).toHaveLength(1);
+      expect([...answers][0]).toMatch(/^404 /);
+    }
+  });
+});
+
 describe('errors and logs', () => {
   it('answers unknown errors with a bare 500 and logs them with the request id', async () => {
     const s = await startTestServer();

@@ -173,8 +173,8 @@ describe('seed-compatible API, details', () => {
 
   it('applies the path rules of /api/index to /img/load', async () => {
     const outside = await post('/img/load', jsonRequest({ File: '/etc' }));
-    expect(outside.status).toBe(403);
-    expect((await errorOf(outside)).error.code).toBe('path_not_allowed');
+    expect(outside.status).toBe(404);
+    expect((await errorOf(outside)).error.code).toBe('not_found');
     const missing = await post('/img/load', jsonRequest({ File: join(folder, 'nope') }));
     expect(missing.status).toBe(404);
     const invalid = await post('/img/load', jsonRequest({ file: folder }));

@@ -4,14 +4,16 @@ import type { Runtime } from '../../runtime';
 import type { Thumbnails } from '../../services/thumbnails';
 import { createRouter } from '../context';
 import { sendFile } from '../file-response';
-import { fileOfImage } from '../image-files';
+import { fileOfImage, readableRoots } from '../image-files';
 import { adminAuth } from '../middleware/auth';
 import { BinarySchema, errors, ImageIdParamSchema } from '../schemas';
 
 /** Thumbnails are named by content, which never changes for an id: cache them for good. */
 export const THUMB_CACHE_CONTROL = 'private, max-age=31536000, immutable';
 
-export function imageRoutes({ collection, config }: Runtime, thumbnails: Thumbnails) {
+export function imageRoutes(runtime: Runtime, thumbnails: Thumbnails) {
+  const { collection, config } = runtime;
+  const readable = readableRoots(runtime);
   const count = createRoute({
     method: 'get',
     path: '/images/count',
@@ -47,8 +49,9 @@ export function imageRoutes({ collection, config }: Runtime, thumbnails: Thumbna
     tags: ['images'],
     summary: "A picture's original file",
     description:
-      'Looked up by id only. Strong ETag (content hash) with 304 on If-None-Match; one byte range ' +
-      '(206, or 416 when it cannot be satisfied).',
+      'Looked up by id only, and read only while its file lies inside the allowed image folders ' +
+      '(symlinks resolved at each read), else 404. Strong ETag (content hash) with 304 on ' +
+      'If-None-Match; one byte range (206, or 416 when it cannot be satisfied).',
     request: { params: ImageIdParamSchema },
     responses: {
       200: { description: 'The file', content: { 'image/*': { schema: BinarySchema } } },
@@ -86,7 +89,7 @@ export function imageRoutes({ collection, config }: Runtime, thumbnails: Thumbna
     })
     .openapi(original, async (c) => {
       const { id } = c.req.valid('param');
-      const file = await fileOfImage(collection, await imageOr404(id));
+      const file = await fileOfImage(collection, await readable, await imageOr404(id));
       if (!file) throw new NotFoundError(`The files of image ${id} are gone; index again`);
       return sendFile(c, file);
     })
@@ -94,7 +97,7 @@ export function imageRoutes({ collection, config }: Runtime, thumbnails: Thumbna
       const { id } = c.req.valid('param');
       const image = await imageOr404(id);
       return sendFile(c, {
-        path: await thumbnails.get(image),
+        path: await thumbnails.get(image, await readable),
         contentType: 'image/webp',
         etag: `"${image.contentHash}-t${thumbnails.size}"`,
         cacheControl: THUMB_CACHE_CONTROL

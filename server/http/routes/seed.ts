@@ -7,7 +7,7 @@ import type { JobRecord } from '../../stores/catalog';
 import { createRouter } from '../context';
 import { HttpError } from '../errors';
 import { sendFile } from '../file-response';
-import { fileOfPath } from '../image-files';
+import { fileOfPath, readableRoots } from '../image-files';
 import { adminAuth } from '../middleware/auth';
 import { BinarySchema, errors, ImageFileSchema, TopKSchema } from '../schemas';
 import { checkUploadSize } from '../upload-limits';
@@ -35,11 +35,9 @@ export function progressText(job: JobRecord | undefined): string {
 /** L2 distance between unit vectors with cosine similarity `score` (the seed's metric). */
 export const l2FromCosine = (score: number) => Math.sqrt(Math.max(0, 2 - 2 * score));
 
-export function seedRoutes(
-  { jobs, collection, embedder, config }: Runtime,
-  limiter: EncodeLimiter,
-  uploads: Uploads
-) {
+export function seedRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Uploads) {
+  const { jobs, collection, embedder, config } = runtime;
+  const readable = readableRoots(runtime);
   const auth = adminAuth(config.adminToken);
   const admin = [{ bearerAuth: [] }];
 
@@ -184,7 +182,8 @@ export function seedRoutes(
     tags: [TAG],
     summary: 'An indexed file, by its exact path',
     description:
-      'Only paths the collection holds (as returned by /img/search) are served; anything else is 404.',
+      'Only paths the collection holds (as returned by /img/search) are served, and only while ' +
+      'they lie inside the allowed image folders (or the uploads folder); anything else is 404.',
     request: { query: z.object({ image_path: z.string().min(1).max(4096) }) },
     responses: {
       200: { description: 'The file', content: { 'image/*': { schema: BinarySchema } } },
@@ -237,7 +236,7 @@ export function seedRoutes(
     })
     .openapi(data, async (c) => {
       const { image_path: path } = c.req.valid('query');
-      const file = await fileOfPath(collection, path);
+      const file = await fileOfPath(collection, await readable, path);
       if (!file) throw new NotFoundError('No indexed file at that path');
       return sendFile(c, file);
     });
