@@ -67,6 +67,9 @@ describe('docker-compose.yml', () => {
     const known = new Set(Object.values(SETTINGS).map((s) => s.env));
     for (const key of Object.keys(env)) expect(known, key).toContain(key);
     expect(env.MILVUS_ADDRESS).toBe('milvus:19530');
+    // Bound to every interface inside the container, it must still refuse rebinding host names.
+    expect(env.HOST).toBe('0.0.0.0');
+    expect(env.LOOKALIKE_ALLOWED_HOSTS).toBe('${LOOKALIKE_ALLOWED_HOSTS:-localhost}');
     const mysql = compose.services.mysql!.environment!;
     expect(env.MYSQL_URL).toBe(
       `mysql://${mysql.MYSQL_USER}:${mysql.MYSQL_PASSWORD}@mysql:3306/${mysql.MYSQL_DATABASE}`
