@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import { ImageGeometryError, planResize, type ResizePlan } from '../../src/lib/core/preprocess';
+import { resizeForModel } from '../../src/lib/core/resize';
 import {
   ImageRejectedError,
   type DecodedImage,
@@ -16,13 +17,33 @@ const KERNELS = {
   lanczos3: sharp.kernel.lanczos3
 } as const;
 
+/**
+ * Whether to resample with core's Pillow-exact resize (the browser's) instead of libvips: for
+ * bicubic whenever an axis is enlarged. libvips enlarges on a grid half a source pixel off Pillow's
+ * (`o·in/out` against `(o + 0.5)·in/out`), several levels off on every edge (embedding cosine
+ * down to 0.96 with real weights); such pictures are small (shorter side under the model's), so
+ * resizing them in JavaScript costs a few milliseconds. Shrinking stays in libvips: it agrees with
+ * Pillow to about half a level (a box pre-shrink at 4× and more), streams instead of holding the
+ * whole decoded picture, and runs off the event loop, where core's resize would block it for
+ * 100–300 ms on a 12 MP photo.
+ */
+function usesCoreResize(
+  width: number,
+  height: number,
+  plan: ResizePlan,
+  interpolation: ModelManifest['preprocess']['interpolation']
+): boolean {
+  return interpolation === 'bicubic' && (plan.resizeWidth > width || plan.resizeHeight > height);
+}
+
 /** EXIF orientations 5–8 turn the picture by 90°, swapping its width and height. */
 const swapsAxes = (orientation: number | undefined) => (orientation ?? 1) >= 5;
 
 /**
  * Decodes with sharp (libvips): EXIF orientation applied, alpha flattened onto the manifest's
  * background, converted to 8-bit sRGB, first frame of animations, then resized and cropped as the
- * manifest's plan says. Size and pixel limits are checked from the header before any decoding.
+ * manifest's plan says (enlarging with core's resize, as the browser does: `usesCoreResize`). Size
+ * and pixel limits are checked from the header before any decoding.
  */
 export class SharpImageDecoder implements ImageDecoder {
   constructor(private readonly limits: DecoderLimits) {}
@@ -64,39 +85,47 @@ export class SharpImageDecoder implements ImageDecoder {
     }
     const [r, g, b] = preprocess.background;
 
-    const { data, info } = await sharp(bytes, {
-      limitInputPixels: this.limits.maxPixels,
-      pages: 1
-    })
+    // Pixels as shown (EXIF orientation applied), transparency on the background, 8-bit sRGB.
+    const upright = sharp(bytes, { limitInputPixels: this.limits.maxPixels, pages: 1 })
       .rotate()
       .flatten({ background: { r, g, b } })
-      .toColourspace('srgb')
-      .resize(plan.resizeWidth, plan.resizeHeight, {
-        fit: 'fill',
-        kernel: KERNELS[preprocess.interpolation],
-        // Browser parity: the browser decodes at full size, so JPEG is decoded at 1/2, 1/4 or 1/8
-        // scale only when at least twice that much shrinking is left for the cubic filter, WebP
-        // never. Shrinking on load all the way (`true`: a third less decode time) gave pixels 4
-        // (224 px input) to 15 (64 px) levels off a full decode on fine detail (a 12 px wave).
-        fastShrinkOnLoad: false
-      })
-      .extract(plan.crop)
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
+      .toColourspace('srgb');
+    const inCore = usesCoreResize(width, height, plan, preprocess.interpolation);
+    const { data, info } = await (
+      inCore
+        ? upright.removeAlpha().raw({ depth: 'uchar' })
+        : upright
+            .resize(plan.resizeWidth, plan.resizeHeight, {
+              fit: 'fill',
+              kernel: KERNELS[preprocess.interpolation],
+              // Browser parity: the browser decodes at full size, so JPEG is decoded at 1/2, 1/4
+              // or 1/8 scale only when at least twice that much shrinking is left for the cubic
+              // filter, WebP never. Shrinking on load all the way (`true`: a third less decode
+              // time) gave pixels 4 (224 px input) to 15 (64 px) levels off a full decode on fine
+              // detail (a 12 px wave).
+              fastShrinkOnLoad: false
+            })
+            .extract(plan.crop)
+            .removeAlpha()
+            .raw({ depth: 'uchar' })
+    )
       .toBuffer({ resolveWithObject: true })
       .catch((error: unknown) => {
         throw toRejection(error);
       });
+    const pixels = inCore
+      ? resizeForModel(data, width, height, 3, plan, preprocess.interpolation)
+      : data;
 
     const expected = manifest.input.width * manifest.input.height * 3;
-    if (info.channels !== 3 || data.length !== expected) {
+    if (info.channels !== 3 || pixels.length !== expected) {
       throw new Error(
-        `Decoder produced ${info.width}×${info.height}×${info.channels}, expected ` +
+        `Decoder produced ${pixels.length / 3} pixels of ${info.channels} channels, expected ` +
           `${manifest.input.width}×${manifest.input.height}×3`
       );
     }
     return {
-      pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
       width,
       height,
       format: header.format ?? 'unknown',

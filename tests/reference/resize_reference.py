@@ -118,8 +118,11 @@ def reference(path):
     points = [(0, 0), (rw - 1, 0), (0, rh - 1), (rw - 1, rh - 1)]
     points += [(int(x), 0) for x in rng.integers(0, rw, 12)] + [(0, int(y)) for y in rng.integers(0, rh, 12)]
     points += [(rw - 1, int(y)) for y in rng.integers(0, rh, 12)] + [(int(x), rh - 1) for x in rng.integers(0, rw, 12)]
-    while len(points) < SAMPLES:
+    while len(points) < SAMPLES // 2:
         points.append((int(rng.integers(0, rw)), int(rng.integers(0, rh))))
+    # Half inside the crop, so each test of the model input has enough to compare.
+    while len(points) < SAMPLES:
+        points.append((left + int(rng.integers(0, CROP)), top + int(rng.integers(0, CROP))))
     return {
         "file": path.name,
         "width": w,
