@@ -187,6 +187,113 @@ export function describeCatalogContract(
       expect(under).toEqual(['/p/100%_done/a.jpg', '/p/100%_done/sub/d.jpg']);
     });
 
+    describe('paths are exact bytes', () => {
+      /** Adds one image per path; returns the paths pathsUnder(root) lists, sorted by bytes. */
+      async function under(root: string, paths: readonly string[]): Promise<string[]> {
+        await catalog.addImages(paths.map((path, i) => newImage(i + 1, path)));
+        return (await catalog.pathsUnder(root))
+          .map((p) => p.path)
+          .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      }
+
+      it('tells folders apart that differ only by letter case', async () => {
+        const listed = await under('/R/photos', [
+          '/R/photos/a.jpg',
+          '/R/Photos/a.jpg',
+          '/R/PHOTOS/b.jpg',
+          '/r/photos/c.jpg'
+        ]);
+        expect(listed).toEqual(['/R/photos/a.jpg']);
+        expect((await catalog.pathsUnder('/R/Photos')).map((p) => p.path)).toEqual([
+          '/R/Photos/a.jpg'
+        ]);
+      });
+
+      it('takes %, _ and ! in a folder name literally', async () => {
+        const listed = await under('/p/100%_!x', [
+          '/p/100%_!x/a.jpg',
+          '/p/100%_!x/sub/b.jpg',
+          '/p/100%_!!x/c.jpg',
+          '/p/100xy!x/d.jpg',
+          '/p/100%%!x/e.jpg',
+          '/p/100%_!x%/f.jpg',
+          '/p/1000%_!x/g.jpg'
+        ]);
+        expect(listed).toEqual(['/p/100%_!x/a.jpg', '/p/100%_!x/sub/b.jpg']);
+        expect((await catalog.pathsUnder('/p/100%_!!x')).map((p) => p.path)).toEqual([
+          '/p/100%_!!x/c.jpg'
+        ]);
+      });
+
+      it('leaves out siblings whose name starts with the folder name', async () => {
+        const listed = await under('/R/photos', [
+          '/R/photos',
+          '/R/photos/x.jpg',
+          '/R/photos2/x.jpg',
+          '/R/photos.jpg',
+          '/R/photos /x.jpg',
+          '/R/photos-old/x.jpg'
+        ]);
+        // `/R/photos` itself is a file here: the root is listed too.
+        expect(listed).toEqual(['/R/photos', '/R/photos/x.jpg']);
+        expect((await catalog.pathsUnder('/a')).map((p) => p.path)).toEqual([]);
+        await catalog.addImages([newImage(50, '/a/1.jpg'), newImage(51, '/ab/2.jpg')]);
+        expect((await catalog.pathsUnder('/a')).map((p) => p.path)).toEqual(['/a/1.jpg']);
+        expect((await catalog.pathsUnder('/a/')).map((p) => p.path)).toEqual(['/a/1.jpg']);
+      });
+
+      it('lists names starting with control or space characters under their folder', async () => {
+        // Below ' ' in byte order: a padded comparison would put them before the folder itself.
+        const listed = await under('/p', ['/p/\tx.jpg', '/p/\u0001.jpg', '/p/ .jpg', '/q/a.jpg']);
+        expect(listed).toEqual(['/p/\u0001.jpg', '/p/\tx.jpg', '/p/ .jpg']);
+      });
+
+      it('compares a single file root byte for byte', async () => {
+        await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/A.jpg')]);
+        expect((await catalog.pathsUnder('/p/a.jpg')).map((p) => p.path)).toEqual(['/p/a.jpg']);
+        expect(await catalog.pathsUnder('/p/a.jpg ')).toEqual([]);
+        expect(await catalog.getPath('/p/a.JPG')).toBeUndefined();
+        expect(await catalog.getPath('/p/a.jpg ')).toBeUndefined();
+        expect(await catalog.removePaths(['/p/A.JPG', '/p/a.jpg '])).toEqual([]);
+        expect(await catalog.countImages()).toBe(2);
+      });
+
+      it('keeps unicode names distinct: composed vs decomposed, case, astral', async () => {
+        // The indexer stores only names that are valid UTF-8 (it reports the others as failed),
+        // so these are the names a catalog sees; none is normalised or folded.
+        const composed = '/p/caf\u00e9';
+        const decomposed = '/p/cafe\u0301';
+        const listed = await under(composed, [
+          `${composed}/a.jpg`,
+          `${decomposed}/b.jpg`,
+          '/p/CAF\u00c9/c.jpg',
+          `${composed}/\u{1F600}\ufffd.jpg`
+        ]);
+        expect(listed).toEqual([`${composed}/a.jpg`, `${composed}/\u{1F600}\ufffd.jpg`]);
+        expect((await catalog.pathsUnder(decomposed)).map((p) => p.path)).toEqual([
+          `${decomposed}/b.jpg`
+        ]);
+      });
+
+      it('handles paths near the 4096-byte limit, beyond any index prefix', async () => {
+        // 3- and 4-byte UTF-8 characters in components of at most 255 bytes (the name limit); the
+        // siblings differ from the folder only after its first 3000 bytes.
+        const segment = `${'日本語'.repeat(20)}${'😀'.repeat(10)}photos`;
+        const folder = `/p/${Array.from({ length: 16 }, () => segment).join('/')}`;
+        const mine = `${folder}/${'é'.repeat(100)}.jpg`;
+        expect(Buffer.byteLength(mine)).toBeGreaterThan(3800);
+        expect(Buffer.byteLength(mine)).toBeLessThanOrEqual(4096);
+        const listed = await under(folder, [
+          mine,
+          `${folder}2/a.jpg`,
+          `${folder.slice(0, -'photos'.length)}Photos/a.jpg`,
+          `${folder.slice(0, -1)}%/a.jpg`
+        ]);
+        expect(listed).toEqual([mine]);
+        expect(await catalog.pathsUnder(`${folder}/su`)).toEqual([]);
+      });
+    });
+
     it('pages through every image with its paths and vector', async () => {
       await catalog.addImages([1, 2, 3, 4, 5].map((n) => newImage(n, `/p/${n}.jpg`)));
       const first = await catalog.imagesAfter(0, 2);

@@ -1,8 +1,16 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/mysql2';
+import { migrate } from 'drizzle-orm/mysql2/migrator';
+import type mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../server/errors';
 import {
   isConnectionError,
   MysqlCatalog,
+  pathHash,
   StoreUnavailableError
 } from '../../server/stores/mysql/mysql-catalog';
 import {
@@ -16,6 +24,10 @@ import {
   mysqlTestUrl
 } from '../helpers/mysql';
 import { describeCatalogContract, newImage } from './catalog.contract';
+
+const MYSQL_MIGRATIONS = fileURLToPath(
+  new URL('../../server/stores/mysql/migrations', import.meta.url)
+);
 
 const reachable = await mysqlReachable();
 const server = mysqlTestServerAddress();
@@ -111,7 +123,7 @@ describe.skipIf(!reachable)(
             databaseOf(url)
           ]);
           const hashes = (rows as { hash: string }[]).map((r) => r.hash);
-          expect(hashes.length).toBe(2);
+          expect(hashes.length).toBe(3);
           expect(new Set(hashes).size).toBe(hashes.length);
         } finally {
           await conn.end();
@@ -154,6 +166,70 @@ describe.skipIf(!reachable)(
         expect(await catalog.countImages()).toBe(0);
       } finally {
         await cleanup();
+      }
+    });
+
+    it('upgrades paths to bytes in place, and lists a folder through the prefix index', async () => {
+      // A database as the release before migration 0002 left it: utf8mb4_bin paths.
+      const url = mysqlTestUrl();
+      const old = await mkdtemp(join(tmpdir(), 'lookalike-migrations-'));
+      try {
+        await cp(MYSQL_MIGRATIONS, old, { recursive: true });
+        const journalFile = join(old, 'meta', '_journal.json');
+        const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: unknown[] };
+        journal.entries = journal.entries.slice(0, 2);
+        await writeFile(journalFile, JSON.stringify(journal));
+        const conn = await adminConnection();
+        try {
+          await conn.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [
+            databaseOf(url)
+          ]);
+          await conn.query('USE ??', [databaseOf(url)]);
+          await migrate(drizzle({ client: conn }), { migrationsFolder: old });
+          await conn.query(
+            "INSERT INTO images VALUES (1, REPEAT('1', 64), 1, 1, 1, 'jpeg', '0', x'0000803f', 'indexed', 1)"
+          );
+          for (const path of ['/R/photos/\u{1F600}.jpg', '/R/Photos/a.jpg', '/R/photos/\tb.jpg']) {
+            await conn.query('INSERT INTO paths VALUES (?, ?, 1, 1, 1)', [pathHash(path), path]);
+          }
+        } finally {
+          await conn.end();
+        }
+
+        const catalog = await MysqlCatalog.open(url);
+        try {
+          expect((await catalog.pathsUnder('/R/photos')).map((p) => p.path).sort()).toEqual([
+            '/R/photos/\tb.jpg',
+            '/R/photos/\u{1F600}.jpg'
+          ]);
+          expect((await catalog.getPath('/R/Photos/a.jpg'))?.imageId).toBe(1);
+          const admin = await adminConnection();
+          try {
+            await admin.query('USE ??', [databaseOf(url)]);
+            const [columns] = await admin.query<mysql.RowDataPacket[]>(
+              "SELECT DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'paths' AND COLUMN_NAME = 'path'",
+              [databaseOf(url)]
+            );
+            expect(columns).toEqual([{ type: 'varbinary' }]);
+            // Enough rows elsewhere that a scan of the whole table is not the cheaper plan.
+            for (let i = 0; i < 300; i++) {
+              const p = `/other/${i}.jpg`;
+              await admin.query('INSERT INTO paths VALUES (?, ?, 1, 1, 1)', [pathHash(p), p]);
+            }
+            await admin.query('ANALYZE TABLE paths');
+            const [plan] = await admin.query<mysql.RowDataPacket[]>(
+              "EXPLAIN SELECT path FROM paths WHERE path >= x'2f522f70686f746f732f' AND path < x'2f522f70686f746f7330'"
+            );
+            expect(plan[0]).toMatchObject({ type: 'range', key: 'paths_path_prefix' });
+          } finally {
+            await admin.end();
+          }
+        } finally {
+          await catalog.close();
+        }
+      } finally {
+        await rm(old, { recursive: true, force: true });
+        await dropDatabase(url);
       }
     });
 

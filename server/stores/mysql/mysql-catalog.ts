@@ -23,7 +23,7 @@ import {
   type CollectionModel
 } from '../collection-model';
 import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
-import { fromBlob, likePrefix, toBlob } from '../sql-values';
+import { fromBlob, pathsBelow, toBlob } from '../sql-values';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -531,25 +531,17 @@ export class MysqlCatalog implements Catalog {
   }
 
   /**
-   * `path = root OR path LIKE 'root/%'`, wildcards escaped. Cost: the LIKE is a range scan on the
-   * 255-character prefix index `paths_path_prefix` (migration 0001), so it reads only the rows
-   * under the root (for roots longer than 255 characters, those sharing its first 255). The
-   * binary collation of `path` keeps it case-sensitive; rows are re-checked here anyway.
+   * `path_hash = hash(root) OR root/ <= path < root0` (see pathsBelow). Cost: the range is a range
+   * scan on the 255-byte prefix index `paths_path_prefix` (migration 0002), so it reads only the
+   * rows under the root (for roots longer than 255 bytes, those sharing its first 255).
    */
-  async pathsUnder(root: string): Promise<PathRecord[]> {
-    const prefix = root.endsWith('/') ? root : `${root}/`;
-    const rows = await this.read((db) =>
+  pathsUnder(root: string): Promise<PathRecord[]> {
+    return this.read((db) =>
       db
         .select(pathColumns)
         .from(schema.paths)
-        .where(
-          or(
-            eq(schema.paths.pathHash, pathHash(root)),
-            sql`${schema.paths.path} LIKE ${likePrefix(prefix)} ESCAPE '!'`
-          )
-        )
+        .where(or(eq(schema.paths.pathHash, pathHash(root)), pathsBelow(schema.paths.path, root)))
     );
-    return rows.filter((r) => r.path === root || r.path.startsWith(prefix));
   }
 
   removePaths(toRemove: readonly string[]): Promise<number[]> {

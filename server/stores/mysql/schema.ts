@@ -20,12 +20,14 @@ const longblob = customType<{ data: Buffer; driverData: Buffer }>({
 });
 
 /**
- * A file path: up to the 4096-byte file-system limit, compared byte for byte. The collation is on
- * the column itself, so a database created elsewhere with a case-insensitive default still tells
- * `/p/A.jpg` from `/p/a.jpg` (and `LIKE` in pathsUnder stays case-sensitive).
+ * A file path: its UTF-8 bytes, up to the 4096-byte file-system limit. VARBINARY, so equality and
+ * order are byte for byte: no collation folds case, and none pads with spaces (under the PAD
+ * SPACE utf8mb4_bin, `'a' = 'a '` and an index range skips names starting below ' ').
  */
-const pathText = customType<{ data: string }>({
-  dataType: () => 'varchar(4096) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
+const pathBytes = customType<{ data: string; driverData: Buffer }>({
+  dataType: () => 'varbinary(4096)',
+  toDriver: (path) => Buffer.from(path, 'utf8'),
+  fromDriver: (bytes) => Buffer.from(bytes).toString('utf8')
 });
 
 /** Key/value facts about the collection: model id, dimension, and the change sequence (`seq`). */
@@ -58,7 +60,7 @@ export const paths = mysqlTable(
   {
     /** SHA-256 hex of the path's UTF-8 bytes: a 4096-byte path is too long for an InnoDB key. */
     pathHash: char('path_hash', { length: 64 }).primaryKey(),
-    path: pathText('path').notNull(),
+    path: pathBytes('path').notNull(),
     imageId: bigint('image_id', { mode: 'number', unsigned: true })
       .notNull()
       .references(() => images.id, { onDelete: 'cascade' }),

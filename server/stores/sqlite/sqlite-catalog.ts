@@ -23,7 +23,7 @@ import {
   type CollectionModel
 } from '../collection-model';
 import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
-import { fromBlob, likePrefix, toBlob } from '../sql-values';
+import { fromBlob, pathsBelow, toBlob } from '../sql-values';
 import * as schema from './schema';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -248,16 +248,10 @@ export class SqliteCatalog implements Catalog {
   }
 
   async pathsUnder(root: string): Promise<PathRecord[]> {
-    const prefix = root.endsWith('/') ? root : `${root}/`;
     return this.db
       .select()
       .from(schema.paths)
-      .where(
-        or(
-          eq(schema.paths.path, root),
-          sql`${schema.paths.path} LIKE ${likePrefix(prefix)} ESCAPE '!'`
-        )
-      );
+      .where(or(eq(schema.paths.path, root), pathsBelow(schema.paths.path, root)));
   }
 
   removePaths(toRemove: readonly string[]): Promise<number[]> {
