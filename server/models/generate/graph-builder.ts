@@ -3,12 +3,21 @@ import {
   FLOAT,
   encodeModel,
   type Attribute,
+  type ModelSpec,
   type NodeSpec,
   type TensorSpec
 } from './onnx-proto';
 import { SeededRandom } from './seeded-random';
 
-/** Builds an ONNX graph node by node, with deterministic random weights. */
+export interface TensorInfo {
+  name: string;
+  dims: (number | string)[];
+}
+
+/**
+ * Builds an ONNX graph node by node: with deterministic random weights (`conv`) for the synthetic
+ * models, or with given weights (`constant` + `node`) for converted real ones.
+ */
 export class GraphBuilder {
   private readonly nodes: NodeSpec[] = [];
   private readonly initializers: TensorSpec[] = [];
@@ -17,7 +26,8 @@ export class GraphBuilder {
   /** Multiply-accumulates of one image, counted for convolutions (what dominates the cost). */
   macs = 0;
 
-  constructor(readonly random: SeededRandom) {}
+  /** `random` is only needed for `conv`, the random-weight convolution. */
+  constructor(readonly random?: SeededRandom) {}
 
   /** Adds a constant tensor and returns its name. */
   constant(name: string, dims: number[], data: Float32Array): string {
@@ -52,10 +62,12 @@ export class GraphBuilder {
     outSize: number,
     gain = 1
   ): string {
+    const random = this.random;
+    if (!random) throw new Error('GraphBuilder.conv needs a SeededRandom');
     const id = this.counter;
     const fanIn = inChannels * kernel * kernel;
-    const weights = this.random.uniformArray(outChannels * fanIn, gain * Math.sqrt(6 / fanIn));
-    const bias = this.random.uniformArray(outChannels, 0.01);
+    const weights = random.uniformArray(outChannels * fanIn, gain * Math.sqrt(6 / fanIn));
+    const bias = random.uniformArray(outChannels, 0.01);
     const w = this.constant(`conv${id}.weight`, [outChannels, inChannels, kernel, kernel], weights);
     const b = this.constant(`conv${id}.bias`, [outChannels], bias);
     const pad = Math.floor(kernel / 2);
@@ -75,14 +87,18 @@ export class GraphBuilder {
     return this.node('Relu', [input]);
   }
 
-  /** Serialises the graph with one float32 image input and one float32 output. */
-  build(opts: {
+  /**
+   * The whole model as a message, ready to encode: one float32 image input and one or more float32
+   * outputs.
+   */
+  spec(opts: {
     name: string;
-    input: { name: string; dims: (number | string)[] };
-    output: { name: string; dims: (number | string)[] };
+    input: TensorInfo;
+    output: TensorInfo | TensorInfo[];
     metadata: Record<string, string>;
-  }): Uint8Array {
-    const valueInfo = (name: string, dims: (number | string)[]) => ({
+    docString?: string;
+  }): ModelSpec {
+    const valueInfo = ({ name, dims }: TensorInfo) => ({
       name,
       type: {
         tensorType: {
@@ -93,20 +109,26 @@ export class GraphBuilder {
         }
       }
     });
-    return encodeModel({
+    return {
       irVersion: 8,
       producerName: 'lookalike',
       producerVersion: '1',
-      docString: 'Generated with seeded random weights: its embeddings carry no meaning.',
+      docString:
+        opts.docString ?? 'Generated with seeded random weights: its embeddings carry no meaning.',
       opsetImport: [{ domain: '', version: 17 }],
       metadataProps: Object.entries(opts.metadata).map(([key, value]) => ({ key, value })),
       graph: {
         name: opts.name,
         node: this.nodes,
         initializer: this.initializers,
-        input: [valueInfo(opts.input.name, opts.input.dims)],
-        output: [valueInfo(opts.output.name, opts.output.dims)]
+        input: [valueInfo(opts.input)],
+        output: (Array.isArray(opts.output) ? opts.output : [opts.output]).map(valueInfo)
       }
-    });
+    };
+  }
+
+  /** Serialises the graph (see `spec`). */
+  build(opts: Parameters<GraphBuilder['spec']>[0]): Uint8Array {
+    return encodeModel(this.spec(opts));
   }
 }

