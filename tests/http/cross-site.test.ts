@@ -344,7 +344,15 @@ describe('Host check (DNS rebinding)', () => {
       LOOKALIKE_ALLOWED_HOSTS: 'nas.lan'
     });
     const everything = await startTestServer({ LOOKALIKE_ALLOWED_HOSTS: '*' });
+    const ipv6Loopback = await startTestServer({ HOST: '::1' });
+    const ipv6Any = await startTestServer({ HOST: '::' });
     try {
+      expect((await ipv6Loopback.app.request('http://[::1]:5000/api/health')).status).toBe(200);
+      await expectMisdirected(
+        await ipv6Loopback.app.request('http://any.example/api/health'),
+        '::1'
+      );
+      expect((await ipv6Any.app.request('http://any.example/api/health')).status).toBe(200);
       expect((await open.app.request('http://nas.lan/api/health')).status).toBe(200);
       expect((await open.app.request('http://any.example/api/health')).status).toBe(200);
       for (const host of ['nas.lan', '127.0.0.1:5000', 'localhost']) {
@@ -359,7 +367,9 @@ describe('Host check (DNS rebinding)', () => {
       );
       expect((await everything.app.request('http://any.example/api/health')).status).toBe(200);
     } finally {
-      await Promise.all([open.close(), listed.close(), specific.close(), everything.close()]);
+      await Promise.all(
+        [open, listed, specific, everything, ipv6Loopback, ipv6Any].map((s) => s.close())
+      );
     }
   });
 });
