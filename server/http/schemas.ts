@@ -28,7 +28,7 @@ export function errors(...statuses: (keyof typeof ERROR_DESCRIPTIONS)[]) {
 const ERROR_DESCRIPTIONS = {
   400: 'Invalid request (`invalid_request`) or not a usable image (`invalid_image`)',
   401: 'Missing or wrong bearer token (`unauthorized`); only when LOOKALIKE_ADMIN_TOKEN is set',
-  403: 'Path outside the allowed image folders (`path_not_allowed`)',
+  403: 'No image folders allowed yet, or a NUL byte in the path (`path_not_allowed`)',
   404: 'Not found (`not_found`)',
   409: 'Conflict',
   413: 'Request body over the limit (`payload_too_large`)',

@@ -7,8 +7,7 @@ import { ForbiddenPathError, NotFoundError } from '../errors';
  * The one answer for a path that is missing and for one outside the roots, so that a client
  * cannot tell which (and so learn what exists outside them); it names no root either.
  */
-export const NOT_IN_ROOTS =
-  'No such folder or file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
+const NOT_IN_ROOTS = 'No such folder or file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
 
 /** A regular file inside the roots, opened for reading; the caller closes `handle`. */
 export interface OpenedFile {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFile,
@@ -331,6 +332,16 @@ describe('files swapped for links out of the root after indexing', () => {
     await symlink(elsewhere, dir);
     const answers = await readsOf(s.app, id, path!);
     expect(statuses(answers)).toEqual(allNotFound);
+  });
+
+  it('answers 404 at once for a file swapped for a FIFO (opening one would wait for a writer)', async () => {
+    const dir = join(s.imagesRoot, 'fifo');
+    const [path] = await writeScenes(dir, 1, { firstSeed: 780 });
+    await indexAndWait(s.app, dir);
+    const id = await idOf(path!);
+    await rm(path!);
+    execFileSync('mkfifo', [path!]);
+    expect(statuses(await readsOf(s.app, id, path!))).toEqual(allNotFound);
   });
 
   it('serves a hard link inside the root, as any file there (the owner put it there)', async () => {
