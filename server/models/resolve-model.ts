@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { UserError } from '../errors';
 import { ensureGeneratedModel } from './generate';
 import {
+  cachedBrowserModel,
   cachedModelPath,
   DEFAULT_MODEL_ID,
   FALLBACK_MODEL_ID,
@@ -18,6 +19,11 @@ export interface ActiveModel {
   source: 'file' | 'cache' | 'generated' | 'fallback';
   /** Set whenever the model's vectors carry no meaning; every surface must show it. */
   warning?: string;
+  /**
+   * What browsers download to encode queries: a smaller copy with the same vectors (float16
+   * weights, written by `model import`) when there is one; `path` when left out.
+   */
+  browserPath?: string;
 }
 
 export class ModelUnavailableError extends UserError {
@@ -41,6 +47,15 @@ export function syntheticWarning(manifest: ModelManifest): string {
     `SYNTHETIC MODEL ACTIVE: "${manifest.id}" has random weights, so its search results mean nothing. ` +
     `Get a real ImageNet model with: ${realModelHint()}`
   );
+}
+
+async function fromCache(
+  cacheDir: string,
+  manifest: ModelManifest,
+  path: string
+): Promise<ActiveModel> {
+  const browserPath = await cachedBrowserModel(cacheDir, manifest);
+  return { manifest, path, source: 'cache', ...(browserPath ? { browserPath } : {}) };
 }
 
 const isFile = async (path: string) => (await stat(path).catch(() => undefined))?.isFile() ?? false;
@@ -90,14 +105,14 @@ export async function resolveModel(
           `— or ${byHand}.${alternative}`
       );
     }
-    return { manifest, path, source: 'cache' };
+    return fromCache(config.modelCacheDir, manifest, path);
   }
 
   // The best real model that is already here: ResNet-50, else EfficientNet-Lite0.
   for (const id of [DEFAULT_MODEL_ID, PIP_MODEL_ID]) {
     const real = getManifest(id);
     const realPath = cachedModelPath(config.modelCacheDir, real);
-    if (await isFile(realPath)) return { manifest: real, path: realPath, source: 'cache' };
+    if (await isFile(realPath)) return fromCache(config.modelCacheDir, real, realPath);
   }
 
   const fallback = getManifest(FALLBACK_MODEL_ID);

@@ -32,6 +32,10 @@ export type ModelInfo = ModelManifest & {
   warning?: string;
   /** Immutable URL of the ONNX file; changes when the file changes. */
   fileUrl: string;
+  /** Size of that file: a float16 copy of the model when the server has one. */
+  fileBytes: number;
+  /** Its SHA-256 when the server knows it; the download is checked against it. */
+  fileSha256?: string;
 };
 
 export type JobState =

@@ -63,15 +63,11 @@ interface Pending {
 }
 
 /**
- * The checksum to verify the file against: the manifest's `file.sha256` when the server serves
- * that verified download (its version is then the hash). A generated or hand-supplied file has
- * another version and no published hash to match.
+ * The checksum to verify the file against: the server states it when it knows it (a browser
+ * copy it wrote, or a verified download). A generated or hand-supplied file has none.
  */
 function publishedSha256(info: ModelInfo): string | undefined {
-  const sha256 = info.file?.sha256;
-  if (!sha256) return undefined;
-  const version = new URL(info.fileUrl, 'http://x').searchParams.get('v');
-  return version === sha256 ? sha256 : undefined;
+  return info.fileSha256;
 }
 
 type Ready = Extract<FromWorker, { type: 'ready' }>;
