@@ -1,5 +1,5 @@
 import { ApiRequestError, getJson, requestJson } from './client';
-import type { IndexJob } from './types';
+import type { IndexJob, IndexJobErrorsPage } from './types';
 
 /**
  * Calls behind the collection panel: count, clear, and index jobs (see /api/openapi.json).
@@ -88,7 +88,21 @@ export function cancelIndexJob(jobId: string): Promise<IndexJob> {
   });
 }
 
-/** Server-sent events: one message with the job JSON per change, the final state last. */
+/** A page of a job's per-file errors (the job body lists only the first ones). */
+export function fetchIndexJobErrors(
+  jobId: string,
+  offset: number,
+  limit = 200
+): Promise<IndexJobErrorsPage> {
+  return getJson<IndexJobErrorsPage>(
+    `/api/index/${encodeURIComponent(jobId)}/errors?offset=${offset}&limit=${limit}`
+  );
+}
+
+/**
+ * Server-sent events: the job's progress (unnamed events) at most ten a second, the final state
+ * last, and `errors` events with the per-file errors added since the previous event.
+ */
 export function indexJobEventsUrl(jobId: string): string {
   return `/api/index/${encodeURIComponent(jobId)}/events`;
 }

@@ -1,19 +1,26 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { IndexJob, ModelInfo } from '$lib/api/types';
+import type { IndexJob, IndexJobError, ModelInfo } from '$lib/api/types';
 import CollectionPanel from './CollectionPanel.svelte';
 import { setAdminToken } from '$lib/api/collection';
 
 const offline = vi.hoisted(() => ({ sync: vi.fn(async () => {}), useModel: vi.fn() }));
 vi.mock('$lib/offline/offline-index.svelte', () => ({ offlineIndex: offline }));
 
-/** Stands in for the browser's EventSource (jsdom has none); tests push job states through it. */
+/**
+ * Stands in for the browser's EventSource (jsdom has none); tests push job states (progress
+ * events, without the error list) and `errors` events through it.
+ */
 class FakeEventSource {
   static readonly CLOSED = 2;
   static instances: FakeEventSource[] = [];
   readyState = 1;
   onmessage: ((event: MessageEvent<string>) => void) | null = null;
   onerror: (() => void) | null = null;
+  private readonly listeners = new Map<string, ((event: MessageEvent<string>) => void)[]>();
+  addEventListener(type: string, listener: (event: MessageEvent<string>) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
   /** The stream ends for good (as after a 404 or 503 answer): EventSource gives up. */
   fail() {
     this.readyState = FakeEventSource.CLOSED;
@@ -25,8 +32,13 @@ class FakeEventSource {
   close() {
     this.readyState = FakeEventSource.CLOSED;
   }
-  emit(job: IndexJob) {
-    this.onmessage?.(new MessageEvent('message', { data: JSON.stringify(job) }));
+  emit({ errors: _, ...progress }: IndexJob) {
+    this.onmessage?.(new MessageEvent('message', { data: JSON.stringify(progress) }));
+  }
+  emitErrors(offset: number, errors: IndexJobError[]) {
+    const data = JSON.stringify({ offset, errors });
+    for (const listener of this.listeners.get('errors') ?? [])
+      listener(new MessageEvent('errors', { data }));
   }
 }
 
@@ -38,6 +50,7 @@ const model = {
 } as unknown as ModelInfo;
 
 function job(overrides: Partial<IndexJob> = {}): IndexJob {
+  const errors = overrides.errors ?? [];
   return {
     jobId: 'job-1',
     state: 'running',
@@ -49,9 +62,11 @@ function job(overrides: Partial<IndexJob> = {}): IndexJob {
     skipped: 0,
     failed: 0,
     removed: 0,
-    errors: [],
+    errors: errors.slice(0, 20),
+    errorCount: errors.length,
     createdAt: 1_700_000_000_000,
-    ...overrides
+    ...overrides,
+    ...(overrides.errors ? { errors: errors.slice(0, 20) } : {})
   };
 }
 
@@ -60,12 +75,13 @@ const json = (body: unknown, status = 200) =>
 
 /** A tiny fake server: answers per "METHOD path", records every call. */
 function fakeServer(routes: Record<string, (init?: RequestInit) => Response>) {
-  const calls: { key: string; body?: unknown; authorization?: string }[] = [];
+  const calls: { key: string; url: string; body?: unknown; authorization?: string }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input), 'http://localhost');
     const key = `${init?.method ?? 'GET'} ${url.pathname}`;
     calls.push({
       key,
+      url: String(input),
       body: init?.body ? JSON.parse(String(init.body)) : undefined,
       authorization: new Headers(init?.headers).get('authorization') ?? undefined
     });
@@ -159,6 +175,8 @@ describe('CollectionPanel', () => {
     ).toBe(true);
 
     count = 9;
+    source.emitErrors(0, [{ path: '/srv/pictures/notes.txt', reason: 'not an image' }]);
+    source.emitErrors(1, [{ path: '/srv/pictures/broken.jpg', reason: 'truncated JPEG' }]);
     source.emit(
       job({
         state: 'done',
@@ -196,6 +214,7 @@ describe('CollectionPanel', () => {
     expect(details.open).toBe(false);
     expect(within(details).getByText('/srv/pictures/broken.jpg')).toBeTruthy();
     expect(details.textContent).toContain('truncated JPEG');
+    expect(within(details).getAllByRole('listitem')).toHaveLength(2);
 
     await waitFor(() => expect(screen.getByTestId('image-count').dataset.count).toBe('9'));
     expect(onchange).toHaveBeenCalledTimes(1);
@@ -416,5 +435,35 @@ describe('CollectionPanel', () => {
     );
     expect(bar().max).toBe(120);
     expect(bar().value).toBe(30);
+  });
+
+  it('lists the first errors of a finished job and fetches the rest on request', async () => {
+    const errors = Array.from({ length: 250 }, (_, i) => ({
+      path: `/srv/pictures/bad-${i}.txt`,
+      reason: 'not an image'
+    }));
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 3 }),
+      'GET /api/index': () => json({ jobs: [job({ jobId: 'job-7', seen: 4 })] }),
+      'GET /api/index/job-7': () =>
+        json(job({ jobId: 'job-7', state: 'done', seen: 256, skipped: 250, errors })),
+      'GET /api/index/job-7/errors': () => {
+        const url = new URL(calls.at(-1)!.url, 'http://localhost');
+        const offset = Number(url.searchParams.get('offset'));
+        const limit = Number(url.searchParams.get('limit'));
+        return json({ total: 250, offset, errors: errors.slice(offset, offset + limit) });
+      }
+    });
+    render(CollectionPanel, { online: true, model });
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    FakeEventSource.instances[0]!.fail();
+    await screen.findByText('Finished.');
+    const details = screen.getByText('250 files could not be indexed').closest('details')!;
+    expect(within(details).getAllByRole('listitem')).toHaveLength(20);
+    await fireEvent.click(within(details).getByRole('button', { name: 'Show all 250' }));
+    await waitFor(() => expect(within(details).getAllByRole('listitem')).toHaveLength(250));
+    expect(details.textContent).toContain('/srv/pictures/bad-249.txt');
+    expect(within(details).queryByRole('button', { name: /Show all/ })).toBeNull();
+    expect(calls.filter((c) => c.key === 'GET /api/index/job-7/errors').length).toBeGreaterThan(0);
   });
 });
