@@ -10,6 +10,7 @@ import { indexCommand } from './commands/index-command';
 import { modelCommand } from './commands/model';
 import { searchCommand } from './commands/search';
 import { serveCommand } from './commands/serve';
+import { terminalText } from './terminal-text';
 
 const program = new Command('lookalike')
   .description('Reverse image search: index folders of photos, find the most similar images.')
@@ -32,9 +33,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  // Expected failures get one clear line; anything else keeps its stack for a bug report.
+  // Expected failures (a store that is down included) get one clear line; anything else keeps
+  // its stack for a bug report. Either may quote a file name: its control characters are escaped.
   const text =
     error instanceof UserError ? error.message : String((error as Error)?.stack ?? error);
-  process.stderr.write(`lookalike: ${text}\n`);
+  process.stderr.write(`lookalike: ${terminalText(text, { keepLineFeeds: true })}\n`);
   process.exit(1);
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { openRuntime, withModelOptions } from '../options';
+import { human } from '../terminal-text';
 
 /**
  * `lookalike doctor`: checks that the catalog and the vector index agree and repairs them (rows a
@@ -27,8 +28,8 @@ export function doctorCommand(): Command {
         else {
           process.stdout.write(
             [
-              `catalog (${runtime.stores.catalog}): ${images} pictures`,
-              `vector index (${runtime.stores.vectors}): ${vectors} vectors`,
+              human`catalog (${runtime.stores.catalog}): ${images} pictures`,
+              human`vector index (${runtime.stores.vectors}): ${vectors} vectors`,
               `pending rows put into the index: ${report.pending}`,
               report.checked
                 ? `vectors re-sent: ${report.missingVectors}; vectors without a row removed: ${report.orphanVectors}`

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
 import { openRuntime, withModelOptions } from '../options';
+import { human } from '../terminal-text';
 
 /** `lookalike drop`: empties the collection, after a confirmation. */
 export function dropCommand(): Command {
@@ -23,7 +24,7 @@ export function dropCommand(): Command {
           // Ctrl-C at the prompt rejects with an AbortError: the same as "no", exit 130.
           const answer = await prompt
             .question(
-              `Remove all ${count} picture(s) from the collection in ${runtime.config.dataDir}? [y/N] `
+              human`Remove all ${count} picture(s) from the collection in ${runtime.config.dataDir}? [y/N] `
             )
             .catch((error: unknown) => {
               if ((error as Error)?.name !== 'AbortError') throw error;

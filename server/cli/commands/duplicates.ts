@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { findDuplicates, type DuplicateGroup } from '../../services/duplicates';
 import { integerIn, numberIn, openRuntime, withModelOptions } from '../options';
+import { human } from '../terminal-text';
 
 interface DuplicatesOptions {
   threshold: number;
@@ -49,12 +50,12 @@ export function duplicatesCommand(): Command {
         return;
       }
       for (const group of groups) {
-        process.stdout.write(`${group.reason}: ${group.explanation}\n`);
+        process.stdout.write(human`${group.reason}: ${group.explanation}\n`);
         for (const member of group.members) {
           const score = member.score === undefined ? '' : `${member.score.toFixed(4)}  `;
           const pad = ' '.repeat(score.length);
           member.paths.forEach((path, i) => {
-            process.stdout.write(`  ${i === 0 ? score : pad}${path}\n`);
+            process.stdout.write(human`  ${i === 0 ? score : pad}${path}\n`);
           });
         }
         process.stdout.write('\n');

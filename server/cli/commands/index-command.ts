@@ -5,6 +5,7 @@ import { UserError } from '../../errors';
 import type { Runtime } from '../../runtime';
 import type { JobRecord } from '../../stores/catalog';
 import { openRuntime, withModelOptions } from '../options';
+import { human } from '../terminal-text';
 
 /** Problems listed in the summary; the rest are counted. */
 const MAX_LISTED_ERRORS = 20;
@@ -118,7 +119,7 @@ async function follow(
   job: JobRecord,
   setBar: (controls: BarControls) => void
 ): Promise<JobRecord> {
-  process.stderr.write(`Indexing ${job.path}${job.recursive ? '' : ' (this folder only)'}\n`);
+  process.stderr.write(human`Indexing ${job.path}${job.recursive ? '' : ' (this folder only)'}\n`);
   const bar = new SingleBar({
     format: (options: BarOptions, params: Params, payload: BarPayload) =>
       Format.Formatter(
@@ -191,15 +192,15 @@ function summary(job: JobRecord): string {
     ['failed', job.failed, 'broken or unreadable images'],
     ['removed', job.removed, 'pictures whose files are gone']
   ];
-  let text = `\n${heading} ${job.path} in ${seconds.toFixed(1)} s\n`;
-  if (job.message) text += `  ${job.message}\n`;
+  let text = human`\n${heading} ${job.path} in ${seconds.toFixed(1)} s\n`;
+  if (job.message) text += human`  ${job.message}\n`;
   for (const [label, value, meaning] of rows)
     text += `  ${label.padEnd(10)} ${String(value).padStart(8)}   ${meaning}\n`;
   const problems = job.skipped + job.failed;
   if (problems > 0) {
     text += `Skipped or failed (${problems}):\n`;
     const listed = job.errors.slice(0, MAX_LISTED_ERRORS);
-    for (const { path, reason } of listed) text += `  ${path}: ${reason}\n`;
+    for (const { path, reason } of listed) text += human`  ${path}: ${reason}\n`;
     if (problems > listed.length) text += `  …and ${problems - listed.length} more\n`;
   }
   return `${text}\n`;

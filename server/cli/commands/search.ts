@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ImageRejectedError } from '../../embedding/image-decoder';
 import { UserError } from '../../errors';
 import { integerIn, openRuntime, withModelOptions } from '../options';
+import { human } from '../terminal-text';
 
 interface SearchOptions {
   topK: number;
@@ -48,7 +49,7 @@ export function searchCommand(): Command {
         process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  path\n`);
         results.forEach((hit, i) => {
           process.stdout.write(
-            `${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${hit.path}\n`
+            human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${hit.path}\n`
           );
         });
         process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
