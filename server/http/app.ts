@@ -23,7 +23,7 @@ import { modelRoutes } from './routes/model';
 import { searchRoutes } from './routes/search';
 import { seedRoutes } from './routes/seed';
 import { snapshotRoutes } from './routes/snapshot';
-import { UPLOAD_PATHS } from './upload-limits';
+import { UPLOAD_PATHS, uploadBudget } from './upload-limits';
 
 export interface AppOptions {
   /** The web app's static build, served with a single-page fallback outside /api. */
@@ -86,6 +86,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   }
   app.use('*', refuseCrossSite(config.corsOrigins));
   app.use('*', bodyLimits({ maxUploadBytes: config.maxUploadBytes, uploadPaths: UPLOAD_PATHS }));
+  // Upload bodies are read only once there is room for them (a budget of encodeConcurrency).
+  app.use('*', uploadBudget({ ...config, uploadPaths: UPLOAD_PATHS }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

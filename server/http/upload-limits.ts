@@ -1,3 +1,6 @@
+import type { MiddlewareHandler } from 'hono';
+import { BusyError } from '../errors';
+import { ByteBudget } from '../services/encode-limiter';
 import { payloadTooLarge } from './errors';
 
 /** The bytes of an uploaded file, refused with 413 when over the upload cap. */
@@ -13,3 +16,45 @@ export const UPLOAD_PATHS = [
   '/img/upload',
   '/img/search'
 ] as const;
+
+/** Room for the multipart envelope (boundaries, part headers, small fields) around the file. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * Bounds the upload bytes in memory: before an upload's body is read, its size (Content-Length,
+ * or the cap when it is not given) is claimed from a budget of `encodeConcurrency` full-size
+ * uploads, and held until the answer is ready. Uploads that do not fit wait unread (their
+ * senders are held back by TCP), at most `encodeQueue` of them; beyond that, 503 + Retry-After
+ * before a byte is read. Small uploads share the budget, so they go through beside a large one.
+ */
+export function uploadBudget(options: {
+  maxUploadBytes: number;
+  encodeConcurrency: number;
+  encodeQueue: number;
+  uploadPaths: readonly string[];
+}): MiddlewareHandler {
+  const paths = new Set(options.uploadPaths);
+  const fullSize = options.maxUploadBytes + ENVELOPE_BYTES;
+  const budget = new ByteBudget({
+    capacity: options.encodeConcurrency * fullSize,
+    queue: options.encodeQueue
+  });
+  return async (c, next) => {
+    if (c.req.method !== 'POST' || !paths.has(c.req.path)) return next();
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : fullSize;
+    let giveBack: () => void;
+    try {
+      giveBack = await budget.claim(bytes, c.req.raw.signal);
+    } catch (error) {
+      // Answered before the body is read: close the connection rather than drain it.
+      if (error instanceof BusyError) c.header('Connection', 'close');
+      throw error;
+    }
+    try {
+      await next();
+    } finally {
+      giveBack();
+    }
+  };
+}

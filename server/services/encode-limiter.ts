@@ -48,3 +48,79 @@ export class EncodeLimiter {
     }
   }
 }
+
+export interface ByteBudgetOptions {
+  /** Bytes that may be held at once. */
+  capacity: number;
+  /** Claims allowed to wait for room; beyond that, BusyError. */
+  queue: number;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Bounds the bytes held at once (e.g. upload bodies being read and encoded): a claim waits, in
+ * arrival order, until there is room for it, and is refused with a BusyError when `queue` claims
+ * already wait. A claim larger than the capacity is served alone.
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: { bytes: number; grant: () => void }[] = [];
+
+  constructor(private readonly options: ByteBudgetOptions) {
+    if (!(options.capacity >= 1)) throw new Error('ByteBudget needs capacity >= 1');
+  }
+
+  get stats(): { used: number; waiting: number } {
+    return { used: this.used, waiting: this.waiting.length };
+  }
+
+  /**
+   * Claims `bytes`; resolves with the function that gives them back. `signal` withdraws a claim
+   * still waiting (the client went away).
+   */
+  async claim(bytes: number, signal?: AbortSignal): Promise<() => void> {
+    const amount = Math.min(Math.max(0, bytes), this.options.capacity);
+    if (this.waiting.length === 0 && this.used + amount <= this.options.capacity) {
+      this.used += amount;
+    } else if (this.waiting.length < this.options.queue) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          bytes: amount,
+          grant: () => {
+            signal?.removeEventListener('abort', withdraw);
+            resolve();
+          }
+        };
+        const withdraw = () => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          this.grantWaiting(); // the next claim may fit now
+          reject(signal!.reason as Error);
+        };
+        signal?.addEventListener('abort', withdraw, { once: true });
+        this.waiting.push(waiter);
+      });
+    } else {
+      throw new BusyError(
+        `The server is busy reading images (${this.waiting.length} waiting); try again in a moment`,
+        this.options.retryAfterSeconds ?? 1
+      );
+    }
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.used -= amount;
+      this.grantWaiting();
+    };
+  }
+
+  private grantWaiting() {
+    for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      if (this.used + next.bytes > this.options.capacity) return;
+      this.waiting.shift();
+      this.used += next.bytes;
+      next.grant();
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BusyError } from '../../server/errors';
-import { EncodeLimiter } from '../../server/services/encode-limiter';
+import { ByteBudget, EncodeLimiter } from '../../server/services/encode-limiter';
 
 function deferred() {
   let resolve!: () => void;
@@ -61,5 +61,45 @@ describe('EncodeLimiter', () => {
     gate.resolve();
     await Promise.all([first, ...rest]);
     expect(order).toEqual([1, 2, 3]);
+  });
+});
+
+describe('ByteBudget', () => {
+  it('holds at most `capacity` bytes, queues claims in order up to `queue`, refuses the rest', async () => {
+    const budget = new ByteBudget({ capacity: 100, queue: 2, retryAfterSeconds: 2 });
+    const a = await budget.claim(60);
+    const b = await budget.claim(40);
+    const granted: string[] = [];
+    const c = budget.claim(50).then((give) => (granted.push('c'), give));
+    const d = budget.claim(10).then((give) => (granted.push('d'), give));
+    await tick();
+    expect(budget.stats).toEqual({ used: 100, waiting: 2 });
+    await expect(budget.claim(1)).rejects.toMatchObject({ status: 503, retryAfterSeconds: 2 });
+    b(); // 40 free: not enough for c (50), and d waits behind c
+    await tick();
+    expect(granted).toEqual([]);
+    a();
+    a(); // giving back twice counts once
+    await tick();
+    expect(granted).toEqual(['c', 'd']);
+    expect(budget.stats).toEqual({ used: 60, waiting: 0 });
+    (await c)();
+    (await d)();
+    expect(budget.stats).toEqual({ used: 0, waiting: 0 });
+  });
+
+  it('serves a claim over the capacity alone, and withdraws a claim whose client left', async () => {
+    const budget = new ByteBudget({ capacity: 100, queue: 5 });
+    const huge = await budget.claim(1000);
+    expect(budget.stats.used).toBe(100);
+    const left = new AbortController();
+    const withdrawn = budget.claim(10, left.signal);
+    const next = budget.claim(10);
+    left.abort(new Error('client went away'));
+    await expect(withdrawn).rejects.toThrow('client went away');
+    expect(budget.stats.waiting).toBe(1);
+    huge();
+    (await next)();
+    expect(budget.stats).toEqual({ used: 0, waiting: 0 });
   });
 });
