@@ -68,3 +68,41 @@ export class StoreUnavailableError extends UserError {
   override readonly status = 503;
   override readonly code = 'store_unavailable';
 }
+
+/**
+ * The disk holding the data (or the database) is full, or over quota: the request may succeed
+ * once space is freed. HTTP 507 Insufficient Storage.
+ */
+export class StorageFullError extends UserError {
+  override name = 'StorageFullError';
+  override readonly status = 507;
+  override readonly code = 'storage_full';
+}
+
+/** SQLite (libsql), Node's fs and MySQL ways of saying "no space". */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', 'ER_RECORD_FILE_FULL']);
+const STORAGE_FULL_MESSAGE =
+  /no space left on device|disk quota exceeded|database or disk is full/i;
+
+/**
+ * `error` as a StorageFullError ("disk full: …") when it, or an error it wraps, says the disk is
+ * full; otherwise `error` itself. The one place that knows the stores' codes for it.
+ */
+export function asStorageFull(error: unknown): unknown {
+  if (error instanceof StorageFullError) return error;
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    const text = typeof message === 'string' ? message : '';
+    if (
+      (typeof code === 'string' && STORAGE_FULL_CODES.has(code)) ||
+      STORAGE_FULL_MESSAGE.test(text)
+    ) {
+      return new StorageFullError(
+        `disk full: ${text || String(code)}; free some space and try again`,
+        { cause: error }
+      );
+    }
+    e = cause;
+  }
+  return error;
+}

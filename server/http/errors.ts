@@ -4,7 +4,13 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { ImageRejectedError } from '../embedding/image-decoder';
-import { BusyError, TooManyRequestsError, UserError, ValidationError } from '../errors';
+import {
+  asStorageFull,
+  BusyError,
+  TooManyRequestsError,
+  UserError,
+  ValidationError
+} from '../errors';
 
 /** The one error shape every endpoint answers with. */
 export interface ErrorBody {
@@ -89,6 +95,8 @@ export function handleError(error: Error, c: Context, log: Logger): Response {
   };
   if (error instanceof ImageRejectedError) error = fromImageRejection(error);
   if (error instanceof ZodError) error = new ValidationError(describeZodError(error));
+  // A full disk is the operator's to fix, not a bug: 507 with the reason, whichever store hit it.
+  error = asStorageFull(error) as Error;
 
   if (error instanceof UserError) {
     const headers: Record<string, string> = error instanceof HttpError ? { ...error.headers } : {};

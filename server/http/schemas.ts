@@ -35,7 +35,8 @@ const ERROR_DESCRIPTIONS = {
   416: 'Range not satisfiable (`range_not_satisfiable`)',
   429: 'Too many requests of this kind (`too_many_requests`); retry after the `Retry-After` seconds',
   500: 'Internal error (`internal`) or a failed index job',
-  503: 'Too many images being encoded (`busy`); retry after the `Retry-After` seconds'
+  503: 'Too many images being encoded (`busy`); retry after the `Retry-After` seconds',
+  507: 'The disk holding the data is full (`storage_full`, "disk full: …"); retry once space is freed'
 } as const;
 
 export const JobStateSchema = z.enum([

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embedding/embedder';
 import type { ImageDecoder } from '../embedding/image-decoder';
-import { NotFoundError, TooManyRequestsError } from '../errors';
+import { asStorageFull, NotFoundError, TooManyRequestsError } from '../errors';
 import type { JobRecord } from '../stores/catalog';
 import type { Collection } from './collection';
 import type { ImageRoots } from './image-roots';
@@ -107,8 +107,19 @@ export class IndexJobs {
     const abort = new AbortController();
     this.live.set(job.jobId, { job, abort });
     this.latest = job;
-    await this.deps.collection.catalog.saveJob(job);
-    this.queue = this.queue.then(() => this.run(job, abort.signal, roots));
+    try {
+      await this.deps.collection.catalog.saveJob(job);
+    } catch (error) {
+      this.live.delete(job.jobId);
+      throw error;
+    }
+    // Jobs whose end could not be recorded (a full disk) get another try now there is room.
+    for (const { job: old } of this.live.values())
+      if (isFinished(old)) void this.record(old).catch(() => undefined);
+    // Whatever escapes a run (its first save on a full disk) fails that job, not the queue.
+    this.queue = this.queue
+      .then(() => this.run(job, abort.signal, roots))
+      .catch((error: unknown) => this.finish(job, 'failed', failureMessage(error)));
     return { ...job };
   }
 
@@ -156,8 +167,8 @@ export class IndexJobs {
   ): Promise<AsyncIterableIterator<JobEvent>> {
     const from = Math.max(0, Math.floor(options.errorsFrom ?? 0));
     const live = this.live.get(jobId);
-    if (!live) {
-      const stored = await this.deps.collection.catalog.getJob(jobId);
+    if (!live || isFinished(live.job)) {
+      const stored = live?.job ?? (await this.deps.collection.catalog.getJob(jobId));
       if (!stored) throw new NotFoundError(`No index job ${jobId}`);
       const follower = new Follower(() => undefined);
       const final: JobEvent = { type: 'progress', id: stored.errors.length, job: stored };
@@ -235,9 +246,18 @@ export class IndexJobs {
     job.state = state;
     job.finishedAt = Date.now();
     if (message) job.message = message;
-    await this.deps.collection.catalog.saveJob(job);
-    this.live.delete(job.jobId);
+    // A job ends even when its end cannot be stored (a full disk): followers hear it, the next
+    // job runs, and the record stays in memory until a later save succeeds.
+    await this.record(job).catch((error: unknown) =>
+      this.deps.log?.error({ err: error, jobId: job.jobId }, "could not record the job's end")
+    );
     this.emit(job);
+  }
+
+  /** Stores a job; a finished one is then read from the catalog instead of memory. */
+  private async record(job: JobRecord) {
+    await this.deps.collection.catalog.saveJob(job);
+    if (isFinished(job)) this.live.delete(job.jobId);
   }
 
   private async run(job: JobRecord, signal: AbortSignal, roots: ImageRoots): Promise<void> {
@@ -309,12 +329,18 @@ export class IndexJobs {
       log?.info({ ...job, errors: job.errors.length }, 'index job finished');
     } catch (error) {
       log?.error({ err: error, jobId: job.jobId }, 'index job failed');
-      await this.finish(job, 'failed', error instanceof Error ? error.message : String(error));
+      await this.finish(job, 'failed', failureMessage(error));
     } finally {
       counting.abort();
       clearInterval(snapshots);
     }
   }
+}
+
+/** Why a job failed, in words ("disk full: …" for a full disk, whichever store hit it). */
+function failureMessage(error: unknown): string {
+  const reason = asStorageFull(error);
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 const errorEvents = (errors: readonly JobError[], from: number, to: number): JobEvent[] => {

@@ -1,12 +1,18 @@
+import { statfs } from 'node:fs/promises';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Runtime } from '../../runtime';
 import { createRouter } from '../context';
+import { formatBytes } from '../errors';
 
 export const HealthSchema = z
   .object({
-    status: z
-      .enum(['ok', 'degraded'])
-      .openapi({ description: '`degraded` when a store is unreachable' }),
+    status: z.enum(['ok', 'degraded']).openapi({
+      description: "`degraded` when a store is unreachable or the data directory's disk is full"
+    }),
+    reason: z.string().optional().openapi({
+      description: 'Why the status is `degraded`',
+      example: 'disk full: 0 bytes free for the data directory (/var/lib/lookalike)'
+    }),
     model: z.object({
       id: z.string(),
       name: z.string(),
@@ -43,15 +49,34 @@ const health = createRoute({
 const reachable = async (store: { ping?: () => Promise<boolean> }) =>
   store.ping ? store.ping().catch(() => false) : true;
 
-export function healthRoutes({ model, stores, collection }: Runtime) {
+/** Less free space than this, and SQLite, thumbnails and uploads start failing: call it full. */
+export const LOW_DISK_BYTES = 1024 * 1024;
+
+/** Why the data directory cannot take more writes, if it cannot. */
+async function diskProblem(dataDir: string): Promise<string | undefined> {
+  const fs = await statfs(dataDir).catch(() => undefined);
+  if (!fs) return undefined; // not created yet, or a filesystem without statfs: nothing to say
+  const free = fs.bavail * fs.bsize;
+  if (free >= LOW_DISK_BYTES) return undefined;
+  return `disk full: ${formatBytes(free)} free for the data directory (${dataDir})`;
+}
+
+export function healthRoutes({ model, stores, collection, config }: Runtime) {
   return createRouter().openapi(health, async (c) => {
-    const [catalogUp, vectorsUp] = await Promise.all([
+    const [catalogUp, vectorsUp, disk] = await Promise.all([
       reachable(collection.catalog),
-      reachable(collection.index)
+      reachable(collection.index),
+      diskProblem(config.dataDir)
     ]);
+    const reasons = [
+      ...(catalogUp ? [] : [`catalog (${stores.catalog}) unreachable`]),
+      ...(vectorsUp ? [] : [`vector index (${stores.vectors}) unreachable`]),
+      ...(disk ? [disk] : [])
+    ];
     return c.json(
       {
-        status: catalogUp && vectorsUp ? ('ok' as const) : ('degraded' as const),
+        status: reasons.length === 0 ? ('ok' as const) : ('degraded' as const),
+        ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
         model: {
           id: model.manifest.id,
           name: model.manifest.name,

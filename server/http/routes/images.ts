@@ -70,7 +70,7 @@ export function imageRoutes(runtime: Runtime, thumbnails: Thumbnails) {
     responses: {
       200: { description: 'Thumbnail', content: { 'image/webp': { schema: BinarySchema } } },
       304: { description: 'Not modified' },
-      ...errors(400, 404)
+      ...errors(400, 404, 507)
     }
   });
 

@@ -90,7 +90,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
         description: 'Job queued',
         content: { 'application/json': { schema: z.object({ jobId: z.string() }) } }
       },
-      ...errors(400, 401, 403, 404, 413)
+      ...errors(400, 401, 403, 404, 413, 507)
     }
   });
 

@@ -73,7 +73,7 @@ export function seedRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Up
           }
         }
       },
-      ...errors(400, 401, 403, 404, 409, 500)
+      ...errors(400, 401, 403, 404, 409, 500, 507)
     }
   });
 
@@ -114,7 +114,7 @@ export function seedRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Up
         description: 'The id',
         content: { 'application/json': { schema: z.int().openapi({ example: 21 }) } }
       },
-      ...errors(400, 401, 413, 503)
+      ...errors(400, 401, 413, 503, 507)
     }
   });
 
