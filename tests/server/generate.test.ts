@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { poolOutput } from '../../src/lib/core/vector';
-import { generateModelBytes } from '../../server/models/generate';
+import { GENERATOR_VERSION, generateModelBytes } from '../../server/models/generate';
 import { generateResnet50 } from '../../server/models/generate/resnet50';
 import { getManifest } from '../../server/models/registry';
 import { testModel } from '../helpers/models';
@@ -52,6 +53,20 @@ describe('generateModelBytes', () => {
     expect(Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes))).toBe(0);
     expect(b.parameters).toBe(a.parameters);
     expect(b.macs).toBe(a.macs);
+  });
+
+  it('keeps the bytes of generator version 1 (a change must bump GENERATOR_VERSION)', () => {
+    // Cached files are named by GENERATOR_VERSION, so changed bytes under the same version would
+    // leave stale models in every cache; the graph builder is shared with the model importer.
+    const hash = (id: string) =>
+      createHash('sha256')
+        .update(generateModelBytes(getManifest(id)).bytes)
+        .digest('hex');
+    expect(GENERATOR_VERSION).toBe(1);
+    expect(hash('tiny')).toBe('6819027f51c35ccb8cd36468857439ca81d7136cd526d5b7127922c6a6ff15bb');
+    expect(hash('synthetic-resnet50')).toBe(
+      '84eeb6ec4b8531813552395014f297a927155f8e469831596c30aa9adbdf3db6'
+    );
   });
 
   it("tiny's parameter count matches its three convolutions", () => {
