@@ -6,6 +6,7 @@ import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decode
 import type { IndexCounters, NewImage, PathRecord } from '../stores/catalog';
 import { isStoreUnavailable, retryWhileUnavailable } from '../stores/availability';
 import type { Collection } from './collection';
+import { ByteBudget } from './encode-limiter';
 import { walkFolder, type WalkEntry } from './folder-walker';
 import type { ImageRoots } from './image-roots';
 
@@ -18,6 +19,8 @@ export interface IndexFolderOptions {
   decoder: ImageDecoder;
   embedder: Embedder;
   batchSize: number;
+  /** File bytes read but not yet decoded, at most (READ_AHEAD_BYTES unless set). */
+  readAheadBytes?: number;
   signal?: AbortSignal;
   /** Called after every change of the counters (the caller throttles). */
   onProgress?: (counters: IndexCounters) => void;
@@ -32,6 +35,13 @@ type Prepared =
   | { kind: 'link'; link: PathRecord; unchanged: boolean }
   | { kind: 'embed'; image: Omit<NewImage, 'vector' | 'dhash'>; pixels: Uint8Array }
   | { kind: 'skipped' | 'failed'; path: string; reason: string };
+
+/**
+ * File bytes held at once between reading and decoding (the batch being read ahead and the one
+ * being decoded): a few large files cannot take memory a file count would not notice. A single
+ * file larger than this is read alone.
+ */
+export const READ_AHEAD_BYTES = 256 * 1024 * 1024;
 
 /** Reasons that mean "not an image" (counted as skipped) rather than "a broken image" (failed). */
 const NOT_AN_IMAGE = new Set(['unsupported-format', 'empty']);
@@ -85,11 +95,17 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
       },
       onResume: () => options.onStoreResume?.()
     });
+  const readAhead = new ByteBudget({
+    capacity: options.readAheadBytes ?? READ_AHEAD_BYTES,
+    queue: Number.MAX_SAFE_INTEGER
+  });
   const prepareChunk = async () => {
     const chunk = await nextChunk();
     return {
       size: chunk.length,
-      prepared: await whileUnavailable(() => Promise.all(chunk.map((e) => prepare(e, options))))
+      prepared: await whileUnavailable(() =>
+        Promise.all(chunk.map((e) => prepare(e, options, readAhead)))
+      )
     };
   };
 
@@ -127,14 +143,21 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
   return true;
 }
 
-async function prepare(entry: WalkEntry, options: IndexFolderOptions): Promise<Prepared> {
+async function prepare(
+  entry: WalkEntry,
+  options: IndexFolderOptions,
+  readAhead: ByteBudget
+): Promise<Prepared> {
   if (entry.kind !== 'file') return entry;
   const { path, size, mtimeMs } = entry;
   const { catalog } = options.collection;
+  let giveBack: (() => void) | undefined;
   try {
     const existing = await catalog.getPath(path);
     if (existing && existing.size === size && existing.mtimeMs === mtimeMs)
       return { kind: 'unchanged', path };
+    // Room for the file's bytes first; they are let go once decoded (only pixels are kept).
+    giveBack = await readAhead.claim(size);
     const bytes = await options.decoder.read(path);
     const contentHash = createHash('sha256').update(bytes).digest('hex');
     const file = { path, size: bytes.length, mtimeMs };
@@ -169,6 +192,8 @@ async function prepare(entry: WalkEntry, options: IndexFolderOptions): Promise<P
       };
     }
     return { kind: 'failed', path, reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    giveBack?.();
   }
 }
 

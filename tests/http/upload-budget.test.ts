@@ -114,7 +114,7 @@ describe('upload bodies and the encode budget', () => {
       const res = await fetch(`${server.url}/api/encode`, {
         method: 'POST',
         headers: { 'content-type': small.type },
-        body: small.body
+        body: new Uint8Array(small.body)
       });
       expect(res.status, await res.clone().text()).toBe(200);
       expect(((await res.json()) as { vector: number[] }).vector.length).toBeGreaterThan(0);
