@@ -227,13 +227,14 @@ describe('SharpImageDecoder gives Pillow’s model input (tests/fixtures/resize)
       const d = diffFromPillow(c, decoded.pixels, c.crop);
       const means = channelMeans(decoded.pixels);
       expect(d.compared).toBeGreaterThan(100);
-      // Within 2 levels at any sampled pixel, half a level on average, in sampled pixels and in
-      // each channel's mean over the crop. Enlarging uses core's resize, Pillow's exact bytes;
-      // shrinking stays in libvips (mean 0.05–0.4 here; its box pre-shrink at 4× and more moves a
-      // 3 px checkerboard's red mean by 0.44). libvips' own enlarging missed by 13–100 levels.
+      // Within 2 levels at any sampled pixel, half a level on average, and a quarter of a level
+      // in each channel's mean over the crop. Enlarging uses core's resize: Pillow's exact bytes
+      // (libvips' own enlarging missed by 5–59 levels). Shrinking stays in libvips, in steps under
+      // 4× (sampled mean 0.04–0.33 here); in one step its box pre-shrink moved the 3 px
+      // checkerboard's red mean by 0.44 at 5.9×.
       expect(d.max).toBeLessThanOrEqual(2);
       expect(d.mean).toBeLessThanOrEqual(0.5);
-      means.forEach((m, ch) => expect(Math.abs(m - c.cropMean[ch]!)).toBeLessThanOrEqual(0.5));
+      means.forEach((m, ch) => expect(Math.abs(m - c.cropMean[ch]!)).toBeLessThanOrEqual(0.25));
       if (enlarges) expect(sha256(decoded.pixels)).toBe(c.cropSha256);
     });
   }
