@@ -1,4 +1,13 @@
-import { copyFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -13,6 +22,10 @@ import {
 } from '../helpers/browser';
 import { patternPixels, rawImage, scene, scenePixels } from '../helpers/images';
 import { testModel } from '../helpers/models';
+import { realModel } from '../helpers/real-model';
+
+/** Real photographs (Debian's darknet package) kept with the converter's tests. */
+const REAL_PHOTOS = join(import.meta.dirname, '../fixtures/efficientnet-lite0');
 
 /**
  * The in-browser encoder against the server's, in Chromium on the production build: parity on
@@ -270,6 +283,67 @@ describe.skipIf(!hasChromium)('browser encoder parity (synthetic ResNet-50, WASM
     console.log(`model-input pixels, browser vs server (0–255):\n${report.join('\n')}`);
   }, 300_000);
 });
+
+describe.skipIf(!hasChromium)(
+  'browser encoder parity (real EfficientNet-Lite0: float16 copy in the browser, WASM)',
+  () => {
+    let server: AppServer;
+    let browser: Browser;
+    let page: Page;
+    let samples: Sample[];
+    /** Sizes of the model files the page downloaded. */
+    const downloads: number[] = [];
+
+    beforeAll(async () => {
+      const { browserPath } = await realModel();
+      [server, browser, samples] = await Promise.all([
+        startAppServer({ model: 'efficientnet-lite0' }),
+        launchChromium(),
+        paritySamples()
+      ]);
+      expect(server.runtime.model.browserPath).toBe(browserPath);
+      for (const name of await readdir(REAL_PHOTOS)) {
+        if (name.endsWith('.jpg'))
+          samples.push({ name, bytes: await readFile(join(REAL_PHOTOS, name)) });
+      }
+      page = await browser.newPage();
+      page.on('response', (response) => {
+        if (new URL(response.url()).pathname === '/api/model/file')
+          void response.body().then((body) => downloads.push(body.length));
+      });
+      await openCheck(page, server.url, 'wasm');
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    it("downloads the float16 copy and gives the server's float32 vector (cosine ≥ 0.999)", async () => {
+      expect(samples.length).toBeGreaterThanOrEqual(20);
+      const rows = await checkFiles(page, tmp, samples);
+      const cosines = rows.map((r) => r.cosine ?? NaN);
+      console.log(
+        `real-model parity over ${rows.length} pictures (fp16 in the browser, fp32 on the server): ` +
+          `min ${Math.min(...cosines).toFixed(6)}, ` +
+          `mean ${(cosines.reduce((a, b) => a + b, 0) / cosines.length).toFixed(6)}\n` +
+          rows.map((r) => `  ${r.name}: ${r.cosine?.toFixed(6) ?? r.error}`).join('\n')
+      );
+      for (const row of rows) {
+        expect(row.error, row.name).toBeUndefined();
+        expect(row.cosine, row.name).toBeGreaterThanOrEqual(0.999);
+      }
+      // The model the page downloaded on opening /check was the small copy.
+      const { fileBytes, fileSha256 } = (await (await fetch(`${server.url}/api/model`)).json()) as {
+        fileBytes: number;
+        fileSha256: string;
+      };
+      expect(fileBytes).toBe((await stat(server.runtime.model.browserPath!)).size);
+      expect(fileBytes).toBeLessThan((await stat(server.runtime.model.path)).size * 0.6);
+      expect(fileSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(downloads).toEqual([fileBytes]);
+    });
+  }
+);
 
 describe.skipIf(!hasChromium)('browser encoder on WebGPU (tiny model, software adapter)', () => {
   let server: AppServer;

@@ -56,7 +56,10 @@ export interface AppServer {
 
 /** The real server (runtime + HTTP app + the web build) on a fresh temporary folder. */
 export async function startAppServer(
-  options: { model?: 'tiny' | 'synthetic-resnet50'; env?: Record<string, string> } = {}
+  options: {
+    model?: 'tiny' | 'synthetic-resnet50' | 'efficientnet-lite0';
+    env?: Record<string, string>;
+  } = {}
 ): Promise<AppServer> {
   if (!existsSync(join(BUILD_DIR, 'index.html'))) {
     throw new Error('No web build in build/: the test global setup should have built it');
