@@ -9,7 +9,7 @@ RUN npm run build
 
 # Runtime stage: production dependencies, the sources the CLI runs, and the built app.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 LOOKALIKE_DATA_DIR=/data LOOKALIKE_IMAGE_ROOTS=/images
+ENV NODE_ENV=production HOST=0.0.0.0 LOOKALIKE_ALLOWED_HOSTS=localhost PORT=5000 LOOKALIKE_DATA_DIR=/data LOOKALIKE_IMAGE_ROOTS=/images
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -60,7 +60,6 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   });
   const thumbnails = new Thumbnails({
     dir: join(config.dataDir, 'thumbs'),
-    decoder: runtime.decoder,
     maxPixels: config.maxPixels
   });
   const uploads = new Uploads({

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ImageDecoder } from '../embedding/image-decoder';
 import { NotFoundError } from '../errors';
 import type { ImageWithPaths } from '../stores/catalog';
 import type { ImageRoots } from './image-roots';
@@ -10,11 +9,6 @@ import type { ImageRoots } from './image-roots';
 export interface ThumbnailOptions {
   /** Cache folder, `<dataDir>/thumbs`. */
   dir: string;
-  /**
-   * Unused: sources are read through `get`'s SourceFiles, which check the roots at each read.
-   * Kept only while app.ts still passes it.
-   */
-  decoder?: Pick<ImageDecoder, 'read'>;
   /** Pixel limit for decoding (config.maxPixels). */
   maxPixels: number;
   /** Longest side of a thumbnail. */
