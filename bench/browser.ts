@@ -12,7 +12,9 @@ import {
   startAppServer,
   type AppServer
 } from '../tests/helpers/browser';
+import { realModel } from '../tests/helpers/real-model';
 import { ensureWebBuild } from '../tests/helpers/web-build';
+import type { ModelManifest } from '../src/lib/core/model-manifest';
 import type { Row } from './embedding';
 import { photoJpeg } from './photos';
 
@@ -75,17 +77,15 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 async function compare(
   page: Page,
   label: string,
-  modelId: 'synthetic-resnet50' | 'tiny',
+  model: { manifest: ModelManifest; path: string },
   images: Buffer[],
-  cacheDir: string,
   threads: number
 ): Promise<Row[]> {
   await encodeInPage(page, images[0]!);
   const inPage: PageTiming[] = [];
   for (const image of images) inPage.push(await encodeInPage(page, image));
 
-  const manifest = getManifest(modelId);
-  const path = await ensureGeneratedModel(manifest, cachedModelPath(cacheDir, manifest));
+  const { manifest, path } = model;
   const decoder = new SharpImageDecoder({ maxPixels: 100_000_000, maxFileBytes: 1e9 });
   const backend = await createOnnxNodeBackend(path, manifest, { threads });
   const embedder = new Embedder(manifest, decoder, backend, 1);
@@ -122,6 +122,44 @@ async function compare(
   ];
 }
 
+/** A generated model from the benchmark's cache. */
+async function generated(cacheDir: string, id: 'synthetic-resnet50' | 'tiny') {
+  const manifest = getManifest(id);
+  return {
+    manifest,
+    path: await ensureGeneratedModel(manifest, cachedModelPath(cacheDir, manifest))
+  };
+}
+
+/** First-visit (download + session) and cached load of the page's model. */
+async function loadTimes(
+  browser: Browser,
+  server: AppServer,
+  label: string
+): Promise<{ rows: Row[]; page: Page; backend: string }> {
+  const context = await browser.newContext();
+  const file = server.runtime.model.browserPath ?? server.runtime.model.path;
+  const megabytes = ((await stat(file)).size / 1e6).toFixed(1);
+  const first = await openCheck(await context.newPage(), server.url, 'wasm');
+  const page = await context.newPage();
+  const cached = await openCheck(page, server.url, 'wasm');
+  const rows: Row[] = [
+    {
+      name: `${label} model load, first visit`,
+      value: first.loadMs,
+      unit: 'ms',
+      note: `${megabytes} MB download from localhost + ${first.backend} session`
+    },
+    {
+      name: `${label} model load, cached`,
+      value: cached.loadMs,
+      unit: 'ms',
+      note: cached.fromCache ? 'Cache API + session' : 'NOT from the cache'
+    }
+  ];
+  return { rows, page, backend: cached.backend };
+}
+
 /**
  * In-browser encoding in headless Chromium (production build, real server): per-image time on
  * WASM for the synthetic ResNet-50 and, where the browser exposes an adapter, on WebGPU for the
@@ -140,34 +178,28 @@ export async function benchBrowser(cacheDir: string, threads: number): Promise<R
   let server: AppServer | undefined;
   let browser: Browser | undefined;
   try {
+    // The real model: the page downloads its float16 copy; the server encodes in float32.
+    const real = await realModel();
+    server = await startAppServer({ model: 'efficientnet-lite0' });
+    browser = await launchChromium();
+    const effnet = await loadTimes(browser, server, 'EfficientNet-Lite0 (float16 copy)');
+    rows.push(...effnet.rows);
+    rows.push(
+      ...(await compare(effnet.page, `EfficientNet-Lite0 ${effnet.backend}`, real, images, threads))
+    );
+    await browser.close();
+    await server.close();
+
     server = await startAppServer({ model: 'synthetic-resnet50' });
     browser = await launchChromium();
-    const context = await browser.newContext();
-    const megabytes = Math.round((await stat(server.runtime.model.path)).size / 1e6);
-    const first = await openCheck(await context.newPage(), server.url, 'wasm');
-    const page = await context.newPage();
-    const cached = await openCheck(page, server.url, 'wasm');
-    rows.push(
-      {
-        name: 'ResNet-50 model load, first visit',
-        value: first.loadMs,
-        unit: 'ms',
-        note: `${megabytes} MB download from localhost + ${first.backend} session`
-      },
-      {
-        name: 'ResNet-50 model load, cached',
-        value: cached.loadMs,
-        unit: 'ms',
-        note: cached.fromCache ? 'Cache API + session' : 'NOT from the cache'
-      }
-    );
+    const resnet = await loadTimes(browser, server, 'ResNet-50');
+    rows.push(...resnet.rows);
     rows.push(
       ...(await compare(
-        page,
-        `ResNet-50 ${cached.backend}`,
-        'synthetic-resnet50',
+        resnet.page,
+        `ResNet-50 ${resnet.backend}`,
+        await generated(cacheDir, 'synthetic-resnet50'),
         images,
-        cacheDir,
         threads
       ))
     );
@@ -183,16 +215,21 @@ export async function benchBrowser(cacheDir: string, threads: number): Promise<R
         ...(await compare(
           gpuPage,
           'tiny webgpu (SwiftShader, software)',
-          'tiny',
+          await generated(cacheDir, 'tiny'),
           images,
-          cacheDir,
           threads
         ))
       );
       const wasmPage = await browser.newPage();
       const wasm = await openCheck(wasmPage, server.url, 'wasm');
       rows.push(
-        ...(await compare(wasmPage, `tiny ${wasm.backend}`, 'tiny', images, cacheDir, threads))
+        ...(await compare(
+          wasmPage,
+          `tiny ${wasm.backend}`,
+          await generated(cacheDir, 'tiny'),
+          images,
+          threads
+        ))
       );
     } else {
       console.log(`browser: no WebGPU adapter here (${gpu.backend}); WebGPU rows left out`);
