@@ -1,6 +1,11 @@
+import { StoreUnavailableError } from '../errors';
+
 /**
- * Telling "the store is down" (wait and retry) from "the request is wrong" (fail). Network-level
- * codes from mysql2, undici and gRPC (Milvus), plus the adapters' own "unreachable" messages.
+ * Telling "the store is down" (wait and retry) from "the request is wrong" (fail). Each adapter
+ * translates its outages into StoreUnavailableError at its edge (MySQL: explain(), Milvus:
+ * unreachable()/notReady()); the network-level codes of mysql2, undici and gRPC are kept for an
+ * error that reaches here untranslated. Messages are not read: a decoder error quoting a file
+ * named `unreachable.jpg` is not an outage.
  */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -11,22 +16,16 @@ const CONNECTION_CODES = new Set([
   'EPIPE',
   'PROTOCOL_CONNECTION_LOST',
   'ER_SERVER_SHUTDOWN',
-  'ER_CON_COUNT_ERROR',
-  'store_unavailable'
+  'ER_CON_COUNT_ERROR'
 ]);
 
 export function isStoreUnavailable(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
-    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (e instanceof StoreUnavailableError) return true;
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
     // gRPC status 14 = UNAVAILABLE, 4 = DEADLINE_EXCEEDED
     if (code === 14 || code === 4) return true;
-    if (
-      typeof message === 'string' &&
-      /unreachable|UNAVAILABLE|connection (lost|refused|closed)/i.test(message)
-    ) {
-      return true;
-    }
     e = cause;
   }
   return false;

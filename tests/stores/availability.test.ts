@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../server/errors';
 import { isStoreUnavailable, retryWhileUnavailable } from '../../server/stores/availability';
 
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
@@ -10,9 +11,11 @@ describe('store availability', () => {
     expect(isStoreUnavailable(refused)).toBe(true);
     expect(isStoreUnavailable(new Error('wrapped', { cause: refused }))).toBe(true);
     expect(isStoreUnavailable(Object.assign(new Error('x'), { code: 14 }))).toBe(true);
-    expect(isStoreUnavailable(new Error('Milvus at 127.0.0.1:1 is unreachable: timeout'))).toBe(
-      true
-    );
+    const translated = new StoreUnavailableError('Milvus at 127.0.0.1:1 is unreachable: timeout');
+    expect(isStoreUnavailable(translated)).toBe(true);
+    expect(isStoreUnavailable(new Error('while searching', { cause: translated }))).toBe(true);
+    // Words in a message are not an outage (a file may be called that).
+    expect(isStoreUnavailable(new Error('Cannot read /p/unreachable UNAVAILABLE.jpg'))).toBe(false);
     expect(isStoreUnavailable(new Error('Duplicate entry'))).toBe(false);
     expect(isStoreUnavailable(Object.assign(new Error('dup'), { code: 'ER_DUP_ENTRY' }))).toBe(
       false

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../server/errors';
 import { MilvusVectorIndex, type MilvusIndexType } from '../../server/stores/milvus/milvus-index';
 import {
   TEST_MILVUS_ADDRESS,
@@ -283,9 +284,10 @@ describe.skipIf(noLite !== undefined)(
         await server.stop(signal);
         // While it is down: a clear error, quickly.
         const started = Date.now();
-        await expect(index.search(entries[7]!.vector, 1)).rejects.toThrow(
-          `Milvus at ${server.address} is unreachable`
-        );
+        const down = index.search(entries[7]!.vector, 1);
+        await expect(down).rejects.toThrow(`Milvus at ${server.address} is unreachable`);
+        // The app's own error: 503 store_unavailable over HTTP, one line in the CLI.
+        await expect(down).rejects.toBeInstanceOf(StoreUnavailableError);
         expect(Date.now() - started).toBeLessThan(10_000);
         expect(await index.ping()).toBe(false);
 
@@ -329,9 +331,9 @@ describe('MilvusVectorIndex when Milvus is unreachable', () => {
   it('fails fast with a clear message when nothing listens', async () => {
     const at = `127.0.0.1:${await freePort()}`;
     const started = Date.now();
-    await expect(
-      MilvusVectorIndex.open({ address: at, collection: 'lookalike', dimension: 8 })
-    ).rejects.toThrow(new RegExp(`^Milvus at ${at} is unreachable: .+`));
+    const opening = MilvusVectorIndex.open({ address: at, collection: 'lookalike', dimension: 8 });
+    await expect(opening).rejects.toThrow(new RegExp(`^Milvus at ${at} is unreachable: .+`));
+    await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 

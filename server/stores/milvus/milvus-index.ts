@@ -6,6 +6,7 @@ import {
   promisify,
   type ResStatus
 } from '@zilliz/milvus2-sdk-node';
+import { StoreUnavailableError } from '../../errors';
 import type { VectorEntry, VectorIndex, VectorMatch } from '../vector-index';
 
 export type MilvusIndexType = 'HNSW' | 'IVF_FLAT' | 'IVF_SQ8' | 'FLAT';
@@ -136,6 +137,7 @@ export class MilvusVectorIndex implements VectorIndex {
       return new MilvusVectorIndex(client, opts, indexType);
     } catch (error) {
       await closeQuietly(client);
+      if (isConnectionError(error)) throw unreachable(opts.address, error);
       throw notReady(opts.address, error) ?? error;
     }
   }
@@ -607,23 +609,28 @@ function isConnectionError(error: unknown): boolean {
   );
 }
 
-function unreachable(address: string, cause: unknown): Error {
+/**
+ * The one translation of "Milvus does not answer" into the app's error: StoreUnavailableError, a
+ * 503 `store_unavailable` over HTTP and one line in the CLI, as for MySQL; jobs wait for it.
+ */
+function unreachable(address: string, cause: unknown): StoreUnavailableError {
   const why = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`Milvus at ${address} is unreachable: ${why}`, { cause });
+  return new StoreUnavailableError(`Milvus at ${address} is unreachable: ${why}`, { cause });
 }
 
 /**
  * Milvus standalone answers while it is still starting or already stopping, with statuses such
  * as "find no available rootcoord" or "not ready": worth waiting for, like an unreachable one.
  */
-function notReady(address: string, error: unknown): Error | undefined {
+function notReady(address: string, error: unknown): StoreUnavailableError | undefined {
   if (!(error instanceof MilvusRequestError)) return undefined;
   const reason = error.status.reason ?? '';
   if (!/no available|not ready|not serving|not healthy|unhealthy|stopping|abnormal/i.test(reason))
     return undefined;
-  return new Error(`Milvus at ${address} is unavailable (starting or stopping): ${reason}`, {
-    cause: error
-  });
+  return new StoreUnavailableError(
+    `Milvus at ${address} is unavailable (starting or stopping): ${reason}`,
+    { cause: error }
+  );
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -149,6 +149,14 @@ function explain(error: unknown, where: string): unknown {
     });
   }
   const e = driverError(error);
+  if (e?.code === 'ER_CON_COUNT_ERROR') {
+    return new StoreUnavailableError(
+      `MySQL at ${where} has too many connections (ER_CON_COUNT_ERROR)`,
+      {
+        cause: error
+      }
+    );
+  }
   // MariaDB answers an unknown user with 1698 (…_NO_PASSWORD_ERROR) where MySQL says 1045.
   if (
     e?.code === 'ER_ACCESS_DENIED_ERROR' ||
