@@ -2,8 +2,7 @@ import { buildInputBatch } from '../src/lib/core/preprocess';
 import { Embedder } from '../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../server/embedding/sharp-decoder';
-import { ensureGeneratedModel } from '../server/models/generate';
-import { cachedModelPath, getManifest } from '../server/models/registry';
+import { resolveModel } from '../server/models/resolve-model';
 import { photoJpeg } from './photos';
 
 export interface Row {
@@ -22,12 +21,16 @@ async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number>
 
 /**
  * Server-side embedding throughput with the synthetic ResNet-50 (same graph and cost as the real
- * one): the model alone at several batch sizes, decoding alone, and the whole pipeline, so the
- * pipeline can be read as a fraction of the model-only rate measured in the same run.
+ * one) unless another cached model is named: the model alone at several batch sizes, decoding
+ * alone, and the whole pipeline, so the pipeline can be read as a fraction of the model-only rate
+ * measured in the same run.
  */
-export async function benchEmbedding(cacheDir: string, threads: number): Promise<Row[]> {
-  const manifest = getManifest('synthetic-resnet50');
-  const path = await ensureGeneratedModel(manifest, cachedModelPath(cacheDir, manifest));
+export async function benchEmbedding(
+  cacheDir: string,
+  threads: number,
+  modelId = 'synthetic-resnet50'
+): Promise<Row[]> {
+  const { manifest, path } = await resolveModel({ model: modelId, modelCacheDir: cacheDir });
   const images = await Promise.all(Array.from({ length: 32 }, (_, n) => photoJpeg(n)));
   const decoder = new SharpImageDecoder({ maxPixels: 100_000_000, maxFileBytes: 1e9 });
   const backend = await createOnnxNodeBackend(path, manifest, { threads });

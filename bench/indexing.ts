@@ -18,13 +18,14 @@ async function writePhotos(dir: string, count: number) {
 export async function benchIndexing(
   cacheDir: string,
   threads: number,
-  count = 160
+  count = 160,
+  modelId = 'synthetic-resnet50'
 ): Promise<Row[]> {
   const base = await mkdtemp(join(tmpdir(), 'lookalike-bench-index-'));
   try {
     await writePhotos(join(base, 'photos'), count);
     const config = loadConfig(
-      { model: 'synthetic-resnet50', dataDir: join(base, 'data'), threads },
+      { model: modelId, dataDir: join(base, 'data'), threads },
       { LOOKALIKE_MODEL_CACHE: cacheDir, LOOKALIKE_IMAGE_ROOTS: base, LOG_LEVEL: 'silent' }
     );
     const runtime = await createRuntime(config);

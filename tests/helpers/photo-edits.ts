@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /**
  * The edits people make to a picture before it comes back as a query: the near-duplicate cases
@@ -19,6 +19,9 @@ export const EDIT_KINDS = [
 ] as const;
 
 export type EditKind = (typeof EDIT_KINDS)[number];
+
+/** The seed the quality test and the quality benchmark share, so both measure the same copies. */
+export const QUALITY_SEED = 13;
 
 export interface EditedCopy {
   kind: EditKind;
@@ -106,7 +109,7 @@ async function applyEdit(
   random: () => number
 ): Promise<Omit<EditedCopy, 'kind'>> {
   const { width, height } = base;
-  const jpeg = (image: sharp.Sharp, quality = JPEG_QUALITY) => image.jpeg({ quality }).toBuffer();
+  const jpeg = (image: Sharp, quality = JPEG_QUALITY) => image.jpeg({ quality }).toBuffer();
   switch (kind) {
     case 'crop': {
       const fw = between(random, 0.6, 0.9);
@@ -216,4 +219,27 @@ export async function editedCopies(
     copies.push({ kind, ...(await applyEdit(base, kind, random)) });
   }
   return copies;
+}
+
+export interface EditedQuery extends EditedCopy {
+  /** The id of the picture it was made from. */
+  of: string;
+}
+
+/** Every edit of every picture, pictures in order; a few at a time to use both cores. */
+export async function editedQueries(
+  pictures: readonly { id: string; path: string }[],
+  seed: number,
+  kinds: readonly EditKind[] = EDIT_KINDS
+): Promise<EditedQuery[]> {
+  const all: EditedQuery[][] = new Array(pictures.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < pictures.length; i = next++) {
+      const { id, path } = pictures[i]!;
+      all[i] = (await editedCopies(path, id, seed, kinds)).map((copy) => ({ ...copy, of: id }));
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return all.flat();
 }
