@@ -35,6 +35,7 @@ import { benchIndexing } from './indexing';
 
 const CATEGORIES: Category[] = ['animal', 'landscape', 'plant'];
 const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95];
+const THRESHOLD_AT = [0.95, 0.99, 1];
 
 interface Item {
   id: string;
@@ -96,6 +97,8 @@ interface MethodResult {
   precision10: Record<string, number>;
   /** [p5, p25, p50, p75, p95] per distribution name. */
   scores: Record<string, number[]>;
+  /** Share of edited copies scoring above the q-quantile of the best unrelated scores. */
+  cleared: { q: number; threshold: number; share: number }[];
 }
 
 function evaluate(
@@ -176,7 +179,18 @@ function evaluate(
   scores['edited→original, all edits'] = quantiles(perQuery.map((r) => r.toOriginal));
   scores['best unrelated, per query'] = quantiles(perQuery.map((r) => r.bestUnrelated));
   scores['same category, different photo'] = quantiles(sameCategory);
-  return { name: method.name, recall1, recall10, map, precision10, scores };
+  // A "same picture" threshold set at a quantile of the best unrelated score: how many edited
+  // copies still clear it (the rest would be shown as merely similar).
+  const unrelated = perQuery.map((r) => r.bestUnrelated).sort((a, b) => a - b);
+  const cleared = THRESHOLD_AT.map((q) => {
+    const threshold = quantile(unrelated, q);
+    return {
+      q,
+      threshold,
+      share: mean(perQuery.map((r) => +(r.toOriginal > threshold)))
+    };
+  });
+  return { name: method.name, recall1, recall10, map, precision10, scores, cleared };
 }
 
 /** Decoded once per input geometry: every model here shares ResNet's 256 → 224 preprocessing. */
@@ -244,6 +258,11 @@ function printTables(results: MethodResult[], chance: Record<string, number>, co
     for (const [name, qs] of Object.entries(r.scores)) {
       console.log(`| ${name} | ${qs.map(f3).join(' | ')} |`);
     }
+    const cleared = r.cleared.map(
+      ({ q, threshold, share }) =>
+        `${f3(share)} above ${f3(threshold)} (${q === 1 ? 'max' : `p${q * 100}`} of best unrelated)`
+    );
+    console.log(`\nEdited copies clearing a threshold: ${cleared.join('; ')}.`);
   }
 }
 
@@ -363,6 +382,14 @@ export async function benchQuality(cacheDir: string, threads: number): Promise<R
         value: r.precision10[c]!,
         unit: '',
         note: `chance ${f3(chance[c]!)}`
+      });
+    }
+    for (const { q, threshold, share } of r.cleared) {
+      rows.push({
+        name: `${r.name}: edited copies above the ${q === 1 ? 'max' : `p${q * 100}`} of best unrelated`,
+        value: share,
+        unit: '',
+        note: `threshold ${f3(threshold)}`
       });
     }
     for (const [name, qs] of Object.entries(r.scores)) {
