@@ -60,6 +60,18 @@ async function fromCache(
 
 const isFile = async (path: string) => (await stat(path).catch(() => undefined))?.isFile() ?? false;
 
+/** The best real model that is already in the cache: ResNet-50, else EfficientNet-Lite0. */
+export async function cachedRealModel(
+  cacheDir: string
+): Promise<{ manifest: ModelManifest; path: string } | undefined> {
+  for (const id of [DEFAULT_MODEL_ID, PIP_MODEL_ID]) {
+    const manifest = getManifest(id);
+    const path = cachedModelPath(cacheDir, manifest);
+    if (await isFile(path)) return { manifest, path };
+  }
+  return undefined;
+}
+
 /**
  * Chooses the model the same way for every command: an explicit file, else an explicit id, else
  * the real ResNet-50 if it was fetched, else EfficientNet-Lite0 if it was imported, else the
@@ -108,12 +120,8 @@ export async function resolveModel(
     return fromCache(config.modelCacheDir, manifest, path);
   }
 
-  // The best real model that is already here: ResNet-50, else EfficientNet-Lite0.
-  for (const id of [DEFAULT_MODEL_ID, PIP_MODEL_ID]) {
-    const real = getManifest(id);
-    const realPath = cachedModelPath(config.modelCacheDir, real);
-    if (await isFile(realPath)) return fromCache(config.modelCacheDir, real, realPath);
-  }
+  const real = await cachedRealModel(config.modelCacheDir);
+  if (real) return fromCache(config.modelCacheDir, real.manifest, real.path);
 
   const fallback = getManifest(FALLBACK_MODEL_ID);
   const path = await ensureGeneratedModel(

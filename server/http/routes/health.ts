@@ -35,13 +35,41 @@ export const HealthSchema = z
   })
   .openapi('Health');
 
+/** What /api/health says while `serve` gets ready (the model's first download); nothing else answers yet. */
+export const StartingHealthSchema = z
+  .object({
+    status: z.literal('starting').openapi({
+      description: 'Getting ready; every other endpoint answers 503 `starting` until then'
+    }),
+    model: z
+      .object({
+        id: z.string(),
+        name: z.string(),
+        downloading: z
+          .object({
+            receivedBytes: z.int(),
+            totalBytes: z.int().nullable().openapi({ description: 'null until the host says' })
+          })
+          .optional()
+      })
+      .optional()
+  })
+  .openapi('StartingHealth');
+
+export type StartingHealth = z.infer<typeof StartingHealthSchema>;
+
 const health = createRoute({
   method: 'get',
   path: '/health',
   tags: ['status'],
   summary: 'Server, model and store status',
   responses: {
-    200: { description: 'Up', content: { 'application/json': { schema: HealthSchema } } }
+    200: {
+      description: 'Up, or still starting',
+      content: {
+        'application/json': { schema: z.union([HealthSchema, StartingHealthSchema]) }
+      }
+    }
   }
 });
 
@@ -95,4 +123,9 @@ export function healthRoutes({ model, stores, collection, config }: Runtime) {
       200
     );
   });
+}
+
+/** /api/health of the stand-in app `serve` runs until the real one is ready. */
+export function startingHealthRoutes(status: () => StartingHealth) {
+  return createRouter().openapi(health, (c) => c.json(status(), 200));
 }
