@@ -58,8 +58,12 @@ message GraphProto {
 message TensorProto {
   repeated int64 dims = 1;
   int32 data_type = 2;
+  repeated float float_data = 4;
   string name = 8;
   bytes raw_data = 9;
+  string doc_string = 12;
+  repeated StringStringEntryProto external_data = 13;
+  int32 data_location = 14;
 }
 
 message TensorShapeProto {
@@ -90,6 +94,7 @@ message OperatorSetIdProto {
 
 const root = protobuf.parse(ONNX_PROTO).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
+const NodeProto = root.lookupType('onnx.NodeProto');
 
 /** onnx.TensorProto.DataType.FLOAT */
 export const FLOAT = 1;
@@ -115,7 +120,14 @@ export interface TensorSpec {
   name: string;
   dims: number[];
   dataType: number;
-  rawData: Uint8Array;
+  /** The values, little-endian; Lookalike writes its own tensors this way. */
+  rawData?: Uint8Array;
+  /** FLOAT values the other way ONNX allows (other exporters use it); for tests of readers. */
+  floatData?: number[];
+  docString?: string;
+  /** Set (with dataLocation 1) when the values live in a file beside the model. */
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 
 export interface ValueInfoSpec {
@@ -149,30 +161,92 @@ export function encodeModel(model: ModelSpec): Uint8Array {
   return ModelProto.encode(message).finish();
 }
 
+/** One NodeProto on its own, e.g. to splice into a graph read at the wire level. */
+export function encodeNode(node: NodeSpec): Uint8Array {
+  return NodeProto.encode(NodeProto.fromObject(node)).finish();
+}
+
+/**
+ * Reads a model back as plain objects, only the fields of the schema above (others are skipped):
+ * enough to compare two models' graphs, opsets and metadata.
+ */
+export function decodeModel(bytes: Uint8Array): ModelSpec {
+  return ModelProto.toObject(ModelProto.decode(bytes), {
+    longs: Number,
+    defaults: true,
+    arrays: true
+  }) as ModelSpec;
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 /** IEEE 754 binary16 bits of a number, rounded to nearest even (as numpy's astype(float16)). */
 export function toFloat16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0]!;
+  return halfFromFloatBits(u32[0]!);
+}
+
+/** binary16 bits from binary32 bits; no closures or allocation, as it runs once per weight. */
+function halfFromFloatBits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
-  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  const biased = (x >>> 23) & 0xff;
   const mantissa = x & 0x7fffff;
-  if (((x >>> 23) & 0xff) === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  if (biased === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const exponent = biased - 127 + 15;
   if (exponent >= 0x1f) return sign | 0x7c00;
-  const round = (bits: number, shift: number) => {
-    const kept = bits >>> shift;
-    const rest = bits & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    return rest > halfway || (rest === halfway && kept & 1) ? kept + 1 : kept;
-  };
+  let bits: number;
+  let shift: number;
   if (exponent <= 0) {
     // Subnormal half: the implicit leading 1 becomes explicit and shifts out with the exponent.
-    return exponent < -10 ? sign : sign | round(mantissa | 0x800000, 14 - exponent);
+    if (exponent < -10) return sign;
+    bits = mantissa | 0x800000;
+    shift = 14 - exponent;
+  } else {
+    // A carry out of the mantissa correctly bumps the exponent (up to infinity).
+    bits = (exponent << 23) | mantissa;
+    shift = 13;
   }
-  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
-  return sign | round((exponent << 23) | mantissa, 13);
+  const kept = bits >>> shift;
+  const rest = bits & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  return sign | (rest > halfway || (rest === halfway && kept & 1) ? kept + 1 : kept);
+}
+
+/** The largest finite float16, 65504. */
+export const FLOAT16_MAX_BITS = 0x7bff;
+
+export interface Float16Values {
+  /** binary16 bits, one per value. */
+  bits: Uint16Array;
+  /** Finite values beyond float16's range, stored as ±65504 instead of infinity. */
+  overflowed: number;
+  /** Non-zero values so small that they became zero. */
+  underflowed: number;
+}
+
+/**
+ * The one float32 → float16 conversion every float16 copy uses: round to nearest even, and finite
+ * values too large for float16 clamp to ±65504 rather than becoming infinities, which would turn
+ * whole activations into NaN. The counts let callers decide whether the copy can be trusted.
+ */
+export function toFloat16Values(values: Float32Array): Float16Values {
+  const floatBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const bits = new Uint16Array(values.length);
+  let overflowed = 0;
+  let underflowed = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = floatBits[i]!;
+    let half = halfFromFloatBits(x);
+    if ((half & 0x7fff) === 0x7c00 && (x & 0x7f800000) !== 0x7f800000) {
+      half = (half & 0x8000) | FLOAT16_MAX_BITS;
+      overflowed++;
+    } else if ((half & 0x7fff) === 0 && (x & 0x7fffffff) !== 0) {
+      underflowed++;
+    }
+    bits[i] = half;
+  }
+  return { bits, overflowed, underflowed };
 }
 
 /**
@@ -183,15 +257,14 @@ export function toFloat16Bits(value: number): number {
 export function withFloat16Weights(model: ModelSpec): ModelSpec {
   const casts: NodeSpec[] = [];
   const initializer = model.graph.initializer.map((tensor): TensorSpec => {
-    if (tensor.dataType !== FLOAT || tensor.dims.length === 0) return tensor;
+    if (tensor.dataType !== FLOAT || tensor.dims.length === 0 || !tensor.rawData) return tensor;
     const values = new Float32Array(
       tensor.rawData.buffer.slice(
         tensor.rawData.byteOffset,
         tensor.rawData.byteOffset + tensor.rawData.byteLength
       )
     );
-    const half = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) half[i] = toFloat16Bits(values[i]!);
+    const half = toFloat16Values(values).bits;
     const name = `${tensor.name}.fp16`;
     casts.push({
       input: [name],
