@@ -8,8 +8,20 @@ export interface Health {
   count: number | null;
 }
 
+/** GET /api/health while the server gets ready (its first start downloads the model). */
+export interface StartingHealth {
+  status: 'starting';
+  model?: {
+    id: string;
+    name: string;
+    downloading?: { receivedBytes: number; totalBytes: number | null };
+  };
+}
+
 /** How often the page asks whether the server is still there. */
 const POLL_MS = 10_000;
+/** How often while it starts, so the download's progress moves. */
+export const STARTING_POLL_MS = 1_000;
 
 /**
  * Whether the Lookalike server answers, and its last health report. The page passes `online`
@@ -19,16 +31,26 @@ class Connection {
   /** undefined until the first answer (or failure), so the page can say "connecting". */
   online = $state<boolean | undefined>(undefined);
   health = $state<Health | undefined>(undefined);
+  /** Set while the server is starting; the page shows this in place of its content. */
+  starting = $state<StartingHealth | undefined>(undefined);
 
   #timer: ReturnType<typeof setInterval> | undefined;
+  #soon: ReturnType<typeof setTimeout> | undefined;
   #checking: Promise<void> | undefined;
 
   /** Asks the server now; concurrent callers share one request. */
   check(): Promise<void> {
-    this.#checking ??= getJson<Health>('/api/health', { cache: 'no-store' })
+    this.#checking ??= getJson<Health | StartingHealth>('/api/health', { cache: 'no-store' })
       .then((health) => {
-        this.health = health;
         this.online = true;
+        if (health.status === 'starting') {
+          this.starting = health;
+          clearTimeout(this.#soon);
+          this.#soon = setTimeout(() => void this.check(), STARTING_POLL_MS);
+        } else {
+          this.starting = undefined;
+          this.health = health;
+        }
       })
       .catch(() => {
         this.online = false;
@@ -54,6 +76,7 @@ class Connection {
     window.addEventListener('offline', onOffline);
     return () => {
       clearInterval(this.#timer);
+      clearTimeout(this.#soon);
       window.removeEventListener('online', onOnline);
       window.removeEventListener('offline', onOffline);
     };
