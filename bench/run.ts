@@ -4,10 +4,11 @@ import { resolve } from 'node:path';
 import { benchBrowser } from './browser';
 import { benchEmbedding, type Row } from './embedding';
 import { benchIndexing } from './indexing';
-import { benchLoad } from './load';
+import { benchLoad, benchUploads } from './load';
 import { benchQuality } from './quality';
 import { benchSearch } from './search';
 import { benchSnapshot } from './snapshot';
+import { benchSse } from './sse';
 
 /**
  * `npm run bench`: measures, prints a table and writes bench/results/latest.json. Targets are
@@ -23,7 +24,10 @@ if (want('embedding')) sections.embedding = await benchEmbedding(cacheDir, threa
 if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads);
 const sizes = (process.env.LOOKALIKE_BENCH_SIZES ?? '20000,100000').split(',').map(Number);
 if (want('search')) sections.search = await benchSearch(sizes, threads);
-if (want('load')) sections.load = await benchLoad(cacheDir);
+if (want('load'))
+  sections.load = [...(await benchLoad(cacheDir)), ...(await benchUploads(cacheDir))];
+if (only.includes('uploads')) sections.uploads = await benchUploads(cacheDir); // also part of load
+if (want('sse')) sections.sse = await benchSse(cacheDir);
 if (want('browser')) sections.browser = await benchBrowser(cacheDir, threads);
 if (want('snapshot')) sections.snapshot = await benchSnapshot();
 if (want('quality')) sections.quality = await benchQuality(cacheDir, threads);

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from 'hono';
-import { BusyError } from '../errors';
 import { ByteBudget } from '../services/encode-limiter';
 import { payloadTooLarge } from './errors';
 
@@ -43,14 +42,9 @@ export function uploadBudget(options: {
     if (c.req.method !== 'POST' || !paths.has(c.req.path)) return next();
     const declared = Number(c.req.header('content-length') ?? NaN);
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : fullSize;
-    let giveBack: () => void;
-    try {
-      giveBack = await budget.claim(bytes, c.req.raw.signal);
-    } catch (error) {
-      // Answered before the body is read: close the connection rather than drain it.
-      if (error instanceof BusyError) c.header('Connection', 'close');
-      throw error;
-    }
+    // Refused (503) before its body is read: the server discards what the client still sends
+    // (@hono/node-server drains at most 64 MiB for 500 ms, then closes), keeping nothing of it.
+    const giveBack = await budget.claim(bytes, c.req.raw.signal);
     try {
       await next();
     } finally {
