@@ -21,10 +21,13 @@ import { ATTR, encodeNode, FLOAT, FLOAT16, toFloat16Values } from './generate/on
 
 /** Tensors smaller than this stay float32: biases and scalars save nothing worth a Cast node. */
 export const MIN_FLOAT16_VALUES = 1024;
-/** More clamped (beyond ±65504) weights than this share of the converted ones, and the copy is refused. */
-const MAX_OVERFLOW_SHARE = 1e-5;
-/** More weights flushed to zero than this share, and the copy is refused. */
-const MAX_UNDERFLOW_SHARE = 1e-3;
+/**
+ * Clamping and flushing may change a tensor by at most this share of its Σ|w| — what float16's
+ * own rounding changes it by on average (half of the 2^-11 relative step) — or the copy is
+ * refused. Counts alone would refuse real models: EfficientNet-Lite0 flushes up to 2 % of some
+ * layers' weights, all below 3e-8 beside weights near 1, and keeps cosine 0.9998.
+ */
+const MAX_LOST_SHARE = 2 ** -12;
 /** Cast's `to` became an integer attribute in opset 6. */
 const MIN_OPSET = 6;
 /** onnx.TensorProto.DataLocation.EXTERNAL */
@@ -325,7 +328,14 @@ export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Floa
       stats.keptFloat32++;
       continue;
     }
-    const { bits, overflowed, underflowed } = toFloat16Values(values);
+    const { bits, overflowed, underflowed, magnitude, lost } = toFloat16Values(values);
+    if (lost > magnitude * MAX_LOST_SHARE) {
+      throw new Float16CopyError(
+        `Float16 cannot hold weight ${tensor.name}: ${overflowed} of its ${values.length} values ` +
+          `lie beyond ±65504 and ${underflowed} are too small and would become 0 ` +
+          `(${((lost / magnitude) * 100).toPrecision(2)} % of its Σ|w|)`
+      );
+    }
     const name = unique(`${tensor.name}_fp16`);
     body.push(...delimited(GRAPH.initializer, halfTensor(tensor, name, bits)));
     const cast = encodeNode({
@@ -344,17 +354,6 @@ export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Floa
   if (stats.tensors === 0) {
     throw new Float16CopyError('The model has no float32 weights large enough to store as float16');
   }
-  if (stats.overflowed > stats.values * MAX_OVERFLOW_SHARE) {
-    throw new Float16CopyError(
-      `${stats.overflowed} of ${stats.values} weights lie beyond float16's ±65504`
-    );
-  }
-  if (stats.underflowed > stats.values * MAX_UNDERFLOW_SHARE) {
-    throw new Float16CopyError(
-      `${stats.underflowed} of ${stats.values} weights are too small for float16 and would become 0`
-    );
-  }
-
   // The casts go first, so nodes stay in the topological order ONNX requires.
   const newGraph = delimited(MODEL.graph, [...casts, ...body]);
   const out: Uint8Array[] = [];

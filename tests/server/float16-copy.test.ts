@@ -28,6 +28,7 @@ import {
 import { cleanupCliTempDirs, cliTempDir, runCli } from '../helpers/cli';
 import { scenePixels } from '../helpers/images';
 import { testModel } from '../helpers/models';
+import { realModel } from '../helpers/real-model';
 
 /**
  * The float16 browser copy of models Lookalike did not build (the downloaded ResNet-50), made at
@@ -297,17 +298,32 @@ describe('float16Copy of other encodings', () => {
     expect(() => float16Copy(model)).toThrow(/external data files \(w\).*self-contained/);
   });
 
-  it('clamps weights beyond ±65504, counts them, and refuses a model that needs it', () => {
-    const { bits, overflowed, underflowed } = toFloat16Values(
+  it('clamps weights beyond ±65504, counts what float16 cannot hold, and weighs it', () => {
+    const { bits, overflowed, underflowed, magnitude, lost } = toFloat16Values(
       Float32Array.from([70000, -1e6, 65519, 1e-9, 0, Infinity, 1])
     );
     expect([...bits]).toEqual([0x7bff, 0xfbff, 0x7bff, 0, 0, 0x7c00, 0x3c00]);
     expect({ overflowed, underflowed }).toEqual({ overflowed: 2, underflowed: 1 });
+    expect(magnitude).toBeCloseTo(70000 + 1e6 + 65519 + 1, 0);
+    expect(lost).toBeCloseTo(70000 - 65504 + (1e6 - 65504), 0);
+  });
 
+  it('refuses a model when clamped or flushed weights would change a tensor', () => {
     const huge = weightValues.map((v, i) => (i % 100 === 0 ? 1e6 : v));
     expect(() => float16Copy(encodeModel(matMulModel({ floatData: huge })))).toThrow(
-      /21 of 2048 weights lie beyond float16's ±65504/
+      /cannot hold weight w: 21 of its 2048 values lie beyond ±65504 and 0 are too small/
     );
+    const tiny = weightValues.map((v) => v * 1e-7);
+    expect(() => float16Copy(encodeModel(matMulModel({ floatData: tiny })))).toThrow(
+      /cannot hold weight w: 0 of its 2048 values lie beyond ±65504 and \d+ are too small/
+    );
+  });
+
+  it('keeps a model whose few flushed weights are negligible beside the rest', () => {
+    // Like real batch-norm-folded layers: a few weights of 1e-9 among weights near 0.5.
+    const someTiny = weightValues.map((v, i) => (i % 50 === 0 ? 1e-9 : v));
+    const { stats } = float16Copy(encodeModel(matMulModel({ floatData: someTiny })));
+    expect(stats).toMatchObject({ tensors: 1, underflowed: 41, overflowed: 0 });
   });
 });
 
@@ -336,6 +352,24 @@ describe('writeBrowserCopy (after `model fetch` verifies a download)', () => {
     expect(await readdir(dir)).toEqual(['resnet50.fp16.onnx']);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^Saved .*resnet50\.fp16\.onnx \(\d+ bytes, float16 weights/);
+  });
+
+  it('keeps the copy of a model with real trained weights (EfficientNet-Lite0, generic path)', async () => {
+    // Trained, batch-norm-folded weights include values float16 flushes to zero (0.13 % here).
+    const real = await realModel();
+    const result = await writeBrowserCopy({
+      manifest: real.manifest,
+      modelPath: real.path,
+      browserPath: join(await tempDir(), 'efficientnet-lite0.fp16.onnx')
+    });
+    if (!result.kept) throw new Error(result.reason);
+    console.info(
+      `EfficientNet-Lite0 generic copy: ${result.modelBytes} → ${result.bytes} B, ` +
+        `${result.stats.underflowed} flushed, cosines ${result.cosines.map((c) => c.toFixed(7))}`
+    );
+    expect(result.stats.underflowed).toBeGreaterThan(0);
+    expect(result.bytes / result.modelBytes).toBeLessThan(0.55);
+    expect(Math.min(...result.cosines)).toBeGreaterThanOrEqual(MIN_BROWSER_COPY_COSINE);
   });
 
   /**

@@ -223,30 +223,41 @@ export interface Float16Values {
   overflowed: number;
   /** Non-zero values so small that they became zero. */
   underflowed: number;
+  /** Σ|value| over the finite values: the tensor's scale. */
+  magnitude: number;
+  /** Σ|value − stored| over the clamped and the flushed values: what leaving float16's range lost. */
+  lost: number;
 }
 
 /**
  * The one float32 → float16 conversion every float16 copy uses: round to nearest even, and finite
  * values too large for float16 clamp to ±65504 rather than becoming infinities, which would turn
- * whole activations into NaN. The counts let callers decide whether the copy can be trusted.
+ * whole activations into NaN. The counts and sums let callers decide whether the copy can be
+ * trusted: a few flushed weights of 1e-8 beside weights of 1 change nothing, a tensor of them does.
  */
 export function toFloat16Values(values: Float32Array): Float16Values {
   const floatBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const bits = new Uint16Array(values.length);
   let overflowed = 0;
   let underflowed = 0;
+  let magnitude = 0;
+  let lost = 0;
   for (let i = 0; i < values.length; i++) {
     const x = floatBits[i]!;
+    const size = Math.abs(values[i]!);
     let half = halfFromFloatBits(x);
+    if ((x & 0x7f800000) !== 0x7f800000) magnitude += size;
     if ((half & 0x7fff) === 0x7c00 && (x & 0x7f800000) !== 0x7f800000) {
       half = (half & 0x8000) | FLOAT16_MAX_BITS;
       overflowed++;
+      lost += size - 65504;
     } else if ((half & 0x7fff) === 0 && (x & 0x7fffffff) !== 0) {
       underflowed++;
+      lost += size;
     }
     bits[i] = half;
   }
-  return { bits, overflowed, underflowed };
+  return { bits, overflowed, underflowed, magnitude, lost };
 }
 
 /**
