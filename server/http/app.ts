@@ -23,6 +23,7 @@ import { modelRoutes } from './routes/model';
 import { searchRoutes } from './routes/search';
 import { seedRoutes } from './routes/seed';
 import { snapshotRoutes } from './routes/snapshot';
+import { addCommonResponses } from './schemas';
 import { UPLOAD_PATHS, uploadBudget } from './upload-limits';
 
 export interface AppOptions {
@@ -101,6 +102,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   app.route('/api', imageRoutes(runtime, thumbnails));
   app.route('/api', modelRoutes(runtime));
   app.route('/', seedRoutes(runtime, limiter, uploads));
+  addCommonResponses(app.openAPIRegistry);
   app.doc('/api/openapi.json', {
     openapi: '3.0.3',
     info: { title: 'Lookalike', version: '0.1.0', description: API_DESCRIPTION },

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobRecord } from '../stores/catalog';
 
 /** Shared request and response schemas; they are also the OpenAPI document's components. */
@@ -38,6 +38,47 @@ const ERROR_DESCRIPTIONS = {
   503: 'Too many images being encoded (`busy`); retry after the `Retry-After` seconds',
   507: 'The disk holding the data is full (`storage_full`, "disk full: …"); retry once space is freed'
 } as const;
+
+const CROSS_SITE =
+  'A cross-site request from a browser page (`cross_site_refused`); see LOOKALIKE_CORS_ORIGINS';
+
+/**
+ * Answers every operation can give before its handler runs, added to each one in the document:
+ * the Host check's 421, the cross-site refusal's 403 (methods that change something), the body
+ * cap's 413 (operations with a body), and Node's own 431 (request line and headers over 16 KiB,
+ * without a body). Call it once every route is registered.
+ */
+export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): void {
+  for (const definition of registry.definitions) {
+    if (definition.type !== 'route') continue;
+    const { route } = definition;
+    // Mutated in place (idempotent: module-level routes meet this once per app).
+    const responses = route.responses as Record<
+      string,
+      { description: string; content?: Record<string, { schema: typeof ErrorSchema }> }
+    >;
+    const add = (status: number, description: string) => {
+      const known = responses[status];
+      if (known) {
+        if (!known.description.includes(description)) known.description += `; or: ${description}`;
+      } else {
+        responses[status] = {
+          description,
+          content: { 'application/json': { schema: ErrorSchema } }
+        };
+      }
+    };
+    if (route.method !== 'get' && route.method !== 'head') add(403, CROSS_SITE);
+    if (route.request?.body) add(413, ERROR_DESCRIPTIONS[413]);
+    add(
+      421,
+      'Host name this server does not answer to (`misdirected_request`); see LOOKALIKE_ALLOWED_HOSTS'
+    );
+    responses[431] ??= {
+      description: 'Request line and headers over 16 KiB (answered by Node, without a body)'
+    };
+  }
+}
 
 export const JobStateSchema = z.enum([
   'queued',
@@ -99,6 +140,24 @@ export const JobErrorsEventSchema = z
     errors: z.array(JobErrorSchema)
   })
   .openapi('IndexJobErrorsEvent');
+
+/**
+ * One event of a job's event stream, as the stream's schema (OpenAPI 3.0 has `schema` describe
+ * each event of a text/event-stream, as 3.2's itemSchema does).
+ */
+export const JobStreamEventSchema = z
+  .object({
+    event: z.enum(['message', 'errors']).openapi({
+      description: '`message` (unnamed): IndexJobProgress; `errors`: IndexJobErrorsEvent'
+    }),
+    id: z.string().regex(/^\d+$/).openapi({
+      description: "How many of the job's errors the client has had (Last-Event-ID on reconnecting)"
+    }),
+    data: z
+      .string()
+      .openapi({ description: 'The IndexJobProgress or IndexJobErrorsEvent, as JSON' })
+  })
+  .openapi('IndexJobStreamEvent');
 
 export const JobErrorsPageSchema = z
   .object({
@@ -181,7 +240,13 @@ export const ImageIdParamSchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,14}$/, 'expected a positive integer id')
     .transform(Number)
-    .openapi({ param: { name: 'id', in: 'path' }, type: 'integer', example: '42' })
+    .openapi({
+      param: { name: 'id', in: 'path' },
+      type: 'integer',
+      minimum: 1,
+      maximum: 999_999_999_999_999,
+      example: '42'
+    })
 });
 
 export const BinarySchema = z.string().openapi({ type: 'string', format: 'binary' });

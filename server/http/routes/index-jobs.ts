@@ -18,6 +18,7 @@ import {
   JobErrorsPageSchema,
   JobProgressSchema,
   JobSchema,
+  JobStreamEventSchema,
   jobJson,
   jobProgressJson
 } from '../schemas';
@@ -119,7 +120,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     request: { params: JobIdParam },
     responses: {
       200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
-      ...errors(404)
+      ...errors(400, 404)
     }
   });
 
@@ -155,9 +156,9 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
       200: {
         description:
           'Event stream: IndexJobProgress (`message`) and IndexJobErrorsEvent (`errors`) JSON',
-        content: { 'text/event-stream': { schema: z.string() } }
+        content: { 'text/event-stream': { schema: JobStreamEventSchema } }
       },
-      ...errors(404, 429)
+      ...errors(400, 404, 429)
     }
   });
 
@@ -194,7 +195,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     request: { params: JobIdParam },
     responses: {
       200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
-      ...errors(401, 404)
+      ...errors(400, 401, 404)
     }
   });
 

@@ -55,12 +55,9 @@ const ModelSchema = z
     warning: z.string().optional(),
     fileUrl: z.string().openapi({ example: '/api/model/file?v=2c1b…' }),
     fileBytes: z.int().openapi({ description: 'Size of the file at fileUrl' }),
-    fileSha256: z
-      .string()
-      .optional()
-      .openapi({
-        description: 'SHA-256 of the file at fileUrl, when known: check it after download'
-      })
+    fileSha256: z.string().optional().openapi({
+      description: 'SHA-256 of the file at fileUrl, when known: check it after download'
+    })
   })
   .openapi('Model', {
     description:
@@ -94,7 +91,7 @@ export function modelRoutes({ model }: Runtime) {
         content: { 'application/octet-stream': { schema: BinarySchema } }
       },
       304: { description: 'Not modified' },
-      ...errors(404, 416)
+      ...errors(400, 404, 416)
     }
   });
 

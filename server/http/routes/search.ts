@@ -27,7 +27,11 @@ export function searchRoutes(
                 .array(z.number())
                 .min(1)
                 .max(65536)
-                .openapi({ description: `${model.manifest.dimension} finite numbers` }),
+                .openapi({
+                  description: `${model.manifest.dimension} finite numbers, not all zero`,
+                  minItems: model.manifest.dimension,
+                  maxItems: model.manifest.dimension
+                }),
               topK: TopKSchema
             })
           }
