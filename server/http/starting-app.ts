@@ -28,7 +28,11 @@ export function createStartingApp(
 ): OpenAPIHono<AppEnv> {
   const log = options.logger ?? pino({ level: 'silent' });
   const app = new OpenAPIHono<AppEnv>();
-  app.use('*', ...requestLogging(log));
+  // The page asks for /api/health every second: at info, those lines would bury the progress bar.
+  const quiet = log.isLevelEnabled('debug')
+    ? log
+    : log.child({}, { level: log.isLevelEnabled('warn') ? 'warn' : log.level });
+  app.use('*', ...requestLogging(quiet));
   app.use('*', allowedHosts({ bindHost: config.host, allowed: config.allowedHosts }));
   app.route('/api', startingHealthRoutes(status));
   app.use('*', (c, next) => {
@@ -46,6 +50,6 @@ export function createStartingApp(
   const root = options.staticDir;
   if (root && existsSync(root)) mountStaticSite(app, root);
   app.notFound((c) => c.json(notFoundBody(c), 404));
-  app.onError((error, c) => handleError(error, c, c.get('log') ?? log));
+  app.onError((error, c) => handleError(error, c, c.get('log') ?? quiet));
   return app;
 }

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type StartedServer } from '../../server/cli/commands/serve';
 import { loadConfig, type Config } from '../../server/config';
+import { createStartingApp } from '../../server/http/starting-app';
 import { sha256File } from '../../server/models/download';
 import { noDownloadHelp, planDefaultDownload } from '../../server/models/first-run';
 import { cachedModelPath, getManifest } from '../../server/models/registry';
@@ -218,5 +219,33 @@ describe('startServer on a first start', () => {
     } finally {
       await wrong.close();
     }
+  });
+});
+
+describe('createStartingApp', () => {
+  const app = createStartingApp(
+    () => ({ status: 'starting', model: { id: 'resnet50', name: 'ResNet-50' } }),
+    { host: '127.0.0.1', allowedHosts: [] }
+  );
+
+  it('answers health, and 503 starting for every API path, the seed-compatible ones included', async () => {
+    const health = await app.request('http://localhost/api/health');
+    expect(await health.json()).toEqual({
+      status: 'starting',
+      model: { id: 'resnet50', name: 'ResNet-50' }
+    });
+    for (const path of ['/api/openapi.json', '/api/search', '/img/search', '/data?image_path=x']) {
+      const res = await app.request(`http://localhost${path}`, {
+        method: path.includes('search') ? 'POST' : 'GET'
+      });
+      expect(res.status, path).toBe(503);
+      expect((await res.json()) as unknown, path).toMatchObject({
+        error: { code: 'starting', message: expect.stringContaining('starting') as unknown }
+      });
+    }
+  });
+
+  it('keeps the Host check of the real app (DNS rebinding)', async () => {
+    expect((await app.request('http://attacker.example/api/health')).status).toBe(421);
   });
 });
