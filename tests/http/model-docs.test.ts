@@ -113,6 +113,7 @@ describe('OpenAPI and docs', () => {
     '/api/index/snapshot/version': ['get'],
     '/api/index/{jobId}': ['delete', 'get'],
     '/api/index/{jobId}/events': ['get'],
+    '/api/index/{jobId}/errors': ['get'],
     '/api/search': ['post'],
     '/api/search/image': ['post'],
     '/api/encode': ['post'],
@@ -138,7 +139,7 @@ describe('OpenAPI and docs', () => {
       openapi: string;
       info: { description: string };
       paths: Record<string, Record<string, { security?: unknown[] }>>;
-      components: { securitySchemes: Record<string, unknown> };
+      components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toMatch(/^3\./);
     const listed = Object.fromEntries(
@@ -147,6 +148,9 @@ describe('OpenAPI and docs', () => {
     expect(listed).toEqual(everyPath);
     expect(doc.info.description).toMatch(/table_name.*ignored/s);
     expect(doc.components.securitySchemes).toHaveProperty('bearerAuth');
+    // The event stream's bodies are documented too.
+    for (const name of ['IndexJob', 'IndexJobProgress', 'IndexJobErrorsEvent', 'IndexJobErrors'])
+      expect(doc.components.schemas, name).toHaveProperty(name);
     expect(doc.paths['/api/index']!.post!.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/search']!.post!.security).toBeUndefined();
   });
