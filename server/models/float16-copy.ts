@@ -25,7 +25,7 @@ export const MIN_FLOAT16_VALUES = 1024;
  * Clamping and flushing may change a tensor by at most this share of its Σ|w| — what float16's
  * own rounding changes it by on average (half of the 2^-11 relative step) — or the copy is
  * refused. Counts alone would refuse real models: EfficientNet-Lite0 flushes up to 2 % of some
- * layers' weights, all below 3e-8 beside weights near 1, and keeps cosine 0.9998.
+ * layers' weights, all below 3e-8 beside weights near 1, and its copy keeps cosine 0.99999.
  */
 const MAX_LOST_SHARE = 2 ** -12;
 /** Cast's `to` became an integer attribute in opset 6. */
@@ -45,6 +45,8 @@ export interface Float16CopyStats {
   underflowed: number;
   /** FLOAT initializers kept as they were (too small, or also a graph input). */
   keptFloat32: number;
+  /** Of those, the ones that are also graph inputs (exporters' keep_initializers_as_inputs). */
+  keptAsInputs: number;
 }
 
 // --- Wire level ---------------------------------------------------------------------------
@@ -270,7 +272,8 @@ function defaultOpset(model: WireField[]): number | undefined {
 /**
  * The float16-weight copy of a self-contained ONNX model, as bytes, with what was converted.
  * Throws Float16CopyError when the model keeps weights in external files, when its opset predates
- * Cast's current form, or when float16 would clamp or flush too many weights.
+ * Cast's current form, or when clamping to float16's range or flushing to zero would change a
+ * weight tensor more than float16's rounding does.
  */
 export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Float16CopyStats } {
   const model = wireFields(bytes);
@@ -306,7 +309,8 @@ export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Floa
     values: 0,
     overflowed: 0,
     underflowed: 0,
-    keptFloat32: 0
+    keptFloat32: 0,
+    keptAsInputs: 0
   };
   const casts: Uint8Array[] = [];
   const body: Uint8Array[] = [];
@@ -326,6 +330,7 @@ export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Floa
     if (values.length < MIN_FLOAT16_VALUES || graphInputs.has(tensor.name)) {
       body.push(f.raw);
       stats.keptFloat32++;
+      if (graphInputs.has(tensor.name)) stats.keptAsInputs++;
       continue;
     }
     const { bits, overflowed, underflowed, magnitude, lost } = toFloat16Values(values);
@@ -352,7 +357,12 @@ export function float16Copy(bytes: Uint8Array): { bytes: Uint8Array; stats: Floa
     stats.underflowed += underflowed;
   }
   if (stats.tensors === 0) {
-    throw new Float16CopyError('The model has no float32 weights large enough to store as float16');
+    const inputs = stats.keptAsInputs
+      ? ` (${stats.keptAsInputs} are also graph inputs, which a Cast cannot produce)`
+      : '';
+    throw new Float16CopyError(
+      `The model has no float32 weights that can be stored as float16${inputs}`
+    );
   }
   // The casts go first, so nodes stay in the topological order ONNX requires.
   const newGraph = delimited(MODEL.graph, [...casts, ...body]);

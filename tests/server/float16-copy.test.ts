@@ -284,6 +284,16 @@ describe('float16Copy of other encodings', () => {
     expect(cosine(a, b)).toBeGreaterThan(0.99999);
   });
 
+  it('leaves weights that are also graph inputs as they are, and says why nothing shrank', () => {
+    const spec = matMulModel({ floatData: weightValues });
+    const w = { ...spec.graph.input[0]!, name: 'w' };
+    const model = encodeModel({
+      ...spec,
+      graph: { ...spec.graph, input: [...spec.graph.input, w] }
+    });
+    expect(() => float16Copy(model)).toThrow(/no float32 weights .*\(1 are also graph inputs/);
+  });
+
   it('refuses a model whose weights live in an external data file', () => {
     const model = encodeModel(
       matMulModel({
