@@ -185,12 +185,8 @@ export function modelCommand(): Command {
         throw new UserError(`${id} is synthetic: browsers get it as it is`);
       }
       const path = cachedModelPath(modelCacheDir, manifest);
-      if (
-        !(await stat(path).then(
-          (s) => s.isFile(),
-          () => false
-        ))
-      ) {
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile()) {
         throw new UserError(
           `${id} is not in the cache (${path}); get it first with: npx lookalike model fetch ${id}`
         );
