@@ -402,14 +402,28 @@ export async function benchQuality(cacheDir: string, threads: number): Promise<R
     }
   }
 
-  // Speed of the real model beside the synthetic ResNet-50 (real graph, so real cost).
-  for (const id of ['efficientnet-lite0', 'synthetic-resnet50']) {
-    if (id === 'efficientnet-lite0' && !models.some((m) => m.manifest.id === id)) continue;
-    for (const r of await benchEmbedding(cacheDir, threads, id))
-      rows.push({ ...r, name: `${id}: ${r.name}` });
-    for (const r of await benchIndexing(cacheDir, threads, 160, id))
-      rows.push({ ...r, name: `${id}: ${r.name}` });
+  // Speed of the real model beside the synthetic ResNet-50 (real graph, so real cost), in two
+  // interleaved rounds keeping each row's better value: on a shared machine one round can land
+  // on a burst of foreign load, and the two models should be compared on equal terms.
+  const speedIds = ['efficientnet-lite0', 'synthetic-resnet50'].filter(
+    (id) => id !== 'efficientnet-lite0' || models.some((m) => m.manifest.id === id)
+  );
+  const best = new Map<string, Row>();
+  const keep = (r: Row) => {
+    const seen = best.get(r.name);
+    const better =
+      r.unit === 'img/s' ? !seen || r.value > seen.value : !seen || r.value < seen.value;
+    if (better) best.set(r.name, r);
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const id of speedIds) {
+      for (const r of await benchEmbedding(cacheDir, threads, id))
+        keep({ ...r, name: `${id}: ${r.name}` });
+      for (const r of await benchIndexing(cacheDir, threads, 160, id))
+        keep({ ...r, name: `${id}: ${r.name}` });
+    }
   }
+  rows.push(...best.values());
   rows.push({ name: 'corpus', value: corpus.photos.length, unit: 'photos', note: counts });
   return rows;
 }
