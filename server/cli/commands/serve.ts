@@ -95,6 +95,11 @@ async function firstRunDownload(
   });
   const mib = (n: number) => Math.round(n / 104857.6) / 10;
   let started = false;
+  status.model = {
+    id: manifest.id,
+    name: manifest.name,
+    downloading: { receivedBytes: 0, totalBytes: manifest.file.bytes ?? null }
+  };
   try {
     const result = await downloadDefaultModel(plan, {
       signal,
@@ -110,6 +115,7 @@ async function firstRunDownload(
       }
     });
     if (started) bar.stop();
+    status.model = { id: manifest.id, name: manifest.name };
     write(`Saved ${result.path} (${result.bytes} bytes, sha256 verified)\n`);
     log.info({ model: manifest.id, path: result.path, bytes: result.bytes }, 'model downloaded');
   } catch (error) {
@@ -117,8 +123,7 @@ async function firstRunDownload(
     if (!(error instanceof ModelDownloadError) || error.code === 'aborted') throw error;
     log.warn({ model: manifest.id, code: error.code, reason: error.message }, 'download failed');
     write(`\n${noDownloadHelp(plan, error.message)}\n`);
-  } finally {
-    status.model = { id: manifest.id, name: manifest.name };
+    delete status.model; // not this model after all: the fallback loads next
   }
 }
 
@@ -137,7 +142,6 @@ export async function startServer(
   const manifest = options.defaultManifest ?? getManifest(DEFAULT_MODEL_ID);
   const plan = await planDefaultDownload(config, manifest, () => collectionModelId(config, log));
 
-  let listening: { server: Server; url: string } | undefined;
   if (plan) {
     const status: StartingHealth = {
       status: 'starting',
@@ -145,7 +149,7 @@ export async function startServer(
     };
     const starting = createStartingApp(() => status, config, appOptions);
     let handler: Fetch = starting.fetch;
-    listening = await listen(config, (request, env) => handler(request, env));
+    const listening = await listen(config, (request, env) => handler(request, env));
     write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
     try {
       await firstRunDownload(plan, status, write, log, options.signal);
