@@ -5,6 +5,9 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 const MAX_PENDING_BYTES = 1024 * 1024;
 /** One write carries at most this much (many short lines at once, not one syscall each). */
 const MAX_WRITE_BYTES = 64 * 1024;
+/** A full pipe (EAGAIN: its reader is slow) is waited for this often, this long, then dropped. */
+const BUSY_RETRY_MS = 10;
+const BUSY_RETRIES = 20;
 
 export interface LogDestinationOptions {
   maxPendingBytes?: number;
@@ -13,10 +16,11 @@ export interface LogDestinationOptions {
 }
 
 /**
- * Where log lines go: written in order in the background, never retried, never thrown. pino's own
- * destination (sonic-boom) retries a failed chunk and emits ENOSPC as an uncaught 'error': with
- * stderr on a full disk the server stopped answering, then died. Here a chunk that cannot be
- * written is dropped and counted (`dropped`), and the first line written afterwards says so.
+ * Where log lines go: written in order in the background, never thrown. pino's own destination
+ * (sonic-boom) retries a failed chunk and emits ENOSPC as an uncaught 'error': with stderr on a
+ * full disk the server stopped answering, then died. Here a chunk that cannot be written is
+ * dropped and counted (`dropped`), and the first line written afterwards says so. Only a full
+ * pipe is waited for, briefly (BUSY_RETRIES × BUSY_RETRY_MS).
  */
 export class LogDestination implements DestinationStream {
   /** Lines lost so far (write errors, or more pending than `maxPendingBytes`). */
@@ -30,6 +34,7 @@ export class LogDestination implements DestinationStream {
   private partial = false;
   /** The stream ends part way through a line (its rest was dropped): start the next on a new line. */
   private midLine = false;
+  private busyRetries = 0;
   private readonly maxPendingBytes: number;
 
   constructor(
@@ -86,11 +91,30 @@ export class LogDestination implements DestinationStream {
     const queued = size;
     write(this.fd, chunk, 0, chunk.length, null, (error, written) => {
       this.pendingBytes -= queued;
+      if (
+        (error?.code === 'EAGAIN' || error?.code === 'EBUSY') &&
+        this.busyRetries < BUSY_RETRIES
+      ) {
+        this.busyRetries++;
+        this.pending.unshift(chunk); // as it was, its leading newline included
+        this.pendingBytes += chunk.length;
+        this.midLine = false;
+        setTimeout(() => this.next(), BUSY_RETRY_MS);
+        return;
+      }
+      const stuck = this.busyRetries > 0 && error !== null;
+      this.busyRetries = 0;
       const wasPartial = this.partial;
       this.partial = false;
       if (error || written === 0) {
         this.drop(lines, error ? (error.code ?? error.message) : 'nothing written');
         if (wasPartial) this.midLine = true;
+        if (stuck) {
+          // Its reader is stuck: what waited behind this chunk goes too, so new lines start afresh.
+          this.drop(this.pending.length, error.code ?? error.message);
+          this.pending = [];
+          this.pendingBytes = 0;
+        }
       } else {
         this.midLine = false;
         if (this.dropped > this.reported) {

@@ -1,4 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,50 @@ describe('LogDestination', () => {
     for (let i = 0; i < 10; i++) expect(destination.write(`{"n":${i}}\n`)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(destination.dropped).toBe(10);
+  });
+
+  it('waits briefly for a full pipe, then drops, and says so once it drains', async () => {
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    // Opened for reading and writing, non-blocking: a pipe nobody reads, 64 KiB deep.
+    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    const notes: { dropped: number; reason: string }[] = [];
+    const destination = new LogDestination(fd, {
+      onRecovered: (dropped, reason) => notes.push({ dropped, reason })
+    });
+    const line = `${'x'.repeat(1023)}\n`;
+    const drain = () => {
+      const buffer = Buffer.alloc(1 << 20);
+      let total = 0;
+      for (;;) {
+        try {
+          total += readSync(fd, buffer);
+        } catch {
+          return total; // EAGAIN: empty
+        }
+      }
+    };
+    try {
+      // Read within the wait: nothing is lost.
+      for (let i = 0; i < 100; i++) destination.write(line);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      let read = drain();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      read += drain();
+      expect(destination.dropped).toBe(0);
+      expect(read).toBe(100 * 1024);
+
+      // Nobody reads: the rest goes after the wait, counted, and the server never blocks.
+      for (let i = 0; i < 200; i++) destination.write(line);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(destination.dropped).toBeGreaterThan(0);
+      drain();
+      destination.write('{"after":true}\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(notes).toEqual([{ dropped: destination.dropped, reason: 'EAGAIN' }]);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('drops what would pile up beyond its buffer instead of growing', async () => {
