@@ -156,13 +156,15 @@ async function follow(
     bar.update(seen, { ...countersOf(update), counted: update.total !== undefined });
   };
 
-  const unsubscribe = runtime.jobs.subscribe(job.jobId, show);
   try {
-    const finished = await runtime.jobs.waitFor(job.jobId);
-    show(finished);
+    // The job's progress events, as the web app gets them (at most ten a second); its errors
+    // are listed from the finished job.
+    const events = await runtime.jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
+    for await (const event of events) if (event.type === 'progress') show(event.job);
+    const finished = await runtime.jobs.get(job.jobId);
+    if (!finished) throw new UserError(`The index job ${job.jobId} is gone`);
     return finished;
   } finally {
-    unsubscribe();
     bar.stop();
   }
 }
