@@ -54,6 +54,34 @@ export const pipSourceSchema = z.object({
   converter: z.enum(['efficientnet-lite0'])
 });
 
+/**
+ * What a cosine similarity means for one model, measured on real photographs (never guessed, and
+ * never set for a synthetic model, whose scores mean nothing). Without it the product shows the
+ * bare score and no words. Each number is a cosine similarity from 0 to 1.
+ */
+export const scoreBandsSchema = z
+  .object({
+    /**
+     * At or above: "Same picture / edited copy". Set above every pair of different photographs
+     * measured, so the words are not shown for an unrelated picture; `lookalike duplicates`
+     * links pictures from here by default.
+     */
+    strong: z.number().gt(0).lt(1),
+    /**
+     * At or above (and below `strong`): "Similar": a heavily edited copy or the same kind of scene.
+     * Below: "Weak".
+     */
+    similar: z.number().gt(0).lt(1),
+    /**
+     * Results more than this below the best one are "weaker matches" (at most the spread
+     * between several copies of one picture, so copies stay together above the divider).
+     */
+    gap: z.number().gt(0).lt(1),
+    /** Where and how the bands were measured, for people reading the manifest. */
+    measured: z.string().min(1)
+  })
+  .refine((b) => b.similar < b.strong, 'similar must be below strong');
+
 export const modelManifestSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
@@ -103,7 +131,9 @@ export const modelManifestSchema = z
       pooling: z.enum(['none', 'avg', 'max']),
       /** L2-normalise so the inner product is the cosine similarity. */
       normalize: z.boolean()
-    })
+    }),
+    /** Measured score bands; absent for synthetic models and for models not measured yet. */
+    scores: scoreBandsSchema.optional()
   })
   .superRefine((m, ctx) => {
     const { resize, crop } = m.preprocess;
@@ -133,6 +163,13 @@ export const modelManifestSchema = z
         message: 'only synthetic models are generated'
       });
     }
+    if (m.synthetic && m.scores) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scores'],
+        message: 'a synthetic model has random weights: its scores cannot be banded'
+      });
+    }
     if (m.synthetic && !m.generator) {
       ctx.addIssue({
         code: 'custom',
@@ -143,6 +180,7 @@ export const modelManifestSchema = z
   });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+export type ScoreBands = z.infer<typeof scoreBandsSchema>;
 export type PipSource = z.infer<typeof pipSourceSchema>;
 export type ResizePolicy = z.infer<typeof resizePolicySchema>;
 export type CropPolicy = z.infer<typeof cropPolicySchema>;
