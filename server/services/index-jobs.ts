@@ -170,7 +170,7 @@ export class IndexJobs {
     if (!live || isFinished(live.job)) {
       const stored = live?.job ?? (await this.deps.collection.catalog.getJob(jobId));
       if (!stored) throw new NotFoundError(`No index job ${jobId}`);
-      const follower = new Follower(() => undefined);
+      const follower = new Follower(from, () => undefined);
       const final: JobEvent = { type: 'progress', id: stored.errors.length, job: stored };
       follower.push(errorEvents(stored.errors, from, stored.errors.length), final, true);
       return follower;
@@ -197,7 +197,7 @@ export class IndexJobs {
       feed = created;
     }
     const joined = feed;
-    const follower = new Follower(() => joined.remove(follower, client));
+    const follower = new Follower(from, () => joined.remove(follower, client));
     joined.add(follower, client);
     follower.push(errorEvents(live.job.errors, from, joined.published), joined.progress, false);
     options.signal?.addEventListener('abort', () => void follower.return(), { once: true });
@@ -441,10 +441,14 @@ class Follower implements AsyncIterableIterator<JobEvent> {
   private closed = false;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly onClose: () => void) {}
+  /** `from`: errors before this index are not wanted (the client has them). */
+  constructor(
+    private readonly from: number,
+    private readonly onClose: () => void
+  ) {}
 
   push(errors: readonly JobEvent[], progress: JobEvent | undefined, last: boolean) {
-    this.queue.push(...errors);
+    this.queue.push(...errors.filter((event) => event.id > this.from));
     this.progress = progress ?? this.progress;
     if (last) this.ended = true;
     this.wake?.();
