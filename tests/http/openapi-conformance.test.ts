@@ -33,7 +33,7 @@ const CHECKS = [
   'response_schema_conformance',
   'response_headers_conformance'
 ];
-/** Per operation; with two workers the whole run takes about 30 s on two cores. */
+/** Per operation: the whole run takes about 20 s on two cores. */
 const MAX_EXAMPLES = 10;
 
 /** The venv's `st`, made (or updated from the pinned requirements) by the infra script. */
@@ -87,8 +87,10 @@ describe.skipIf(!st)(
         CHECKS.join(','),
         '--max-examples',
         String(MAX_EXAMPLES),
+        // One worker: hypothesis's lambda introspection is not thread-safe on Python 3.11 (a
+        // rare "AST constructor recursion depth mismatch" runtime error with two).
         '--workers',
-        '2',
+        '1',
         '--seed',
         '1',
         '--no-shrink',
