@@ -1,3 +1,5 @@
+import { BAND_WORDS, scoreBand, type Banded } from '$lib/core/scores';
+
 /** Small, locale-aware formatting helpers shared by the page's components. */
 
 export function formatBytes(bytes: number): string {
@@ -8,6 +10,15 @@ export function formatBytes(bytes: number): string {
 }
 
 export const formatScore = (score: number) => score.toFixed(3);
+
+/**
+ * The word for a score ("Same picture", "Similar", "Weak") and what it means, from the model's
+ * measured bands; undefined for a model without them (synthetic: its scores mean nothing).
+ */
+export function scoreWords(score: number, model: Banded | undefined) {
+  const band = scoreBand(score, model);
+  return band ? { band, ...BAND_WORDS[band] } : undefined;
+}
 
 export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;

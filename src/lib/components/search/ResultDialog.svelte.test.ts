@@ -34,4 +34,15 @@ describe('ResultDialog', () => {
     await rerender(props(hit(5)));
     expect(screen.getByAltText('p-5.jpg').getAttribute('src')).toBe('/api/images/5');
   });
+
+  it('says what the score means when the model has measured bands, and only then', async () => {
+    const model = { scores: { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'test' } };
+    const { rerender } = render(ResultDialog, { ...props(hit(4)), model });
+    const score = () => screen.getByText('Score').nextElementSibling!.textContent ?? '';
+    expect(score()).toMatch(/0\.900\s*·\s*Same picture: the same picture or an edited copy/);
+    await rerender({ ...props({ ...hit(4), score: 0.65 }), model });
+    expect(score()).toMatch(/0\.650\s*·\s*Similar: looks alike/);
+    await rerender({ ...props(hit(4)), model: {} });
+    expect(score().trim()).toBe('0.900');
+  });
 });

@@ -77,4 +77,40 @@ describe('ResultGrid', () => {
     expect(screen.queryByTestId('thumb-missing')).toBeNull();
     expect(screen.getByAltText('picture-3.jpg')).toBeTruthy();
   });
+
+  it("names each score from the model's bands and marks where the weaker matches start", () => {
+    const model = { scores: { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'test' } };
+    // Best 0.99 → weaker below max(0.6, 0.84): 0.8 and 0.51 and 0.2.
+    render(ResultGrid, { hits, onopen: () => {}, model });
+    expect(screen.getAllByRole('listitem')).toHaveLength(4);
+    const divider = screen.getByRole('separator');
+    expect(divider.textContent?.trim()).toBe('Weaker matches');
+    const items = [...divider.parentElement!.children];
+    expect(items.indexOf(divider)).toBe(1);
+    const buttons = screen.getAllByRole('button');
+    expect(buttons.map((b) => b.getAttribute('aria-label'))).toEqual([
+      '1. picture-7.jpg, score 0.999, Same picture',
+      '2. picture-3.jpg, score 0.800, Same picture',
+      '3. picture-12.jpg, score 0.512, Weak',
+      '4. picture-9.jpg, score 0.200, Weak'
+    ]);
+    // In words on the card too, not by colour alone.
+    expect(buttons[0]!.textContent).toContain('Same picture');
+    expect(buttons[2]!.textContent).toContain('Weak');
+  });
+
+  it('says there is no close match when even the best result is weak', () => {
+    const model = { scores: { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'test' } };
+    render(ResultGrid, { hits: [hit(1, 0.5), hit(2, 0.4)], onopen: () => {}, model });
+    const divider = screen.getByRole('separator');
+    expect(divider.textContent).toContain('No close match');
+    expect([...divider.parentElement!.children].indexOf(divider)).toBe(0);
+  });
+
+  it('shows no words and no divider for a model without measured bands (synthetic)', () => {
+    render(ResultGrid, { hits, onopen: () => {}, model: { scores: undefined } });
+    expect(screen.queryByRole('separator')).toBeNull();
+    const text = screen.getByRole('list').textContent ?? '';
+    expect(text).not.toMatch(/Same picture|Similar|Weak/);
+  });
 });
