@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 
 /** Pixels ready for `writeInputTensor`: 8-bit sRGB, interleaved RGB, at the model's input size. */
@@ -37,8 +38,11 @@ export interface DecoderLimits {
 
 /** Turns a file or its bytes into the model's input pixels, exactly as the manifest prescribes. */
 export interface ImageDecoder {
-  /** Reads a file within the size limit; failures are ImageRejectedError (`unreadable`, …). */
-  read(path: string): Promise<Uint8Array>;
+  /**
+   * Reads a file within the size limit; failures are ImageRejectedError (`unreadable`, …). An
+   * open handle (one the roots check opened) is read as it is, so nothing swapped in between is.
+   */
+  read(file: string | FileHandle): Promise<Uint8Array>;
   decode(
     input: string | Uint8Array,
     manifest: Pick<ModelManifest, 'input' | 'preprocess'>

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, type FileHandle } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp } from 'sharp';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import { ImageGeometryError, planResize, type ResizePlan } from '../../src/lib/core/preprocess';
@@ -161,12 +161,12 @@ export class SharpImageDecoder implements ImageDecoder {
   }
 
   /** Reads a file, checking its size first so a huge file is refused without loading it. */
-  async read(path: string): Promise<Uint8Array> {
+  async read(file: string | FileHandle): Promise<Uint8Array> {
     try {
-      const info = await stat(path);
+      const info = typeof file === 'string' ? await stat(file) : await file.stat();
       if (!info.isFile()) throw new ImageRejectedError('unreadable', 'Not a regular file');
       this.checkFileSize(info.size);
-      return await readFile(path);
+      return await (typeof file === 'string' ? readFile(file) : file.readFile());
     } catch (error) {
       if (error instanceof ImageRejectedError) throw error;
       const code = (error as NodeJS.ErrnoException).code;

@@ -158,7 +158,12 @@ async function prepare(
       return { kind: 'unchanged', path };
     // Room for the file's bytes first; they are let go once decoded (only pixels are kept).
     giveBack = await readAhead.claim(size);
-    const bytes = await options.decoder.read(path);
+    // Checked again as it is opened: the file may have been swapped for a link since the walk.
+    const opened = await options.roots.openFile(path);
+    if (!opened) {
+      return { kind: 'failed', path, reason: 'No longer a file inside the image folders' };
+    }
+    const bytes = await options.decoder.read(opened.handle).finally(() => opened.handle.close());
     const contentHash = createHash('sha256').update(bytes).digest('hex');
     const file = { path, size: bytes.length, mtimeMs };
     const known = await catalog.findImageByHash(contentHash);

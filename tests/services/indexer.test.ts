@@ -7,6 +7,8 @@ import { ForbiddenPathError, NotFoundError } from '../../server/errors';
 import { generateFolder, type GeneratedFolder } from '../helpers/folders';
 import { scene } from '../helpers/images';
 import { testRuntime } from '../helpers/runtime';
+import { ImageRoots } from '../../server/services/image-roots';
+import { indexFolder } from '../../server/services/indexer';
 
 let base: string;
 let folder: GeneratedFolder;
@@ -136,6 +138,43 @@ describe('indexing a folder', () => {
         .sort()
     ).toEqual([join(folder.root, 'escape'), join(folder.root, 'escape.jpg')].sort());
     expect(await runtime.collection.count()).toBe(folder.distinct);
+  });
+
+  it('reads no file swapped for a link to the outside between listing and reading', async () => {
+    const outside = join(base, 'outside');
+    await mkdir(outside);
+    const secret = join(outside, 'secret.jpg');
+    await writeFile(secret, await scene(300, 200, 778));
+    const victim = join(folder.root, folder.good[0]!);
+    // The swap happens in the window the walk leaves: after listing, just before the read.
+    const roots = await ImageRoots.create([folder.root]);
+    const openFile = roots.openFile.bind(roots);
+    roots.openFile = async (path: string) => {
+      if (path === victim) {
+        await rm(victim);
+        await symlink(secret, victim);
+      }
+      return openFile(path);
+    };
+    const errors: { path: string; reason: string }[] = [];
+    await indexFolder({
+      root: folder.root,
+      recursive: true,
+      roots,
+      collection: runtime.collection,
+      decoder: runtime.decoder,
+      embedder: runtime.embedder,
+      batchSize: 4,
+      onError: (error) => errors.push(error)
+    });
+    expect(errors).toContainEqual({
+      path: victim,
+      reason: 'No longer a file inside the image folders'
+    });
+    // Nothing of the outside picture reached the collection.
+    expect(await runtime.collection.catalog.getPath(victim)).toBeUndefined();
+    const [best] = await runtime.collection.search(await runtime.embedder.embedOne(secret), 1);
+    expect(best?.score ?? 0).toBeLessThan(0.9999);
   });
 
   it('refuses paths outside the roots, however they are spelled, as if missing', async () => {
