@@ -39,14 +39,17 @@ const ERROR_DESCRIPTIONS = {
   507: 'The disk holding the data is full (`storage_full`, "disk full: …"); retry once space is freed'
 } as const;
 
+const STARTING =
+  'Still starting (`starting`): the first download of the model; retry after the `Retry-After` seconds';
 const CROSS_SITE =
   'A cross-site request from a browser page (`cross_site_refused`); see LOOKALIKE_CORS_ORIGINS';
 
 /**
  * Answers every operation can give before its handler runs, added to each one in the document:
  * the Host check's 421, the cross-site refusal's 403 (methods that change something), the body
- * cap's 413 (operations with a body), and Node's own 431 (request line and headers over 16 KiB,
- * without a body). Call it once every route is registered.
+ * cap's 413 (operations with a body), the start-up app's 503 `starting` (serve's first model
+ * download), and Node's own 431 (request line and headers over 16 KiB, without a body). Call it
+ * once every route is registered.
  */
 export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): void {
   for (const definition of registry.definitions) {
@@ -70,6 +73,7 @@ export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): vo
     };
     if (route.method !== 'get' && route.method !== 'head') add(403, CROSS_SITE);
     if (route.request?.body) add(413, ERROR_DESCRIPTIONS[413]);
+    if (!route.path.endsWith('/health')) add(503, STARTING);
     add(
       421,
       'Host name this server does not answer to (`misdirected_request`); see LOOKALIKE_ALLOWED_HOSTS'

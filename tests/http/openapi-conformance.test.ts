@@ -100,7 +100,8 @@ describe.skipIf(!st)(
       const result = await execFileAsync(st!, args, {
         timeout: 150_000,
         maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, NO_COLOR: '1', COLUMNS: '120' }
+        env: { ...process.env, NO_COLOR: '1', COLUMNS: '120' },
+        cwd: await cliTempDir('lookalike-schemathesis-') // its .schemathesis cache stays out of the repo
       }).then(
         ({ stdout }) => ({ code: 0, output: stdout }),
         (error: { code?: number; stdout?: string; stderr?: string }) => ({
