@@ -22,6 +22,6 @@ RUN mkdir -p /data /images && chown node:node /data /images
 USER node
 VOLUME ["/data"]
 EXPOSE 5000
-# Fetch the real model on first start (kept in /data); offline, serve falls back to the
-# synthetic model and says so loudly.
-CMD ["sh", "-c", "node bin/lookalike.js model fetch; exec node bin/lookalike.js serve"]
+# serve downloads the real model on first start (kept in /data, progress on the page); offline it
+# says how to get one and falls back to the synthetic model loudly.
+CMD ["node", "bin/lookalike.js", "serve"]

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../server/config';
 import { createStartingApp } from '../../server/http/starting-app';
 import { sha256File } from '../../server/models/download';
 import { noDownloadHelp, planDefaultDownload } from '../../server/models/first-run';
-import { cachedModelPath, getManifest } from '../../server/models/registry';
+import { browserModelPath, cachedModelPath, getManifest } from '../../server/models/registry';
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import { startModelHost, type ModelHost } from '../helpers/model-host';
 import { testModel } from '../helpers/models';
@@ -181,8 +181,15 @@ describe('startServer on a first start', () => {
       model: { id: string; synthetic: boolean };
     };
     expect(health).toMatchObject({ status: 'ok', model: { id: 'resnet50', synthetic: false } });
-    expect((await fetch(`${base}/api/model`)).status).toBe(200);
     expect(existsSync(cachedModelPath(config.modelCacheDir, resnet50))).toBe(true);
+    // Browsers get the float16 copy written after the download: half the bytes.
+    const model = (await (await fetch(`${base}/api/model`)).json()) as { fileBytes: number };
+    expect(started.runtime.model.browserPath).toBe(
+      browserModelPath(config.modelCacheDir, resnet50)
+    );
+    expect(model.fileBytes).toBeLessThan(
+      (await stat(cachedModelPath(config.modelCacheDir, resnet50))).size * 0.55
+    );
     expect(host.requests).toBe(1);
 
     // A second start finds the model in the cache: no download, no 'starting' state.

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
@@ -17,7 +18,8 @@ import {
   planDefaultDownload,
   type FirstRunDownload
 } from '../../models/first-run';
-import { DEFAULT_MODEL_ID, getManifest } from '../../models/registry';
+import { writeBrowserCopy } from '../../models/float16-copy';
+import { browserModelPath, DEFAULT_MODEL_ID, getManifest } from '../../models/registry';
 import { createRuntime, openCatalog, type Runtime } from '../../runtime';
 import { lockDataDir } from '../../stores/data-dir-lock';
 import { configFrom, shout, withModelOptions } from '../options';
@@ -118,6 +120,13 @@ async function firstRunDownload(
     status.model = { id: manifest.id, name: manifest.name };
     write(`Saved ${result.path} (${result.bytes} bytes, sha256 verified)\n`);
     log.info({ model: manifest.id, path: result.path, bytes: result.bytes }, 'model downloaded');
+    // Browsers then download the float16 copy (half the size, same vectors) when it checks out.
+    await writeBrowserCopy({
+      manifest,
+      modelPath: result.path,
+      browserPath: browserModelPath(dirname(plan.dest), manifest),
+      log: (line) => write(`${line}\n`)
+    });
   } catch (error) {
     if (started) bar.stop();
     if (!(error instanceof ModelDownloadError) || error.code === 'aborted') throw error;
