@@ -79,6 +79,9 @@ export class StorageFullError extends UserError {
   override readonly code = 'storage_full';
 }
 
+/** How a StorageFullError's message starts, and so a job that failed for one. */
+export const DISK_FULL = 'disk full: ';
+
 /** SQLite (libsql), Node's fs and MySQL ways of saying "no space". */
 const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', 'ER_RECORD_FILE_FULL']);
 const STORAGE_FULL_MESSAGE =
@@ -98,7 +101,7 @@ export function asStorageFull(error: unknown): unknown {
       STORAGE_FULL_MESSAGE.test(text)
     ) {
       return new StorageFullError(
-        `disk full: ${text || String(code)}; free some space and try again`,
+        `${DISK_FULL}${text || String(code)}; free some space and try again`,
         { cause: error }
       );
     }

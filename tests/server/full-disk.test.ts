@@ -180,6 +180,12 @@ describe.skipIf(!mounted)('a full data disk (tmpfs; skipped where mount fails)',
       expect(body.reason).toMatch(/^disk full: .* free for the data directory/);
     }
 
+    // The seed-compatible load, which waits for its job, says so too (whether the job could not
+    // even be recorded, or failed on its first write).
+    const load = await get('/img/load', jsonRequest({ File: join(images, 'after') }));
+    expect(load.status).toBe(507);
+    expect((await errorOf(load)).error.message).toMatch(/disk full: /);
+
     const upload = await get('/img/upload', {
       method: 'POST',
       body: imageForm(await scene(160, 120, 200))

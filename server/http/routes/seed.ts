@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { NotFoundError } from '../../errors';
+import { DISK_FULL, NotFoundError, StorageFullError } from '../../errors';
 import type { Runtime } from '../../runtime';
 import type { EncodeLimiter } from '../../services/encode-limiter';
 import type { Uploads } from '../../services/uploads';
@@ -199,11 +199,10 @@ export function seedRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Up
       const started = await jobs.start({ path, recursive: true });
       const job = await jobs.waitFor(started.jobId);
       if (job.state === 'failed') {
-        throw new HttpError(
-          500,
-          'index_failed',
-          `Loading failed: ${job.message ?? 'unknown error'}`
-        );
+        const message = `Loading failed: ${job.message ?? 'unknown error'}`;
+        // A full disk is the operator's to fix, as everywhere else: 507, not 500.
+        if (job.message?.startsWith(DISK_FULL)) throw new StorageFullError(message);
+        throw new HttpError(500, 'index_failed', message);
       }
       if (job.state !== 'done') {
         throw new HttpError(409, 'index_cancelled', `Loading stopped: the job was ${job.state}`);
