@@ -1,4 +1,5 @@
 import { hammingDistance } from '../../src/lib/core/dhash';
+import type { Banded } from '../../src/lib/core/scores';
 import { ValidationError } from '../errors';
 import type { Catalog } from '../stores/catalog';
 import type { VectorIndex } from '../stores/vector-index';
@@ -17,6 +18,35 @@ export interface DuplicateGroup {
   members: DuplicateMember[];
   /** One sentence for people: why these belong together. */
   explanation: string;
+}
+
+/**
+ * Most difference-hash bits apart for "the same picture", measured with EfficientNet-Lite0's
+ * input pixels (the hash is taken from the model's 224×224 crop) on the photo corpus: every
+ * re-encoded (JPEG q30/q75, WebP), resized, recoloured or grayscale copy was within 8 bits;
+ * crops were 11 or more, another framing of the scene 14 or more, a flip 7 or more (2 %
+ * within 8). A caption border is within 8 bits 15 % of the time (a thin band barely moves
+ * the coarse gradients). The hash does not depend on the model's weights, so it holds for
+ * models without measured bands too.
+ */
+export const SAME_PICTURE_HAMMING = 8;
+
+/**
+ * Without measured bands (a synthetic or unmeasured model) cosine means nothing known: this
+ * fixed value is kept only so such a model still separates a resized copy from other scenes, as
+ * the synthetic test models do. It is not a measurement; the CLI says so.
+ */
+export const UNMEASURED_THRESHOLD = 0.9;
+
+/**
+ * The default link threshold for a model: its `strong` band (above every pair of different
+ * photographs measured; every re-encoded or resized copy reaches it), else the unmeasured
+ * fallback.
+ */
+export function defaultThreshold(manifest: Banded): { threshold: number; measured: boolean } {
+  return manifest.scores
+    ? { threshold: manifest.scores.strong, measured: true }
+    : { threshold: UNMEASURED_THRESHOLD, measured: false };
 }
 
 export interface DuplicateOptions {
@@ -53,18 +83,25 @@ const ORDER: Record<DuplicateReason, number> = {
 /**
  * Finds duplicate groups in a collection:
  * - `same-bytes`: one picture stored under several paths (identical files);
- * - `same-picture`: pictures linked by cosine ≥ threshold whose every link also has difference
- *   hashes at most `hammingMax` bits apart (re-encoded or resized copies);
- * - `similar-scene`: the other linked groups (cosine ≥ threshold, but visibly different).
- * Links come from each picture's nearest neighbours in the vector index; linked pictures are
- * grouped transitively (union-find). Pages through the catalog, so memory holds one page of
- * vectors plus the paths and hashes of every picture.
+ * - `same-picture`: pictures linked by cosine ≥ threshold and difference hashes at most
+ *   `hammingMax` bits apart, grouped transitively (re-encoded, resized or recoloured copies);
+ * - `similar-scene`: pictures linked by cosine ≥ threshold alone, grouped transitively, when the
+ *   group holds more than one picture (crops, captions, other framings, look-alikes). A copy is
+ *   then listed twice: with its copies, and with the scene.
+ * Links come from each picture's nearest neighbours in the vector index. Pages through the
+ * catalog, so memory holds one page of vectors plus the paths and hashes of every picture.
  */
 export async function findDuplicates(
   collection: DuplicateSource,
   options: DuplicateOptions
 ): Promise<DuplicateGroup[]> {
-  const { threshold, hammingMax = 6, neighbours = 10, pageSize = 500, signal } = options;
+  const {
+    threshold,
+    hammingMax = SAME_PICTURE_HAMMING,
+    neighbours = 10,
+    pageSize = 500,
+    signal
+  } = options;
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1)
     throw new ValidationError(`threshold must be a number from 0 to 1, not ${threshold}`);
   if (!Number.isInteger(hammingMax) || hammingMax < 0 || hammingMax > 64)
@@ -115,6 +152,55 @@ export async function findDuplicates(
     if (pa && pb) links.push({ a, b, score, hamming: hamming(pa.dhash, pb.dhash) });
   }
 
+  const members = (ids: number[], best: Map<number, number>): DuplicateMember[] =>
+    ids.map((id) => ({ id, paths: [...pictures.get(id)!.paths], score: best.get(id)! }));
+
+  // Copies first: pictures joined by links whose hashes also match. Then scenes: pictures joined
+  // by any link. A copy can be in both: "these two are one picture" and "these four look alike".
+  const copyLinks = links.filter((l) => l.hamming <= hammingMax);
+  const copies = connected(copyLinks);
+  for (const group of copies) {
+    const { ids, best, minScore, maxHamming } = summarise(group);
+    groups.push({
+      reason: 'same-picture',
+      members: members(ids, best),
+      explanation:
+        `${ids.length} copies of one picture (re-encoded or resized): cosine ≥ ${floor4(minScore)} ` +
+        `and difference hashes at most ${maxHamming} of 64 bits apart (limit ${hammingMax})`
+    });
+  }
+  const copyOf = new Map<number, number>();
+  copies.forEach((group, i) => group.forEach((l) => (copyOf.set(l.a, i), copyOf.set(l.b, i))));
+  for (const scene of connected(links)) {
+    const { ids, best, minScore, maxHamming } = summarise(scene);
+    // A scene that is all one picture's copies is already listed as that picture.
+    const pictureCount = new Set(ids.map((id) => copyOf.get(id) ?? `alone ${id}`)).size;
+    if (pictureCount < 2) continue;
+    const bits = Number.isFinite(maxHamming) ? `${maxHamming}` : 'incomparable';
+    groups.push({
+      reason: 'similar-scene',
+      members: members(ids, best),
+      explanation:
+        `${ids.length} similar pictures: cosine ≥ ${floor4(minScore)} (threshold ${threshold}), ` +
+        `but not all the same picture (difference hashes up to ${bits} of 64 bits apart, ` +
+        `limit ${hammingMax})`
+    });
+  }
+
+  const firstId = (g: DuplicateGroup) => g.members[0]?.id ?? 0;
+  const size = (g: DuplicateGroup) =>
+    g.reason === 'same-bytes' ? (g.members[0]?.paths.length ?? 0) : g.members.length;
+  // Identical files first, then copies, then look-alikes; bigger groups first within each.
+  return groups.sort(
+    (x, y) => ORDER[x.reason] - ORDER[y.reason] || size(y) - size(x) || firstId(x) - firstId(y)
+  );
+}
+
+/** Rounded down to 4 decimals, so "≥" stays true. */
+const floor4 = (x: number) => (Math.floor(x * 1e4) / 1e4).toFixed(4);
+
+/** Linked pictures grouped transitively (union-find): each group's links. */
+function connected(links: readonly Link[]): Link[][] {
   const parent = new Map<number, number>();
   const find = (x: number): number => {
     let root = x;
@@ -132,50 +218,29 @@ export async function findDuplicates(
     const rb = find(b);
     if (ra !== rb) parent.set(Math.max(ra, rb), Math.min(ra, rb));
   }
-
-  const components = new Map<number, Link[]>();
+  const groups = new Map<number, Link[]>();
   for (const link of links) {
     const root = find(link.a);
-    const list = components.get(root);
+    const list = groups.get(root);
     if (list) list.push(link);
-    else components.set(root, [link]);
+    else groups.set(root, [link]);
   }
+  return [...groups.values()];
+}
 
-  for (const componentLinks of components.values()) {
-    const best = new Map<number, number>();
-    for (const { a, b, score } of componentLinks) {
-      best.set(a, Math.max(best.get(a) ?? -Infinity, score));
-      best.set(b, Math.max(best.get(b) ?? -Infinity, score));
-    }
-    const ids = [...best.keys()].sort((x, y) => x - y);
-    const minScore = Math.min(...componentLinks.map((l) => l.score));
-    const maxHamming = Math.max(...componentLinks.map((l) => l.hamming));
-    const samePicture = maxHamming <= hammingMax;
-    // Rounded down, so "≥" stays true.
-    const cosine = (Math.floor(minScore * 1e4) / 1e4).toFixed(4);
-    const bits = Number.isFinite(maxHamming) ? `${maxHamming}` : 'incomparable';
-    groups.push({
-      reason: samePicture ? 'same-picture' : 'similar-scene',
-      members: ids.map((id) => ({
-        id,
-        paths: [...pictures.get(id)!.paths],
-        score: best.get(id)!
-      })),
-      explanation: samePicture
-        ? `${ids.length} copies of one picture (re-encoded or resized): cosine ≥ ${cosine} and ` +
-          `difference hashes at most ${bits} of 64 bits apart (limit ${hammingMax})`
-        : `${ids.length} similar pictures: cosine ≥ ${cosine} (threshold ${threshold}), but not ` +
-          `the same picture (difference hashes up to ${bits} of 64 bits apart, limit ${hammingMax})`
-    });
+/** A group's pictures in id order, each one's best link, the weakest link and the widest hash gap. */
+function summarise(group: readonly Link[]) {
+  const best = new Map<number, number>();
+  for (const { a, b, score } of group) {
+    best.set(a, Math.max(best.get(a) ?? -Infinity, score));
+    best.set(b, Math.max(best.get(b) ?? -Infinity, score));
   }
-
-  const firstId = (g: DuplicateGroup) => g.members[0]?.id ?? 0;
-  const size = (g: DuplicateGroup) =>
-    g.reason === 'same-bytes' ? (g.members[0]?.paths.length ?? 0) : g.members.length;
-  // Identical files first, then copies, then look-alikes; bigger groups first within each.
-  return groups.sort(
-    (x, y) => ORDER[x.reason] - ORDER[y.reason] || size(y) - size(x) || firstId(x) - firstId(y)
-  );
+  return {
+    ids: [...best.keys()].sort((x, y) => x - y),
+    best,
+    minScore: Math.min(...group.map((l) => l.score)),
+    maxHamming: Math.max(...group.map((l) => l.hamming))
+  };
 }
 
 /** Hashes of different lengths (another hash version) never count as the same picture. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dot } from '../../src/lib/core/vector';
 import { ValidationError } from '../../server/errors';
 import {
+  defaultThreshold,
   findDuplicates,
   type DuplicateGroup,
   type DuplicateSource
@@ -51,8 +52,8 @@ const acos = Math.acos;
  * - 3, 4, 5: 3–4 0.95, 4–5 0.93, 3–5 below 0.9, hashes far apart → one look-alike group (chain).
  * - 6: one picture, two files → same bytes, no neighbour above the threshold.
  * - 7: alone; the index also has a vector (id 99) close to it whose catalog row is gone.
- * - 8, 9, 10: 8–9 same picture (1 bit), 8–10 0.92 with far hashes → the whole group is
- *   a look-alike group, because one link is not "the same picture".
+ * - 8, 9, 10: 8–9 same picture (1 bit), 8–10 0.92 with far hashes → 8 and 9 are copies of
+ *   one picture, and all three are a look-alike group.
  */
 function collection(): Picture[] {
   return [
@@ -121,10 +122,11 @@ describe('findDuplicates', () => {
     expect(summary(groups)).toEqual([
       ['same-bytes', [6]],
       ['same-picture', [1, 2]],
+      ['same-picture', [8, 9]],
       ['similar-scene', [3, 4, 5]],
       ['similar-scene', [8, 9, 10]]
     ]);
-    const [bytes, same, chain, mixed] = groups;
+    const [bytes, same, copies, chain, mixed] = groups;
     expect(bytes!.members[0]!.paths).toEqual(['/photos/6.jpg', '/backup/6.jpg']);
     expect(bytes!.members[0]!.score).toBeUndefined();
     expect(bytes!.explanation).toMatch(/2 identical files/);
@@ -134,6 +136,7 @@ describe('findDuplicates', () => {
       expect.closeTo(0.99, 5)
     ]);
     expect(same!.explanation).toMatch(/re-encoded or resized.*at most 2 of 64 bits/);
+    expect(copies!.explanation).toMatch(/cosine ≥ 0\.(9799|9800) and .*at most 1 of 64 bits/);
 
     // Each member's score is its best link: 3 and 5 are not linked to each other.
     expect(chain!.members.map((m) => m.score)).toEqual([
@@ -142,7 +145,15 @@ describe('findDuplicates', () => {
       expect.closeTo(0.93, 5)
     ]);
     expect(chain!.explanation).toMatch(/cosine ≥ 0\.9299 \(threshold 0\.9\)/);
-    expect(mixed!.explanation).toMatch(/up to 30 of 64 bits apart, limit 6/);
+    expect(mixed!.explanation).toMatch(
+      /not all the same picture.*up to 30 of 64 bits apart, limit 8/
+    );
+    // The copies' members keep their best link overall: 8's is to 9 (0.98), 10's to 8 (0.92).
+    expect(mixed!.members.map((m) => m.score)).toEqual([
+      expect.closeTo(0.98, 5),
+      expect.closeTo(0.98, 5),
+      expect.closeTo(0.92, 5)
+    ]);
   });
 
   it('links more or fewer pictures as the threshold and hash limit change', async () => {
@@ -205,5 +216,13 @@ describe('findDuplicates', () => {
     ]) {
       await expect(findDuplicates(s, options)).rejects.toBeInstanceOf(ValidationError);
     }
+  });
+});
+
+describe('defaultThreshold', () => {
+  it("is the model's strong band, or a fixed fallback said to be unmeasured", () => {
+    const bands = { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'by hand' };
+    expect(defaultThreshold({ scores: bands })).toEqual({ threshold: 0.8, measured: true });
+    expect(defaultThreshold({})).toEqual({ threshold: 0.9, measured: false });
   });
 });

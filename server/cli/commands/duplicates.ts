@@ -1,10 +1,16 @@
 import { Command } from 'commander';
-import { findDuplicates, type DuplicateGroup } from '../../services/duplicates';
+import {
+  defaultThreshold,
+  findDuplicates,
+  SAME_PICTURE_HAMMING,
+  type DuplicateGroup
+} from '../../services/duplicates';
 import { integerIn, numberIn, openRuntime, withModelOptions } from '../options';
 import { human } from '../terminal-text';
 
 interface DuplicatesOptions {
-  threshold: number;
+  /** Unset: the model's measured `strong` band. */
+  threshold?: number;
   hammingMax: number;
   neighbours: number;
   json?: boolean;
@@ -21,24 +27,32 @@ export function duplicatesCommand(): Command {
     )
     .option(
       '--threshold <cosine>',
-      'cosine similarity that links two pictures, 0–1',
-      numberIn(0, 1),
-      0.9
+      'cosine similarity that links two pictures, 0–1 (default: the model\'s "same picture" ' +
+        'score band, e.g. 0.8 for efficientnet-lite0)',
+      numberIn(0, 1)
     )
     .option(
       '--hamming-max <bits>',
       'most difference-hash bits (of 64) apart for "same-picture"',
       integerIn(0, 64),
-      6
+      SAME_PICTURE_HAMMING
     )
     .option('--neighbours <n>', 'nearest neighbours checked per picture', integerIn(1, 1000), 10)
     .option('--json', 'print the groups as a JSON array')
     .action(async (options: DuplicatesOptions) => {
       const runtime = await openRuntime(options);
+      const fallback = defaultThreshold(runtime.model.manifest);
+      const threshold = options.threshold ?? fallback.threshold;
+      if (options.threshold === undefined && !fallback.measured) {
+        process.stderr.write(
+          `Model ${runtime.model.manifest.id} has no measured score bands: threshold ` +
+            `${threshold} is a fixed fallback, not a measurement (pass --threshold).\n`
+        );
+      }
       let groups: DuplicateGroup[];
       try {
         groups = await findDuplicates(runtime.collection, {
-          threshold: options.threshold,
+          threshold,
           hammingMax: options.hammingMax,
           neighbours: options.neighbours
         });
@@ -62,8 +76,8 @@ export function duplicatesCommand(): Command {
       }
       process.stderr.write(
         groups.length === 0
-          ? `No duplicates at threshold ${options.threshold}.\n`
-          : `${groups.length} group(s) at threshold ${options.threshold}.\n`
+          ? `No duplicates at threshold ${threshold}.\n`
+          : `${groups.length} group(s) at threshold ${threshold}.\n`
       );
     });
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ImageRejectedError } from '../../embedding/image-decoder';
 import { UserError } from '../../errors';
 import { integerIn, openRuntime, withModelOptions } from '../options';
+import { BAND_WORDS, scoreBand, weakMatchIndex } from '../../../src/lib/core/scores';
 import { human } from '../terminal-text';
 
 interface SearchOptions {
@@ -46,10 +47,22 @@ export function searchCommand(): Command {
           );
           return;
         }
-        process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  path\n`);
+        // Words only for a model with measured bands: a synthetic model's scores mean nothing.
+        const { manifest } = runtime.model;
+        const banded = manifest.scores !== undefined;
+        const weakFrom = weakMatchIndex(results, manifest);
+        const match = banded ? `${'match'.padEnd(12)}  ` : '';
+        process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  ${match}path\n`);
         results.forEach((hit, i) => {
+          if (i === weakFrom) {
+            process.stdout.write(
+              i === 0 ? '      -- no close match --\n' : '      -- weaker matches --\n'
+            );
+          }
+          const band = scoreBand(hit.score, manifest);
+          const word = band ? `${BAND_WORDS[band].label.padEnd(12)}  ` : '';
           process.stdout.write(
-            human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${hit.path}\n`
+            human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${word}${hit.path}\n`
           );
         });
         process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
