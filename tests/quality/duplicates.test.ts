@@ -46,12 +46,11 @@ beforeAll(async () => {
     const small = upright.clone().resize({ width: 640, height: 640, fit: 'inside' });
     await writeFile(name('resized'), await small.jpeg({ quality: 85 }).toBuffer());
     files.push(['resized', name('resized')]);
-    for (const edit of await editedCopies(photo.path, photo.id, QUALITY_SEED, [
-      'crop',
-      'caption-border'
-    ])) {
-      await writeFile(name(edit.kind), edit.bytes);
-      files.push([edit.kind as Kind, name(edit.kind)]);
+    const edits = ['crop', 'caption-border'] as const;
+    const copies = await editedCopies(photo.path, photo.id, QUALITY_SEED, edits);
+    for (const [i, kind] of edits.entries()) {
+      await writeFile(name(kind), copies[i]!.bytes);
+      files.push([kind, name(kind)]);
     }
     for (const [kind, path] of files) fileOf.set(path, { of: photo.id, kind });
   }
