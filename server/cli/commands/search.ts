@@ -15,7 +15,12 @@ interface SearchOptions {
 /** `lookalike search <image>`: the most similar pictures in the collection, best first. */
 export function searchCommand(): Command {
   return withModelOptions(new Command('search'))
-    .description('find the pictures in the collection most similar to an image')
+    .summary('find the pictures in the collection most similar to an image')
+    .description(
+      'find the pictures in the collection most similar to an image; with a model whose scores ' +
+        'were measured, each score gets a word (Same picture, Similar, Weak) and a line marks ' +
+        'the weaker matches'
+    )
     .argument('<image>', 'the query image')
     .option('-k, --top-k <n>', 'how many results, 1–100', integerIn(1, 100), 10)
     .option('--json', 'print { results, tookMs } as JSON instead of a table')
