@@ -53,7 +53,7 @@ type PackageName =
 export const INSTALL_HINT =
   'apt-get install -y --no-install-recommends mate-backgrounds darknet lomiri-wallpapers-16.04 ' +
   'lomiri-wallpapers-20.04 plasma-workspace-wallpapers && python3 -m venv .cache/photo-venv && ' +
-  '.cache/photo-venv/bin/pip install scikit-image==0.26.0';
+  '.cache/photo-venv/bin/pip install --no-deps scikit-image==0.26.0';
 
 /** [file, category?] per package, relative to the package's folder. */
 type Entry = readonly [file: string, category?: Category];
