@@ -8,7 +8,7 @@ import { createOnnxNodeBackend } from '../../server/embedding/onnx-node-backend'
 import { SharpImageDecoder } from '../../server/embedding/sharp-decoder';
 import { SAME_PICTURE_HAMMING } from '../../server/services/duplicates';
 import { photoCorpus, type CorpusPicture } from '../helpers/photo-corpus';
-import { editedQueries, QUALITY_SEED } from '../helpers/photo-edits';
+import { EDIT_KINDS, editedQueries, QUALITY_SEED } from '../helpers/photo-edits';
 import { realModel } from '../helpers/real-model';
 
 /**
@@ -95,17 +95,7 @@ afterAll(async () => {
 const original = (of: string) => items.find((i) => i.of === of && i.kind === 'original')!;
 const copiesOf = (...kinds: string[]) => items.filter((i) => kinds.includes(i.kind));
 const share = (xs: boolean[]) => xs.filter(Boolean).length / xs.length;
-const EDITS = [
-  'crop',
-  'downscale',
-  'jpeg-q30',
-  'rotate-90',
-  'rotate-small',
-  'colour-jitter',
-  'grayscale',
-  'flip',
-  'caption-border'
-];
+const EDITS = EDIT_KINDS;
 
 describe('EfficientNet-Lite0 score bands, measured on the photo corpus', () => {
   it('"Same picture": no two different photographs reach it, every plain copy does', () => {
