@@ -224,8 +224,10 @@ describe('GET /api/index/:jobId/events', () => {
       // Throttled: fewer events than changes, and at most one per interval (plus the last).
       expect(emitted).toBeGreaterThanOrEqual(13);
       expect(received.length).toBeLessThan(emitted);
+      // Measured where the events arrive, so a first event delivered late shortens the span:
+      // one interval of slack for that (CI saw 8 events in 547 ms).
       const span = received.at(-1)!.at - received[0]!.at;
-      expect((received.length - 2) * EVENT_INTERVAL_MS).toBeLessThanOrEqual(span + 50);
+      expect((received.length - 3) * EVENT_INTERVAL_MS).toBeLessThanOrEqual(span);
     } finally {
       slow.restore();
     }
