@@ -1,6 +1,6 @@
 import type { ModelManifest } from '../../src/lib/core/model-manifest';
 import { buildInputBatch } from '../../src/lib/core/preprocess';
-import { l2Normalize, poolOutput } from '../../src/lib/core/vector';
+import { vectorsFromOutput } from '../../src/lib/core/model-output';
 import type { DecodedImage, ImageDecoder } from './image-decoder';
 import type { InferenceBackend } from './inference-backend';
 
@@ -34,13 +34,7 @@ export class Embedder {
     if (images.length === 0) return [];
     const { data, dims } = buildInputBatch(images, this.manifest);
     const output = await this.backend.run(data, dims);
-    const pooled = poolOutput(output.data, output.dims, this.manifest.output.pooling);
-    if (pooled[0]?.length !== this.manifest.dimension) {
-      throw new Error(
-        `Model output has ${pooled[0]?.length} values per image; manifest ${this.manifest.id} says ${this.manifest.dimension}`
-      );
-    }
-    return this.manifest.output.normalize ? pooled.map((v) => l2Normalize(v)) : pooled;
+    return vectorsFromOutput(output.data, output.dims, this.manifest);
   }
 
   /** Embeds files or byte buffers; a bad input yields an `error` result and never stops the rest. */

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-web';
 import type { ModelManifest } from '$lib/core/model-manifest';
-import { l2Normalize, poolOutput } from '$lib/core/vector';
+import { pickTensorName, vectorsFromOutput } from '$lib/core/model-output';
 import type { BackendPreference, EncoderBackend } from './protocol';
 
 /** An onnxruntime-web session on the chosen backend, turning input tensors into unit vectors. */
@@ -47,26 +47,13 @@ function describeWasm(threads: number): string {
   return `using WebAssembly (${threads === 1 ? 'single thread' : `${threads} threads`})`;
 }
 
-/** The graph tensor the manifest names, or its only one (as the server's backend picks it). */
-function pickName(kind: 'input' | 'output', available: readonly string[], wanted?: string) {
-  if (wanted) {
-    if (available.includes(wanted)) return wanted;
-    throw new Error(`Model file has no ${kind} "${wanted}" (it has ${available.join(', ')})`);
-  }
-  const [only, ...rest] = available;
-  if (!only || rest.length > 0) {
-    throw new Error(`Model has ${kind}s ${available.join(', ')}; the manifest must name one`);
-  }
-  return only;
-}
-
 /**
  * WebGPU when preferred and it starts, otherwise WASM with SIMD and as many threads as the page
  * may use. `fallbackReason` says why WebGPU was wanted (auto or webgpu) but not used.
  */
 export async function createModelSession(
   model: Uint8Array,
-  manifest: Pick<ModelManifest, 'input' | 'output' | 'dimension'>,
+  manifest: Pick<ModelManifest, 'id' | 'input' | 'output' | 'dimension'>,
   preference: BackendPreference
 ): Promise<ModelSession> {
   // Before anything starts the WASM runtime (WebGPU runs on it too): threads are fixed then.
@@ -96,8 +83,8 @@ export async function createModelSession(
     });
     if (problem) problem = `${problem}; ${describeWasm(threads)}`;
   }
-  const inputName = pickName('input', session.inputNames, manifest.input.name);
-  const outputName = pickName('output', session.outputNames, manifest.output.name);
+  const inputName = pickTensorName('input', session.inputNames, manifest.input.name);
+  const outputName = pickTensorName('output', session.outputNames, manifest.output.name);
   const { width, height, layout } = manifest.input;
   const dims = layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3];
   const ready = session;
@@ -112,19 +99,14 @@ export async function createModelSession(
       if (!output || output.type !== 'float32') {
         throw new Error(`Model output ${outputName} is not float32`);
       }
-      // The same pooling and normalisation as the server's Embedder.embedPixels.
-      const [pooled] = poolOutput(
+      // The server's own code from output to vector (core), so both sides agree by construction.
+      const [vector] = vectorsFromOutput(
         output.data as Float32Array,
         output.dims.map(Number),
-        manifest.output.pooling
+        manifest
       );
       output.dispose();
-      if (pooled?.length !== manifest.dimension) {
-        throw new Error(
-          `Model output has ${pooled?.length} values; the manifest says ${manifest.dimension}`
-        );
-      }
-      return manifest.output.normalize ? l2Normalize(pooled) : pooled;
+      return vector!;
     }
   };
 }
