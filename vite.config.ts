@@ -1,7 +1,30 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { svelteTesting } from '@testing-library/svelte/vite';
 import type { Plugin } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:fast` (LOOKALIKE_TEST_TIER=fast): the inner loop — core, services, HTTP through
+ * app.request, SQLite and usearch, components — without the web build, the real model, child
+ * processes, Chromium or store servers. `npm test` runs everything (what .ci/run runs).
+ */
+const fast = process.env.LOOKALIKE_TEST_TIER === 'fast';
+const SLOW_TESTS = [
+  'tests/browser/**',
+  'tests/quality/**',
+  'tests/scaleout/**',
+  'tests/cli/**',
+  'tests/stores/mysql-*',
+  'tests/stores/milvus-*',
+  'tests/server/cli.test.ts',
+  'tests/server/efficientnet-import.test.ts',
+  'tests/server/float16-copy.test.ts',
+  'tests/server/full-disk.test.ts',
+  'tests/server/first-run-cli.test.ts',
+  'tests/services/crash.test.ts',
+  'tests/http/openapi-conformance.test.ts',
+  'tests/http/serve.test.ts'
+];
 
 /**
  * `vite dev` and `vite preview` serve the page cross-origin isolated, like the real server does,
@@ -42,6 +65,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['tests/**/*.test.ts', 'src/**/*.spec.ts'],
+          exclude: fast ? [...configDefaults.exclude, ...SLOW_TESTS] : configDefaults.exclude,
           environment: 'node',
           // ResNet-50 sessions, generated models and headless Chromium take seconds on 2 cores.
           testTimeout: 120_000,

@@ -10,6 +10,8 @@ import { ensureWebBuild } from './helpers/web-build';
 export default async function setup(): Promise<void> {
   await testModel('tiny');
   await testModel('synthetic-resnet50');
+  // The fast tier runs no test that needs the real model or the web build.
+  if (process.env.LOOKALIKE_TEST_TIER === 'fast') return;
   await realModel();
   await ensureWebBuild();
 }
