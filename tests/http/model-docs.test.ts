@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelFileVersion } from '../../server/http/routes/model';
+import { browserModelFile } from '../../server/http/routes/model';
 import { getManifest } from '../../server/models/registry';
 import { startTestServer, type TestServer } from './helpers';
 
@@ -47,17 +47,17 @@ describe('GET /api/model', () => {
   });
 });
 
-describe('modelFileVersion', () => {
+describe('browserModelFile', () => {
   it("is the published SHA-256 for a verified download, else the file's size and mtime", async () => {
     const resnet = getManifest('resnet50');
     const path = s.runtime.model.path;
     const info = await stat(path);
-    expect(await modelFileVersion({ manifest: resnet, path, source: 'cache' })).toBe(
+    expect((await browserModelFile({ manifest: resnet, path, source: 'cache' })).version).toBe(
       resnet.file.sha256
     );
     expect(resnet.file.sha256).toMatch(/^[0-9a-f]{64}$/);
     // A hand-supplied file is not checked against the manifest's hash.
-    expect(await modelFileVersion({ manifest: resnet, path, source: 'file' })).toBe(
+    expect((await browserModelFile({ manifest: resnet, path, source: 'file' })).version).toBe(
       `${info.size}-${Math.floor(info.mtimeMs)}`
     );
   });

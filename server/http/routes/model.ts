@@ -8,15 +8,10 @@ import { createRouter } from '../context';
 import { sendFile } from '../file-response';
 import { BinarySchema, errors } from '../schemas';
 
-/** The file browsers download: the float16 copy when the import wrote one, else the model. */
-export const browserModelFile = (model: ActiveModel): string => model.browserPath ?? model.path;
-
 const hashes = new Map<string, { stamp: string; sha256: string }>();
 
 /** SHA-256 of a file, computed once per size and mtime (the browser copy is a few MB). */
-async function sha256Of(path: string): Promise<string> {
-  const info = await stat(path);
-  const stamp = `${info.size}-${info.mtimeMs}`;
+async function sha256Of(path: string, stamp: string): Promise<string> {
   const known = hashes.get(path);
   if (known?.stamp === stamp) return known.sha256;
   const hash = createHash('sha256');
@@ -26,24 +21,30 @@ async function sha256Of(path: string): Promise<string> {
   return sha256;
 }
 
-/**
- * The SHA-256 browsers check the downloaded file against: the browser copy's own hash, or the
- * published hash of a verified download. A generated or hand-supplied file has none.
- */
-export async function modelFileSha256(model: ActiveModel): Promise<string | undefined> {
-  if (model.browserPath) return sha256Of(model.browserPath);
-  if (model.source === 'cache' && model.manifest.file.sha256) return model.manifest.file.sha256;
-  return undefined;
+export interface BrowserModelFile {
+  /** The float16 copy when the import wrote one, else the model itself. */
+  path: string;
+  bytes: number;
+  /**
+   * What browsers check the download against: the browser copy's own hash, or the published
+   * hash of a verified download. A generated or hand-supplied file has none.
+   */
+  sha256?: string;
+  /** Its SHA-256 when known, otherwise its size and mtime: part of the immutable file URL. */
+  version: string;
 }
 
-/**
- * A version for the browsers' model file: its SHA-256 when known, otherwise its size and mtime.
- */
-export async function modelFileVersion(model: ActiveModel): Promise<string> {
-  const sha256 = await modelFileSha256(model);
-  if (sha256) return sha256;
-  const info = await stat(browserModelFile(model));
-  return `${info.size}-${Math.floor(info.mtimeMs)}`;
+/** The file browsers download to encode queries, described from one stat. */
+export async function browserModelFile(model: ActiveModel): Promise<BrowserModelFile> {
+  const path = model.browserPath ?? model.path;
+  const info = await stat(path);
+  const sha256 = model.browserPath
+    ? await sha256Of(path, `${info.size}-${info.mtimeMs}`)
+    : model.source === 'cache'
+      ? model.manifest.file.sha256
+      : undefined;
+  const version = sha256 ?? `${info.size}-${Math.floor(info.mtimeMs)}`;
+  return { path, bytes: info.size, version, ...(sha256 ? { sha256 } : {}) };
 }
 
 const ModelSchema = z
@@ -97,26 +98,26 @@ export function modelRoutes({ model }: Runtime) {
 
   return createRouter()
     .openapi(manifest, async (c) => {
-      const version = await modelFileVersion(model);
-      const sha256 = await modelFileSha256(model);
+      const download = await browserModelFile(model);
       return c.json(
         {
           ...model.manifest,
           synthetic: model.manifest.synthetic,
           ...(model.warning ? { warning: model.warning } : {}),
-          fileUrl: `/api/model/file?v=${encodeURIComponent(version)}`,
-          fileBytes: (await stat(browserModelFile(model))).size,
-          ...(sha256 ? { fileSha256: sha256 } : {})
+          fileUrl: `/api/model/file?v=${encodeURIComponent(download.version)}`,
+          fileBytes: download.bytes,
+          ...(download.sha256 ? { fileSha256: download.sha256 } : {})
         },
         200
       );
     })
-    .openapi(file, async (c) =>
-      sendFile(c, {
-        path: browserModelFile(model),
+    .openapi(file, async (c) => {
+      const { path, version } = await browserModelFile(model);
+      return sendFile(c, {
+        path,
         contentType: 'application/octet-stream',
-        etag: `"${await modelFileVersion(model)}"`,
+        etag: `"${version}"`,
         cacheControl: 'public, max-age=31536000, immutable'
-      })
-    );
+      });
+    });
 }
