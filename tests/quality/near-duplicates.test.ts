@@ -1,14 +1,8 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config';
-import { createApp } from '../../server/http/app';
-import { createRuntime, type Runtime } from '../../server/runtime';
+import type { Runtime } from '../../server/runtime';
 import type { SearchResponse } from '../../src/lib/api/types';
 import { imageForm, jsonRequest } from '../http/helpers';
-import { TEST_MODEL_CACHE } from '../helpers/models';
-import { realModel } from '../helpers/real-model';
+import { indexedCorpus, type IndexedCorpus } from '../helpers/indexed-corpus';
 import { photoCorpus, type Category, type CorpusPicture } from '../helpers/photo-corpus';
 import { EDIT_KINDS, editedQueries, QUALITY_SEED, type EditedQuery } from '../helpers/photo-edits';
 
@@ -20,51 +14,28 @@ import { EDIT_KINDS, editedQueries, QUALITY_SEED, type EditedQuery } from '../he
  * Measured numbers are in bench/README.md ("Search quality").
  */
 
+let indexed: IndexedCorpus;
 let runtime: Runtime;
-let app: ReturnType<typeof createApp>;
-let base: string;
+let app: IndexedCorpus['app'];
 let photos: CorpusPicture[];
 /** Path in the collection → corpus id. */
-const idOfPath = new Map<string, string>();
+let idOfPath: Map<string, string>;
 let queries: EditedQuery[];
 
 beforeAll(async () => {
   const corpus = photoCorpus();
   photos = corpus.photos;
-  const { manifest, path } = await realModel();
-  base = await mkdtemp(join(tmpdir(), 'lookalike-quality-'));
-  const imagesRoot = join(base, 'images');
-  await mkdir(imagesRoot);
-  for (const picture of [...corpus.photos, ...corpus.distractors]) {
-    const copy = join(imagesRoot, picture.id.replaceAll('/', '__') + extname(picture.path));
-    await copyFile(picture.path, copy);
-    idOfPath.set(copy, picture.id);
-  }
-  const config = loadConfig(
-    { model: manifest.id, modelFile: path, dataDir: join(base, 'data') },
-    {
-      LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE,
-      LOOKALIKE_IMAGE_ROOTS: imagesRoot,
-      LOG_LEVEL: 'silent'
-    }
-  );
-  runtime = await createRuntime(config);
-  app = createApp(runtime);
-  const started = await app.request('/api/index', jsonRequest({ path: imagesRoot }));
-  expect(started.status).toBe(202);
-  const { jobId } = (await started.json()) as { jobId: string };
-  const [job, edited] = await Promise.all([
-    runtime.jobs.waitFor(jobId),
+  const [ready, edited] = await Promise.all([
+    indexedCorpus('lookalike-quality-'),
     editedQueries(corpus.photos, QUALITY_SEED)
   ]);
-  expect(job).toMatchObject({ state: 'done', indexed: idOfPath.size, failed: 0 });
+  indexed = ready;
+  ({ runtime, app, idOfPath } = indexed);
+  expect(indexed.job).toMatchObject({ state: 'done', indexed: idOfPath.size, failed: 0 });
   queries = edited;
 });
 
-afterAll(async () => {
-  await runtime?.close();
-  if (base) await rm(base, { recursive: true, force: true });
-});
+afterAll(() => indexed?.close());
 
 async function inParallel<T>(n: number, items: readonly T[], run: (item: T) => Promise<void>) {
   let next = 0;

@@ -1,16 +1,9 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config';
-import { createApp } from '../../server/http/app';
-import { createRuntime, type Runtime } from '../../server/runtime';
+import type { Runtime } from '../../server/runtime';
 import { decodeSnapshot, searchSnapshot } from '../../src/lib/core/snapshot';
-import { TEST_MODEL_CACHE } from '../helpers/models';
+import { indexedCorpus, type IndexedCorpus } from '../helpers/indexed-corpus';
 import { photoCorpus } from '../helpers/photo-corpus';
 import { editedQueries, QUALITY_SEED } from '../helpers/photo-edits';
-import { realModel } from '../helpers/real-model';
-import { jsonRequest } from '../http/helpers';
 
 /**
  * The offline snapshot (int8, src/lib/core/snapshot.ts) against the server's float search, on
@@ -19,44 +12,17 @@ import { jsonRequest } from '../http/helpers';
  * own measurement was on synthetic vectors (bench/snapshot.ts); this is the one that counts.
  */
 
+let indexed: IndexedCorpus;
 let runtime: Runtime;
-let app: ReturnType<typeof createApp>;
-let base: string;
+let app: IndexedCorpus['app'];
 
 beforeAll(async () => {
-  const corpus = photoCorpus();
-  const { manifest, path } = await realModel();
-  base = await mkdtemp(join(tmpdir(), 'lookalike-quality-snapshot-'));
-  const imagesRoot = join(base, 'images');
-  await mkdir(imagesRoot);
-  const gallery = [...corpus.photos, ...corpus.distractors];
-  for (const picture of gallery) {
-    const copy = join(imagesRoot, picture.id.replaceAll('/', '__') + extname(picture.path));
-    await copyFile(picture.path, copy);
-  }
-  const config = loadConfig(
-    { model: manifest.id, modelFile: path, dataDir: join(base, 'data') },
-    {
-      LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE,
-      LOOKALIKE_IMAGE_ROOTS: imagesRoot,
-      LOG_LEVEL: 'silent'
-    }
-  );
-  runtime = await createRuntime(config);
-  app = createApp(runtime);
-  const started = await app.request('/api/index', jsonRequest({ path: imagesRoot }));
-  expect(started.status).toBe(202);
-  const { jobId } = (await started.json()) as { jobId: string };
-  expect(await runtime.jobs.waitFor(jobId)).toMatchObject({
-    state: 'done',
-    indexed: gallery.length
-  });
+  indexed = await indexedCorpus('lookalike-quality-snapshot-');
+  ({ runtime, app } = indexed);
+  expect(indexed.job).toMatchObject({ state: 'done', indexed: indexed.idOfPath.size });
 }, 300_000);
 
-afterAll(async () => {
-  await runtime?.close();
-  if (base) await rm(base, { recursive: true, force: true });
-});
+afterAll(() => indexed?.close());
 
 describe('offline snapshot on real vectors', () => {
   it('agrees with the server on ≥ 9.5 of the top 10 on average over the edited corpus copies', async () => {
