@@ -26,32 +26,14 @@ logfile="$data/server-$port.log"
 
 log() { printf 'milvus-lite: %s\n' "$*" >&2; }
 
-ensure_venv() {
-  local want stamp="$venv/.requirements.sha256"
-  want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
-  if [ ! -x "$venv/bin/python" ]; then
-    log "creating $venv"
-    if ! "$python" -m venv "$venv" >&2; then
-      log "could not create a venv with '$python' (Python 3.10+ with venv needed; set PYTHON)"
-      exit 1
-    fi
-  fi
-  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-    log "installing tests/infra/milvus/requirements.txt into $venv"
-    if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -r "$here/requirements.txt" >&2; then
-      log "could not install tests/infra/milvus/requirements.txt (is PyPI reachable?)"
-      exit 1
-    fi
-    echo "$want" >"$stamp"
-  fi
-}
+# shellcheck source=../venv.sh
+source "$here/../venv.sh"
 
 answers() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
 
 case "${1:-start}" in
   venv)
-    ensure_venv
+    ensure_venv tests/infra/milvus/requirements.txt
     echo "$venv/bin/python"
     ;;
   stop)
@@ -77,7 +59,7 @@ case "${1:-start}" in
       echo "$host:$port"
       exit 0
     fi
-    ensure_venv
+    ensure_venv tests/infra/milvus/requirements.txt
     parent=()
     if [ -n "${MILVUS_PARENT_PID:-}" ]; then parent=(--parent-pid "$MILVUS_PARENT_PID"); fi
     : >"$logfile"

@@ -19,22 +19,7 @@ mkdir -p "$(dirname "$venv")"
 exec 9>"$venv.lock"
 flock 9
 
-want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
-stamp="$venv/.requirements.sha256"
-if [ ! -x "$venv/bin/python" ]; then
-  log "creating $venv"
-  if ! "$python" -m venv "$venv" >&2; then
-    log "could not create a venv with '$python' (Python 3.10+ with venv needed; set PYTHON)"
-    exit 1
-  fi
-fi
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  log "installing tests/infra/schemathesis/requirements.txt into $venv"
-  if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$here/requirements.txt" >&2; then
-    log "could not install tests/infra/schemathesis/requirements.txt (is PyPI reachable?)"
-    exit 1
-  fi
-  echo "$want" >"$stamp"
-fi
+# shellcheck source=../venv.sh
+source "$here/../venv.sh"
+ensure_venv tests/infra/schemathesis/requirements.txt
 echo "$venv/bin/st"
