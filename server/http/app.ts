@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { Runtime } from '../runtime';
 import { EncodeLimiter } from '../services/encode-limiter';
 import { Thumbnails } from '../services/thumbnails';
-import { Uploads } from '../services/uploads';
+import { Uploads, uploadsDir } from '../services/uploads';
 import type { AppEnv } from './context';
 import { handleError, notFoundBody } from './errors';
 import { allowedHosts } from './middleware/allowed-hosts';
@@ -64,7 +64,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
     maxPixels: config.maxPixels
   });
   const uploads = new Uploads({
-    dir: join(config.dataDir, 'uploads'),
+    dir: uploadsDir(config.dataDir),
     collection: runtime.collection,
     decoder: runtime.decoder,
     embedder: runtime.embedder

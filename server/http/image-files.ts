@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import type { Runtime } from '../runtime';
 import type { Collection } from '../services/collection';
 import type { ImageRoots } from '../services/image-roots';
+import { uploadsDir } from '../services/uploads';
 import type { ImageWithPaths, PathRecord } from '../stores/catalog';
 import { imageContentType, type FileToSend } from './file-response';
 
@@ -15,7 +15,7 @@ export const ORIGINAL_CACHE_CONTROL = 'private, max-age=86400';
  * but its bytes are not served.
  */
 export function readableRoots({ roots, config }: Pick<Runtime, 'roots' | 'config'>) {
-  return roots.withOwnFolder(join(config.dataDir, 'uploads'));
+  return roots.withOwnFolder(uploadsDir(config.dataDir));
 }
 
 /**

@@ -17,6 +17,9 @@ const EXTENSIONS: Record<string, string> = {
   heif: 'avif'
 };
 
+/** Where uploaded pictures are kept: a folder of the data directory the server also reads from. */
+export const uploadsDir = (dataDir: string): string => join(dataDir, 'uploads');
+
 export interface UploadsOptions {
   /** Where uploads are kept, `<dataDir>/uploads`. */
   dir: string;
