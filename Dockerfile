@@ -16,7 +16,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY models ./models
 COPY server ./server
-COPY src/lib/core ./src/lib/core
+COPY core ./core
 COPY --from=build /app/build ./build
 RUN mkdir -p /data /images && chown node:node /data /images
 USER node

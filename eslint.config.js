@@ -32,7 +32,7 @@ export default ts.config(
   },
   {
     // The core is shared with the browser: no Node built-ins.
-    files: ['src/lib/core/**/*.ts'],
+    files: ['core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

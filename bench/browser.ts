@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
-import { cosine } from '../src/lib/core/vector';
+import { cosine } from '#core/vector';
 import { Embedder } from '../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../server/embedding/sharp-decoder';
@@ -14,7 +14,7 @@ import {
 } from '../tests/helpers/browser';
 import { realModel } from '../tests/helpers/real-model';
 import { ensureWebBuild } from '../tests/helpers/web-build';
-import type { ModelManifest } from '../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { Row } from './embedding';
 import { photoJpeg } from './photos';
 

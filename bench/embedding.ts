@@ -1,4 +1,4 @@
-import { buildInputBatch } from '../src/lib/core/preprocess';
+import { buildInputBatch } from '#core/preprocess';
 import { Embedder } from '../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../server/embedding/sharp-decoder';

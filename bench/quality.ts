@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { ModelManifest } from '../src/lib/core/model-manifest';
-import { differenceHash, hammingDistance } from '../src/lib/core/dhash';
+import type { ModelManifest } from '#core/model-manifest';
+import { differenceHash, hammingDistance } from '#core/dhash';
 import { Embedder } from '../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../server/embedding/sharp-decoder';

@@ -11,7 +11,7 @@ import {
   searchSnapshot,
   SnapshotBuilder,
   type Snapshot
-} from '../src/lib/core/snapshot';
+} from '#core/snapshot';
 import type { Row } from './embedding';
 import { normalize, prng } from './random-vectors';
 

@@ -16,7 +16,7 @@ import type { Catalog } from './stores/catalog';
 import { MilvusVectorIndex } from './stores/milvus/milvus-index';
 import { MysqlCatalog } from './stores/mysql/mysql-catalog';
 import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
-import { lockDataDir } from './stores/data-dir-lock';
+import { lockDataDir } from './data-dir-lock';
 import type { VectorIndex } from './stores/vector-index';
 import { UsearchVectorIndex } from './stores/usearch-index';
 

@@ -1,6 +1,6 @@
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
-import { buildInputBatch } from '../../src/lib/core/preprocess';
-import { vectorsFromOutput } from '../../src/lib/core/model-output';
+import type { ModelManifest } from '#core/model-manifest';
+import { buildInputBatch } from '#core/preprocess';
+import { vectorsFromOutput } from '#core/model-output';
 import type { DecodedImage, ImageDecoder } from './image-decoder';
 import type { InferenceBackend } from './inference-backend';
 

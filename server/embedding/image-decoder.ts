@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 
 /** Pixels ready for `writeInputTensor`: 8-bit sRGB, interleaved RGB, at the model's input size. */
 export interface DecodedImage {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
-import { pickTensorName } from '../../src/lib/core/model-output';
+import type { ModelManifest } from '#core/model-manifest';
+import { pickTensorName } from '#core/model-output';
 import type { InferenceBackend } from './inference-backend';
 
 // onnxruntime's telemetry, on creating its environment, matches the whole process command line

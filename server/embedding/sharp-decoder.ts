@@ -1,8 +1,8 @@
 import { readFile, stat, type FileHandle } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp } from 'sharp';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
-import { ImageGeometryError, planResize, type ResizePlan } from '../../src/lib/core/preprocess';
-import { resizeForModel } from '../../src/lib/core/resize';
+import type { ModelManifest } from '#core/model-manifest';
+import { ImageGeometryError, planResize, type ResizePlan } from '#core/preprocess';
+import { resizeForModel } from '#core/resize';
 import {
   ImageRejectedError,
   type DecodedImage,

@@ -21,7 +21,7 @@ import { imageRoutes } from './routes/images';
 import { indexJobRoutes } from './routes/index-jobs';
 import { modelRoutes } from './routes/model';
 import { searchRoutes } from './routes/search';
-import { seedRoutes } from './routes/seed';
+import { bootcampRoutes } from './routes/bootcamp';
 import { snapshotRoutes } from './routes/snapshot';
 import { addCommonResponses } from './schemas';
 import { UPLOAD_PATHS, uploadBudget } from './upload-limits';
@@ -35,7 +35,7 @@ export interface AppOptions {
 
 const API_DESCRIPTION = `Reverse image search: index folders of pictures, find the most similar ones.
 
-The **seed-compatible** endpoints (\`/img/*\`, \`/progress\`, \`/data\`) answer exactly like the
+The **bootcamp-compatible** endpoints (\`/img/*\`, \`/progress\`, \`/data\`) answer exactly like the
 original Milvus bootcamp server, so its client and scripts work unchanged. Their \`Table\` and
 \`table_name\` parameters are accepted and ignored: one collection per data directory.
 
@@ -101,7 +101,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   app.route('/api', encodeRoutes(runtime, limiter));
   app.route('/api', imageRoutes(runtime, thumbnails));
   app.route('/api', modelRoutes(runtime));
-  app.route('/', seedRoutes(runtime, limiter, uploads));
+  app.route('/', bootcampRoutes(runtime, limiter, uploads));
   addCommonResponses(app.openAPIRegistry);
   app.doc('/api/openapi.json', {
     openapi: '3.0.3',
@@ -120,7 +120,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
         name: 'diagnostics',
         description: 'Server-side encoding, for checking a browser gives the same vectors (/check)'
       },
-      { name: 'seed-compatible', description: 'The original bootcamp API, unchanged' }
+      { name: 'bootcamp-compatible', description: 'The original bootcamp API, unchanged' }
     ]
   });
   app.route('/api', docsRoutes());

@@ -45,7 +45,7 @@ export async function fileOfImage(
   return fallback;
 }
 
-/** The file for an exact indexed path (the seed-compatible `/data`); undefined for any other. */
+/** The file for an exact indexed path (the bootcamp-compatible `/data`); undefined for any other. */
 export async function fileOfPath(
   collection: Collection,
   readable: ImageRoots,

@@ -13,7 +13,7 @@ import { startingHealthRoutes, type StartingHealth } from './routes/health';
 /** What a client is told to wait before asking again. */
 export const STARTING_RETRY_AFTER_S = 2;
 
-/** The API's paths: /api and the seed-compatible ones, which the page's fallback must not answer. */
+/** The API's paths: /api and the bootcamp-compatible ones, which the page's fallback must not answer. */
 const API_PATH = /^\/(api|img)(\/|$)|^\/(progress|data)$/;
 
 /**

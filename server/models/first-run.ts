@@ -1,4 +1,4 @@
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { Config } from '../config';
 import { downloadFile, type DownloadOptions, type DownloadResult } from './download';
 import { cachedModelPath, PIP_MODEL_ID } from './registry';

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import protobuf from 'protobufjs';
-import { buildInputBatch } from '../../src/lib/core/preprocess';
-import { cosine } from '../../src/lib/core/vector';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import { buildInputBatch } from '#core/preprocess';
+import { cosine } from '#core/vector';
+import type { ModelManifest } from '#core/model-manifest';
 import { createOnnxNodeBackend } from '../embedding/onnx-node-backend';
 import { UserError } from '../errors';
 import { ATTR, encodeNode, FLOAT, FLOAT16, toFloat16Values } from './generate/onnx-proto';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors';
 import { GENERATOR_VERSION } from './generate';
-import { parseModelManifest, type ModelManifest } from '../../src/lib/core/model-manifest';
+import { parseModelManifest, type ModelManifest } from '#core/model-manifest';
 
 /** The real ImageNet ResNet-50 every install should end up using. */
 export const DEFAULT_MODEL_ID = 'resnet50';

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { Config } from '../config';
 import { UserError } from '../errors';
 import { ensureGeneratedModel } from './generate';

@@ -1,7 +1,7 @@
-import { l2Normalize } from '../../src/lib/core/vector';
+import { l2Normalize } from '#core/vector';
 import { ValidationError } from '../errors';
 import { assertSameModel } from '../stores/collection-model';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
 import type { VectorIndex } from '../stores/vector-index';
 import { failpoint } from '../failpoint';

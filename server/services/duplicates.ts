@@ -1,5 +1,5 @@
-import { hammingDistance } from '../../src/lib/core/dhash';
-import type { Banded } from '../../src/lib/core/scores';
+import { hammingDistance } from '#core/dhash';
+import type { Banded } from '#core/scores';
 import { ValidationError } from '../errors';
 import type { Catalog } from '../stores/catalog';
 import type { VectorIndex } from '../stores/vector-index';

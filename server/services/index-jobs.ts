@@ -68,7 +68,7 @@ export class IndexJobs {
   /** Producers of the running jobs somebody follows. */
   private readonly feeds = new Map<string, JobFeed>();
   private queue: Promise<unknown> = Promise.resolve();
-  /** The most recent job, for the seed-compatible `/progress`. */
+  /** The most recent job, for the bootcamp-compatible `/progress`. */
   latest: JobRecord | undefined;
 
   constructor(private readonly deps: IndexJobsDeps) {

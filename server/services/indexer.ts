@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { differenceHash } from '../../src/lib/core/dhash';
+import { differenceHash } from '#core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
 import type { IndexCounters, NewImage, PathRecord } from '../stores/catalog';

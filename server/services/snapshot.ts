@@ -3,7 +3,7 @@ import {
   SNAPSHOT_FORMAT,
   SnapshotBuilder,
   type SnapshotMeta
-} from '../../src/lib/core/snapshot';
+} from '#core/snapshot';
 import type { Collection } from './collection';
 
 /** Rows per catalog page: 500 × a 2048-d vector is 4 MiB. */
@@ -23,7 +23,7 @@ export interface BuiltSnapshot {
 }
 
 /**
- * The offline snapshot of the collection (format: src/lib/core/snapshot.ts). Every picture the
+ * The offline snapshot of the collection (format: core/snapshot.ts). Every picture the
  * catalog holds is in it, `pending` ones too: the catalog has their vectors, and `pending` only
  * means the vector index may not have caught up yet (it will, or the next start repairs it).
  *

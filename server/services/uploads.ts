@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { differenceHash } from '../../src/lib/core/dhash';
+import { differenceHash } from '#core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
 import type { Collection } from './collection';
@@ -41,7 +41,7 @@ export interface UploadResult {
 export type EncodeRunner = <T>(task: () => Promise<T>) => Promise<T>;
 
 /**
- * Single pictures added over HTTP (the seed-compatible `/img/upload`): saved under
+ * Single pictures added over HTTP (the bootcamp-compatible `/img/upload`): saved under
  * `<dir>/<sha256>.<ext>` (content-addressed, so the same upload twice is one file), refused unless
  * they decode as an image, then embedded and added to the collection, or linked to the picture
  * the collection already has with the same content.

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosine } from '../../src/lib/core/vector';
+import { cosine } from '#core/vector';
 import {
   hasChromium,
   launchChromium,

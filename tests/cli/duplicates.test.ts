@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dot } from '../../src/lib/core/vector';
+import { dot } from '#core/vector';
 import { ValidationError } from '../../server/errors';
 import {
   defaultThreshold,

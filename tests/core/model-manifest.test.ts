@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelManifestSchema, parseModelManifest } from '../../src/lib/core/model-manifest';
+import { modelManifestSchema, parseModelManifest } from '#core/model-manifest';
 import { getManifest, listManifests, MANIFEST_DIR } from '../../server/models/registry';
 
 const manifestFiles = readdirSync(MANIFEST_DIR)

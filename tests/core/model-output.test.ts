@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickTensorName, vectorsFromOutput } from '../../src/lib/core/model-output';
+import { pickTensorName, vectorsFromOutput } from '#core/model-output';
 
 const manifest = (pooling: 'none' | 'avg' | 'max', normalize: boolean, dimension = 2) => ({
   id: 'm',

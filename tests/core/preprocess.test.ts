@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import {
   buildInputBatch,
   ImageGeometryError,
   planResize,
   writeInputTensor
-} from '../../src/lib/core/preprocess';
+} from '#core/preprocess';
 
 type Preprocess = ModelManifest['preprocess'];
 type TensorManifest = Pick<ModelManifest, 'input' | 'preprocess'>;

@@ -1,12 +1,12 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { planResize } from '../../src/lib/core/preprocess';
+import { planResize } from '#core/preprocess';
 import {
   resizeForModel,
   resizePixels,
   resizeRegion,
   UnsupportedInterpolationError
-} from '../../src/lib/core/resize';
+} from '#core/resize';
 import { getManifest } from '../../server/models/registry';
 import { patternPixels, smoothPixels, scenePixels } from '../helpers/images';
 import {

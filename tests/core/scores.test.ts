@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseModelManifest, type ScoreBands } from '../../src/lib/core/model-manifest';
-import { BAND_WORDS, scoreBand, weakMatchIndex } from '../../src/lib/core/scores';
+import { parseModelManifest, type ScoreBands } from '#core/model-manifest';
+import { BAND_WORDS, scoreBand, weakMatchIndex } from '#core/scores';
 import { getManifest } from '../../server/models/registry';
 
 const bands: ScoreBands = { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'by hand' };

@@ -7,8 +7,8 @@ import {
   SnapshotBuilder,
   SnapshotFormatError,
   type SnapshotMeta
-} from '../../src/lib/core/snapshot';
-import { dot, l2Normalize } from '../../src/lib/core/vector';
+} from '#core/snapshot';
+import { dot, l2Normalize } from '#core/vector';
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
 function random(seed: number): () => number {

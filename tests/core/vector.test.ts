@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cosine, dot, l2Normalize, norm, poolOutput } from '../../src/lib/core/vector';
+import { cosine, dot, l2Normalize, norm, poolOutput } from '#core/vector';
 
 describe('dot, norm, cosine', () => {
   it('dot is the sum of products', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosine, norm } from '../../src/lib/core/vector';
+import { cosine, norm } from '#core/vector';
 import { scene } from '../helpers/images';
 import { errorOf, imageForm, startTestServer, type TestServer } from './helpers';
 

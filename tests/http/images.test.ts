@@ -262,7 +262,7 @@ describe('files that changed or vanished', () => {
   });
 });
 
-/** The three ways a file is read over HTTP: original, thumbnail, seed-compatible `/data`. */
+/** The three ways a file is read over HTTP: original, thumbnail, bootcamp-compatible `/data`. */
 async function readsOf(app: TestServer['app'], id: number, path: string) {
   const requests = {
     original: `/api/images/${id}`,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../server/http/app';
-import { decodeSnapshot, searchSnapshot, type Snapshot } from '../../src/lib/core/snapshot';
+import { decodeSnapshot, searchSnapshot, type Snapshot } from '#core/snapshot';
 import { scene } from '../helpers/images';
 import { testRuntime } from '../helpers/runtime';
 import { indexAndWait, jsonRequest, writeScenes } from './helpers';

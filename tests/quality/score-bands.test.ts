@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelManifest, ScoreBands } from '../../src/lib/core/model-manifest';
-import { differenceHash, hammingDistance } from '../../src/lib/core/dhash';
-import { dot } from '../../src/lib/core/vector';
+import type { ModelManifest, ScoreBands } from '#core/model-manifest';
+import { differenceHash, hammingDistance } from '#core/dhash';
+import { dot } from '#core/vector';
 import { Embedder } from '../../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../../server/embedding/sharp-decoder';

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../server/runtime';
-import { decodeSnapshot, searchSnapshot } from '../../src/lib/core/snapshot';
+import { decodeSnapshot, searchSnapshot } from '#core/snapshot';
 import { indexedCorpus, type IndexedCorpus } from '../helpers/indexed-corpus';
 import { photoCorpus } from '../helpers/photo-corpus';
 import { editedQueries, QUALITY_SEED } from '../helpers/photo-edits';
 
 /**
- * The offline snapshot (int8, src/lib/core/snapshot.ts) against the server's float search, on
+ * The offline snapshot (int8, core/snapshot.ts) against the server's float search, on
  * real vectors: the corpus indexed with the real model by an index job, the snapshot fetched like
  * the page does, and every edited copy of every corpus photo searched both ways. The format's
  * own measurement was on synthetic vectors (bench/snapshot.ts); this is the one that counts.

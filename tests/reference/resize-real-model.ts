@@ -12,9 +12,9 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { SharpImageDecoder } from '../../server/embedding/sharp-decoder';
 import { cachedModelPath, getManifest } from '../../server/models/registry';
-import { planResize, writeInputTensor } from '../../src/lib/core/preprocess';
-import { resizeForModel } from '../../src/lib/core/resize';
-import { cosine } from '../../src/lib/core/vector';
+import { planResize, writeInputTensor } from '#core/preprocess';
+import { resizeForModel } from '#core/resize';
+import { cosine } from '#core/vector';
 
 const [dir, modelId = 'efficientnet-lite0'] = process.argv.slice(2);
 if (!dir) throw new Error('usage: resize-real-model.ts DIR [model id]');

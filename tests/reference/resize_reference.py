@@ -2,10 +2,10 @@
 """Pillow reference pixels for the model-input resize (tests/fixtures/resize/reference.json).
 
 The reference preprocessing of a model trained with torchvision is Pillow's bicubic resize of the
-shorter side followed by a centre crop; Lookalike's resizer (src/lib/core/resize.ts) and server
+shorter side followed by a centre crop; Lookalike's resizer (core/resize.ts) and server
 decoder (server/embedding/sharp-decoder.ts) are tested against what Pillow itself produces for the
 small source pictures in tests/fixtures/resize/. The geometry is the manifest's (`planResize` in
-src/lib/core/preprocess.ts): shorter side to 256 with the longer side truncated, centre crop 224
+core/preprocess.ts): shorter side to 256 with the longer side truncated, centre crop 224
 with offsets floored.
 
 Run (from the repository root):

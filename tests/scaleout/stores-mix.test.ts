@@ -75,7 +75,7 @@ async function observe(env: Record<string, string>): Promise<Observed> {
   }
 }
 
-/** The bootcamp's own sequence through the seed-compatible endpoints (after the API index job). */
+/** The bootcamp's own sequence through the bootcamp-compatible endpoints (after the API index job). */
 async function seedFlow(runtime: Runtime) {
   const app = createApp(runtime);
   const load = await app.request('/img/load', {

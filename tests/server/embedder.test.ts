@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosine, norm } from '../../src/lib/core/vector';
+import { cosine, norm } from '#core/vector';
 import { Embedder } from '../../server/embedding/embedder';
 import { createOnnxNodeBackend } from '../../server/embedding/onnx-node-backend';
 import { SharpImageDecoder } from '../../server/embedding/sharp-decoder';

@@ -10,7 +10,7 @@ import { createStartingApp } from '../../server/http/starting-app';
 import { sha256File } from '../../server/models/download';
 import { noDownloadHelp, planDefaultDownload } from '../../server/models/first-run';
 import { browserModelPath, cachedModelPath, getManifest } from '../../server/models/registry';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import { startModelHost, type ModelHost } from '../helpers/model-host';
 import { testModel } from '../helpers/models';
 
@@ -235,7 +235,7 @@ describe('createStartingApp', () => {
     { host: '127.0.0.1', allowedHosts: [] }
   );
 
-  it('answers health, and 503 starting for every API path, the seed-compatible ones included', async () => {
+  it('answers health, and 503 starting for every API path, the bootcamp-compatible ones included', async () => {
     const health = await app.request('http://localhost/api/health');
     expect(await health.json()).toEqual({
       status: 'starting',

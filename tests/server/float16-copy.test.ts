@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildInputBatch } from '../../src/lib/core/preprocess';
-import { cosine } from '../../src/lib/core/vector';
-import type { ModelManifest } from '../../src/lib/core/model-manifest';
+import { buildInputBatch } from '#core/preprocess';
+import { cosine } from '#core/vector';
+import type { ModelManifest } from '#core/model-manifest';
 import { createOnnxNodeBackend } from '../../server/embedding/onnx-node-backend';
 import {
   float16Copy,

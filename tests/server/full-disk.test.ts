@@ -180,7 +180,7 @@ describe.skipIf(!mounted)('a full data disk (tmpfs; skipped where mount fails)',
       expect(body.reason).toMatch(/^disk full: .* free for the data directory/);
     }
 
-    // The seed-compatible load, which waits for its job, says so too (whether the job could not
+    // The bootcamp-compatible load, which waits for its job, says so too (whether the job could not
     // even be recorded, or failed on its first write).
     const load = await get('/img/load', jsonRequest({ File: join(images, 'after') }));
     expect(load.status).toBe(507);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { poolOutput } from '../../src/lib/core/vector';
+import { poolOutput } from '#core/vector';
 import { GENERATOR_VERSION, generateModelBytes } from '../../server/models/generate';
 import { generateResnet50 } from '../../server/models/generate/resnet50';
 import { getManifest } from '../../server/models/registry';

@@ -18,7 +18,7 @@ import {
   listManifests,
   PIP_MODEL_ID
 } from '../../models/registry';
-import type { ModelManifest } from '../../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import { configFrom } from '../options';
 
 const toStderr = (line: string) => void process.stderr.write(`${line}\n`);

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ImageRejectedError } from '../../embedding/image-decoder';
 import { UserError } from '../../errors';
 import { integerIn, openRuntime, withModelOptions } from '../options';
-import { BAND_WORDS, scoreBand, weakMatchIndex } from '../../../src/lib/core/scores';
+import { BAND_WORDS, scoreBand, weakMatchIndex } from '#core/scores';
 import { human } from '../terminal-text';
 
 interface SearchOptions {

@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { ModelManifest } from '../../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { Config } from '../../config';
 import { createApp } from '../../http/app';
 import type { StartingHealth } from '../../http/routes/health';
@@ -21,7 +21,7 @@ import {
 import { writeBrowserCopy } from '../../models/float16-copy';
 import { browserModelPath, DEFAULT_MODEL_ID, getManifest } from '../../models/registry';
 import { createRuntime, openCatalog, type Runtime } from '../../runtime';
-import { lockDataDir } from '../../stores/data-dir-lock';
+import { lockDataDir } from '../../data-dir-lock';
 import { configFrom, shout, withModelOptions } from '../options';
 
 /** How long shutdown may take (cancelling jobs, saving the index) before exiting anyway. */

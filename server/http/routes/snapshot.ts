@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { SNAPSHOT_CONTENT_TYPE } from '../../../src/lib/core/snapshot';
+import { SNAPSHOT_CONTENT_TYPE } from '#core/snapshot';
 import type { Runtime } from '../../runtime';
 import { OfflineSnapshots } from '../../services/snapshot';
 import { createRouter } from '../context';
@@ -20,7 +20,7 @@ const snapshotRoute = createRoute({
   tags: ['offline'],
   summary: 'The whole collection, compact, for searching offline',
   description:
-    'Binary (format in src/lib/core/snapshot.ts, magic `LKSNAP1\\0`): ids, paths, sizes and ' +
+    'Binary (format in core/snapshot.ts, magic `LKSNAP1\\0`): ids, paths, sizes and ' +
     'int8-quantised vectors. Thumbnails are `/api/images/{id}/thumb`. The ETag is the version; ' +
     'send it back in If-None-Match to get 304 while nothing changed.',
   responses: {

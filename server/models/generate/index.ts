@@ -1,6 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ModelManifest } from '../../../src/lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import { generateResnet50, type GeneratedGraph } from './resnet50';
 import { generateTiny } from './tiny';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { unzipSync } from 'fflate';
-import type { ModelManifest, PipSource } from '../../../src/lib/core/model-manifest';
+import type { ModelManifest, PipSource } from '#core/model-manifest';
 import { UserError } from '../../errors';
 import { encodeModel, withFloat16Weights, type ModelSpec } from '../generate/onnx-proto';
 import { browserModelPath, cachedModelPath } from '../registry';

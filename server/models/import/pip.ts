@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PipSource } from '../../../src/lib/core/model-manifest';
+import type { PipSource } from '#core/model-manifest';
 
 /** How pip is run here: `pip`, else `python3 -m pip`; undefined when neither works. */
 export async function findPip(): Promise<string[] | undefined> {

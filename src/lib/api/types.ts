@@ -1,4 +1,4 @@
-import type { ModelManifest } from '$lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 
 /** Shapes of the server's JSON API as the web app uses them (see /api/openapi.json). */
 

@@ -1,4 +1,4 @@
-import { BAND_WORDS, scoreBand, type Banded } from '$lib/core/scores';
+import { BAND_WORDS, scoreBand, type Banded } from '#core/scores';
 
 /** Small, locale-aware formatting helpers shared by the page's components. */
 

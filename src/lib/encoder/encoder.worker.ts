@@ -3,9 +3,9 @@
  * block the page. One request at a time, in arrival order (a session runs one call at a time);
  * a `cancel` message is handled at once, so requests a newer one replaced are skipped.
  */
-import type { ModelManifest } from '$lib/core/model-manifest';
-import { ImageGeometryError, planResize, writeInputTensor } from '$lib/core/preprocess';
-import { resizeForModel, UnsupportedInterpolationError } from '$lib/core/resize';
+import type { ModelManifest } from '#core/model-manifest';
+import { ImageGeometryError, planResize, writeInputTensor } from '#core/preprocess';
+import { resizeForModel, UnsupportedInterpolationError } from '#core/resize';
 import { decodeImage } from './decode';
 import { EncodeError } from './errors';
 import type { FromWorker, ToWorker } from './protocol';

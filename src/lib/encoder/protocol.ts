@@ -1,4 +1,4 @@
-import type { ModelManifest } from '$lib/core/model-manifest';
+import type { ModelManifest } from '#core/model-manifest';
 import type { EncodeErrorCode } from './errors';
 
 /** Messages between the page and the encoder worker. */

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-web';
-import type { ModelManifest } from '$lib/core/model-manifest';
-import { pickTensorName, vectorsFromOutput } from '$lib/core/model-output';
+import type { ModelManifest } from '#core/model-manifest';
+import { pickTensorName, vectorsFromOutput } from '#core/model-output';
 import type { BackendPreference, EncoderBackend } from './protocol';
 
 /** An onnxruntime-web session on the chosen backend, turning input tensors into unit vectors. */

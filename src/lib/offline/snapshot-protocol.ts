@@ -1,4 +1,4 @@
-import type { SnapshotHit } from '$lib/core/snapshot';
+import type { SnapshotHit } from '#core/snapshot';
 import type { StoredSnapshotMeta } from './snapshot-store';
 
 /** Messages between offline-index.svelte.ts and snapshot-search.worker.ts. */

@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import { messageOf } from '$lib/api/collection';
-import { decodeSnapshot, searchSnapshot, type Snapshot } from '$lib/core/snapshot';
+import { decodeSnapshot, searchSnapshot, type Snapshot } from '#core/snapshot';
 import type { SnapshotReply, SnapshotRequest } from './snapshot-protocol';
 import { readSnapshotData, readSnapshotMeta, writeSnapshot } from './snapshot-store';
 import { MAX_THUMBS } from './thumb-cache';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DataDirInUseError, lockDataDir } from '../../server/stores/data-dir-lock';
+import { DataDirInUseError, lockDataDir } from '../../server/data-dir-lock';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../errors';
+import { UserError } from './errors';
 
 /** The data directory is being used by another live process. */
 export class DataDirInUseError extends UserError {

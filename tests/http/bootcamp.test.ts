@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { l2FromCosine, progressText } from '../../server/http/routes/seed';
+import { l2FromCosine, progressText } from '../../server/http/routes/bootcamp';
 import { scene } from '../helpers/images';
 import {
   errorOf,
@@ -37,7 +37,7 @@ type Pair = [string, number];
 const post = (path: string, init: RequestInit = {}) =>
   s.app.request(path, { method: 'POST', ...init });
 
-describe('seed-compatible API, as the original tests use it', () => {
+describe('bootcamp-compatible API, as the original tests use it', () => {
   it('reports no progress before any load', async () => {
     const res = await s.app.request('/progress');
     expect(res.status).toBe(200);
@@ -114,7 +114,7 @@ describe('seed-compatible API, as the original tests use it', () => {
   });
 });
 
-describe('seed-compatible API, details', () => {
+describe('bootcamp-compatible API, details', () => {
   it('honours the topk form field and accepts (ignores) table_name', async () => {
     const res = await post('/img/search?table_name=milvus_img_search', {
       body: imageForm(await readFile(testJpg), { topk: '3' })
@@ -189,7 +189,7 @@ describe('seed-compatible API, details', () => {
   });
 });
 
-describe('seed helpers', () => {
+describe('bootcamp helpers', () => {
   it('counts every file dealt with as current, every file seen as total', () => {
     const job = {
       jobId: 'j',

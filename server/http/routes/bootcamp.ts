@@ -18,7 +18,7 @@ import { checkUploadSize } from '../upload-limits';
  * directory holds one collection.
  */
 
-const TAG = 'seed-compatible';
+const TAG = 'bootcamp-compatible';
 const IGNORED_TABLE =
   'Accepted for compatibility and ignored: one collection per data directory (LOOKALIKE_DATA_DIR).';
 const TableQuery = z.object({
@@ -32,10 +32,10 @@ export function progressText(job: JobRecord | undefined): string {
   return `current: ${current}, total: ${job.seen}`;
 }
 
-/** L2 distance between unit vectors with cosine similarity `score` (the seed's metric). */
+/** L2 distance between unit vectors with cosine similarity `score` (the bootcamp's metric). */
 export const l2FromCosine = (score: number) => Math.sqrt(Math.max(0, 2 - 2 * score));
 
-export function seedRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Uploads) {
+export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Uploads) {
   const { jobs, collection, embedder, config } = runtime;
   const readable = readableRoots(runtime);
   const auth = adminAuth(config.adminToken);
