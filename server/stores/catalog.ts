@@ -1,3 +1,4 @@
+import type { JobRecord } from './job-store';
 import type { VectorSource } from './vector-source';
 
 /** One distinct picture (by content): every identical file shares it. */
@@ -33,33 +34,8 @@ export interface NewImage extends Omit<ImageRecord, 'id' | 'state'> {
   file: Omit<PathRecord, 'imageId'>;
 }
 
-/** `paused`: a store is unreachable; the job waits and resumes by itself when it is back. */
-export type JobState =
-  'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
-
-/** What an index job counts; `indexed` only counts entries already durable. */
-export interface IndexCounters {
-  seen: number;
-  indexed: number;
-  unchanged: number;
-  skipped: number;
-  failed: number;
-  removed: number;
-}
-
-export interface JobRecord extends IndexCounters {
-  jobId: string;
-  state: JobState;
-  path: string;
-  recursive: boolean;
-  /** Entries the job will look at (`seen` at the end), once a counting walk found them. */
-  total?: number;
-  errors: { path: string; reason: string }[];
-  createdAt: number;
-  finishedAt?: number;
-  message?: string;
-}
-
+// Jobs have a store of their own; their types are re-exported here for existing imports.
+export type { IndexCounters, JobRecord, JobState } from './job-store';
 /**
  * Everything about a collection except nearest-neighbour search: which model built it, id ↔ path,
  * the facts incremental indexing needs, every vector (the source of truth a vector index is
@@ -74,10 +50,12 @@ export interface Catalog extends VectorSource {
   claimCollection(model: { modelId: string; dimension: number }): Promise<void>;
 
   getPath(path: string): Promise<PathRecord | undefined>;
+  /** The known ones of these paths (compared byte for byte), keyed by path; any number of them. */
+  getPaths(paths: readonly string[]): Promise<Map<string, PathRecord>>;
   findImageByHash(contentHash: string): Promise<ImageRecord | undefined>;
+  /** The images with these content hashes, keyed by hash; any number of them. */
+  findImagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>>;
   getImages(ids: readonly number[]): Promise<Map<number, ImageWithPaths>>;
-  /** Ids of images with any path equal to one of `paths`. */
-  isIndexedPath(path: string): Promise<boolean>;
 
   /**
    * Inserts new images (state pending) with their first path; returns their ids in input order and

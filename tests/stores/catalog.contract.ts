@@ -91,8 +91,38 @@ export function describeCatalogContract(
         mtimeMs: 1_700_000_000_001
       });
       expect((await catalog.findImageByHash(newImage(2, '').contentHash))?.id).toBe(ids[1]);
-      expect(await catalog.isIndexedPath('/p/a.jpg')).toBe(true);
-      expect(await catalog.isIndexedPath('/p/c.jpg')).toBe(false);
+    });
+
+    it('reads many paths and hashes at once, exactly, in chunks', async () => {
+      const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/B.jpg')]);
+      const paths = await catalog.getPaths(['/p/a.jpg', '/p/A.jpg', '/p/a.jpg ', '/p/B.jpg', '/x']);
+      expect([...paths.keys()].sort()).toEqual(['/p/B.jpg', '/p/a.jpg']);
+      expect(paths.get('/p/a.jpg')).toEqual({
+        path: '/p/a.jpg',
+        imageId: ids[0],
+        size: 1001,
+        mtimeMs: 1_700_000_000_001
+      });
+      expect(await catalog.getPaths([])).toEqual(new Map());
+      const hash = (n: number) => newImage(n, '').contentHash;
+      const images = await catalog.findImagesByHashes([hash(2), hash(3), hash(1)]);
+      expect([...images.keys()].sort()).toEqual([hash(1), hash(2)]);
+      expect(images.get(hash(2))).toMatchObject({ id: ids[1], width: 102, state: 'pending' });
+      // Hashes are hex in lower case; another case is another (unknown) hash.
+      await catalog.addImages([newImage(0xabc, '/p/hex.jpg')]);
+      expect((await catalog.findImagesByHashes([hash(0xabc)])).size).toBe(1);
+      expect(await catalog.findImagesByHashes([hash(0xabc).toUpperCase()])).toEqual(new Map());
+      expect(await catalog.findImageByHash(hash(0xabc).toUpperCase())).toBeUndefined();
+      expect(await catalog.findImagesByHashes([])).toEqual(new Map());
+
+      // More than any chunk size: every one found, none twice.
+      const many = Array.from({ length: 5000 }, (_, i) => newImage(10_000 + i, `/m/${i}.jpg`));
+      await catalog.addImages(many);
+      const lookups = [...many.map((m) => m.file.path), '/m/none.jpg'];
+      expect((await catalog.getPaths(lookups)).size).toBe(5000);
+      const byHash = await catalog.findImagesByHashes(many.map((m) => m.contentHash));
+      expect(byHash.size).toBe(5000);
+      expect(byHash.get(many[4999]!.contentHash)!.width).toBe(many[4999]!.width);
     });
 
     it('links more paths to one image and deletes an image only when its last path goes', async () => {

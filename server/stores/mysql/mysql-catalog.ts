@@ -22,7 +22,7 @@ import {
   modelFromFacts,
   type CollectionModel
 } from '../collection-model';
-import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
+import { asInterrupted, parseStoredJob, UNFINISHED_JOB_STATES } from '../job-store';
 import { fromBlob, pathsBelow, toBlob } from '../sql-values';
 import * as schema from './schema';
 
@@ -411,8 +411,32 @@ export class MysqlCatalog implements Catalog {
     return row;
   }
 
-  async isIndexedPath(path: string): Promise<boolean> {
-    return (await this.getPath(path)) !== undefined;
+  getPaths(list: readonly string[]): Promise<Map<string, PathRecord>> {
+    return this.read(async (db) => {
+      const found = new Map<string, PathRecord>();
+      for (const chunk of chunks(list, IN_CHUNK)) {
+        const rows = await db
+          .select(pathColumns)
+          .from(schema.paths)
+          .where(inArray(schema.paths.pathHash, chunk.map(pathHash)));
+        for (const row of rows) found.set(row.path, row);
+      }
+      return found;
+    });
+  }
+
+  findImagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
+    return this.read(async (db) => {
+      const found = new Map<string, ImageRecord>();
+      for (const chunk of chunks(hashes, IN_CHUNK)) {
+        const rows = await db
+          .select(imageColumns)
+          .from(schema.images)
+          .where(inArray(schema.images.contentHash, chunk));
+        for (const row of rows) found.set(row.contentHash, row);
+      }
+      return found;
+    });
   }
 
   async findImageByHash(contentHash: string): Promise<ImageRecord | undefined> {
@@ -667,14 +691,14 @@ export class MysqlCatalog implements Catalog {
     const [row] = await this.read((db) =>
       db.select().from(schema.jobs).where(eq(schema.jobs.jobId, jobId))
     );
-    return row ? (JSON.parse(row.record) as JobRecord) : undefined;
+    return row ? parseStoredJob(row.record, row.jobId) : undefined;
   }
 
   async recentJobs(limit: number): Promise<JobRecord[]> {
     const rows = await this.read((db) =>
       db.select().from(schema.jobs).orderBy(desc(schema.jobs.createdAt)).limit(limit)
     );
-    return rows.map((r) => JSON.parse(r.record) as JobRecord);
+    return rows.map((r) => parseStoredJob(r.record, r.jobId));
   }
 
   interruptUnfinishedJobs(): Promise<number> {
@@ -682,10 +706,10 @@ export class MysqlCatalog implements Catalog {
       const rows = await db
         .select()
         .from(schema.jobs)
-        .where(inArray(schema.jobs.state, UNFINISHED_JOB_STATES))
+        .where(inArray(schema.jobs.state, [...UNFINISHED_JOB_STATES]))
         .for('update');
       for (const row of rows) {
-        const job = JSON.parse(row.record) as JobRecord;
+        const job = parseStoredJob(row.record, row.jobId);
         const updated = asInterrupted(job);
         await db
           .update(schema.jobs)

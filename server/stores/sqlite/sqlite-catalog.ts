@@ -22,9 +22,14 @@ import {
   modelFromFacts,
   type CollectionModel
 } from '../collection-model';
-import { asInterrupted, UNFINISHED_JOB_STATES } from '../job-records';
+import { asInterrupted, parseStoredJob, UNFINISHED_JOB_STATES } from '../job-store';
 import { fromBlob, pathsBelow, toBlob } from '../sql-values';
 import * as schema from './schema';
+
+/** Values per IN (…) list: SQLite limits bound parameters. */
+const IN_CHUNK = 500;
+/** Rows per multi-row INSERT (each row binds up to 9 parameters). */
+const INSERT_CHUNK = 200;
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -122,8 +127,28 @@ export class SqliteCatalog implements Catalog {
     return row;
   }
 
-  async isIndexedPath(path: string): Promise<boolean> {
-    return (await this.getPath(path)) !== undefined;
+  async getPaths(list: readonly string[]): Promise<Map<string, PathRecord>> {
+    const found = new Map<string, PathRecord>();
+    for (let i = 0; i < list.length; i += IN_CHUNK) {
+      const rows = await this.db
+        .select()
+        .from(schema.paths)
+        .where(inArray(schema.paths.path, list.slice(i, i + IN_CHUNK)));
+      for (const row of rows) found.set(row.path, row);
+    }
+    return found;
+  }
+
+  async findImagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
+    const found = new Map<string, ImageRecord>();
+    for (let i = 0; i < hashes.length; i += IN_CHUNK) {
+      const rows = await this.db
+        .select(imageColumns)
+        .from(schema.images)
+        .where(inArray(schema.images.contentHash, hashes.slice(i, i + IN_CHUNK)));
+      for (const row of rows) found.set(row.contentHash, row);
+    }
+    return found;
   }
 
   async findImageByHash(contentHash: string): Promise<ImageRecord | undefined> {
@@ -160,22 +185,26 @@ export class SqliteCatalog implements Catalog {
       );
       const first = await this.nextSeq(tx, newImages.length);
       await this.bumpRevision(tx);
-      const inserted = await tx
-        .insert(schema.images)
-        .values(
-          newImages.map((img, i) => ({
-            contentHash: img.contentHash,
-            width: img.width,
-            height: img.height,
-            bytes: img.bytes,
-            format: img.format,
-            dhash: img.dhash,
-            vector: toBlob(img.vector),
-            state: 'pending' as const,
-            seq: first + i
-          }))
-        )
-        .returning({ id: schema.images.id, contentHash: schema.images.contentHash });
+      const rows = newImages.map((img, i) => ({
+        contentHash: img.contentHash,
+        width: img.width,
+        height: img.height,
+        bytes: img.bytes,
+        format: img.format,
+        dhash: img.dhash,
+        vector: toBlob(img.vector),
+        state: 'pending' as const,
+        seq: first + i
+      }));
+      const inserted: { id: number; contentHash: string }[] = [];
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        inserted.push(
+          ...(await tx
+            .insert(schema.images)
+            .values(rows.slice(i, i + INSERT_CHUNK))
+            .returning({ id: schema.images.id, contentHash: schema.images.contentHash }))
+        );
+      }
       const idByHash = new Map(inserted.map((r) => [r.contentHash, r.id]));
       const ids = newImages.map((img) => idByHash.get(img.contentHash)!);
       await upsertPaths(
@@ -373,7 +402,7 @@ export class SqliteCatalog implements Catalog {
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
     const [row] = await this.db.select().from(schema.jobs).where(eq(schema.jobs.jobId, jobId));
-    return row ? (JSON.parse(row.record) as JobRecord) : undefined;
+    return row ? parseStoredJob(row.record, row.jobId) : undefined;
   }
 
   async recentJobs(limit: number): Promise<JobRecord[]> {
@@ -382,7 +411,7 @@ export class SqliteCatalog implements Catalog {
       .from(schema.jobs)
       .orderBy(desc(schema.jobs.createdAt))
       .limit(limit);
-    return rows.map((r) => JSON.parse(r.record) as JobRecord);
+    return rows.map((r) => parseStoredJob(r.record, r.jobId));
   }
 
   interruptUnfinishedJobs(): Promise<number> {
@@ -390,9 +419,9 @@ export class SqliteCatalog implements Catalog {
       const rows = await tx
         .select()
         .from(schema.jobs)
-        .where(inArray(schema.jobs.state, UNFINISHED_JOB_STATES));
+        .where(inArray(schema.jobs.state, [...UNFINISHED_JOB_STATES]));
       for (const row of rows) {
-        const job = JSON.parse(row.record) as JobRecord;
+        const job = parseStoredJob(row.record, row.jobId);
         const updated = asInterrupted(job);
         await tx
           .update(schema.jobs)
