@@ -1,8 +1,15 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobRecord } from '../stores/catalog';
 
-/** Shared request and response schemas; they are also the OpenAPI document's components. */
+/**
+ * Shared request and response schemas; they are also the OpenAPI document's components. They are
+ * the one statement of the HTTP contract: the server's types are inferred from them (the exports
+ * below), the routes' response types check the handlers against them, and the page's types and
+ * client (src/lib/api/openapi.d.ts) are generated from the document they make
+ * (`npx tsx scripts/api-types.ts`; tests/http/contract.test.ts fails while that file is stale).
+ */
 
+/** Every error the API answers, whatever the status. */
 export const ErrorSchema = z
   .object({
     error: z.object({
@@ -11,6 +18,7 @@ export const ErrorSchema = z
     })
   })
   .openapi('Error');
+export type ErrorBody = z.infer<typeof ErrorSchema>;
 
 /** Error responses for a route's OpenAPI entry, all in the common shape. */
 export function errors(...statuses: (keyof typeof ERROR_DESCRIPTIONS)[]) {
@@ -173,6 +181,9 @@ export const JobErrorsPageSchema = z
 
 export type JobProgressJson = z.infer<typeof JobProgressSchema>;
 export type JobJson = z.infer<typeof JobSchema>;
+export type JobErrorJson = z.infer<typeof JobErrorSchema>;
+export type JobErrorsEventJson = z.infer<typeof JobErrorsEventSchema>;
+export type JobErrorsPageJson = z.infer<typeof JobErrorsPageSchema>;
 
 /** A job's state and counters as the API shows them (a fixed set of keys, whatever the store adds). */
 export function jobProgressJson(job: JobRecord): JobProgressJson {
@@ -217,6 +228,7 @@ export const SearchHitSchema = z
     thumbUrl: z.string().openapi({ example: '/api/images/42/thumb' })
   })
   .openapi('SearchHit');
+export type SearchHit = z.infer<typeof SearchHitSchema>;
 
 export const SearchResponseSchema = z
   .object({
@@ -224,6 +236,7 @@ export const SearchResponseSchema = z
     tookMs: z.number()
   })
   .openapi('SearchResponse');
+export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 
 export const TopKSchema = z.coerce
   .number()

@@ -1,4 +1,4 @@
-import { ApiRequestError, getJson, requestJson } from './client';
+import { api, ApiRequestError, dataOf } from './client';
 import type { IndexJob, IndexJobErrorsPage } from './types';
 
 /**
@@ -52,56 +52,48 @@ export function messageOf(error: unknown): string {
 }
 
 export async function fetchImageCount(): Promise<number> {
-  return (await getJson<{ count: number }>('/api/images/count')).count;
+  return dataOf(await api.GET('/api/images/count')).count;
 }
 
 /** Forgets every picture; the files on disk are not touched. */
 export async function clearCollection(): Promise<void> {
-  await requestJson<{ cleared: true }>('/api/images', {
-    method: 'DELETE',
-    headers: adminHeaders()
-  });
+  dataOf(await api.DELETE('/api/images', { headers: adminHeaders() }));
 }
 
 export async function startIndexJob(path: string, recursive: boolean): Promise<string> {
-  const { jobId } = await requestJson<{ jobId: string }>('/api/index', {
-    method: 'POST',
-    headers: adminHeaders({ 'content-type': 'application/json' }),
-    body: JSON.stringify({ path, recursive })
-  });
-  return jobId;
+  const body = { path, recursive };
+  return dataOf(await api.POST('/api/index', { body, headers: adminHeaders() })).jobId;
 }
 
 /** Recent jobs, newest first. */
 export async function listIndexJobs(limit = 10): Promise<IndexJob[]> {
-  return (await getJson<{ jobs: IndexJob[] }>(`/api/index?limit=${limit}`)).jobs;
+  return dataOf(await api.GET('/api/index', { params: { query: { limit } } })).jobs;
 }
 
-export function fetchIndexJob(jobId: string): Promise<IndexJob> {
-  return getJson<IndexJob>(`/api/index/${encodeURIComponent(jobId)}`);
+export async function fetchIndexJob(jobId: string): Promise<IndexJob> {
+  return dataOf(await api.GET('/api/index/{jobId}', { params: { path: { jobId } } }));
 }
 
-export function cancelIndexJob(jobId: string): Promise<IndexJob> {
-  return requestJson<IndexJob>(`/api/index/${encodeURIComponent(jobId)}`, {
-    method: 'DELETE',
-    headers: adminHeaders()
-  });
+export async function cancelIndexJob(jobId: string): Promise<IndexJob> {
+  const params = { path: { jobId } };
+  return dataOf(await api.DELETE('/api/index/{jobId}', { params, headers: adminHeaders() }));
 }
 
 /** A page of a job's per-file errors (the job body lists only the first ones). */
-export function fetchIndexJobErrors(
+export async function fetchIndexJobErrors(
   jobId: string,
   offset: number,
   limit = 200
 ): Promise<IndexJobErrorsPage> {
-  return getJson<IndexJobErrorsPage>(
-    `/api/index/${encodeURIComponent(jobId)}/errors?offset=${offset}&limit=${limit}`
-  );
+  const params = { path: { jobId }, query: { offset, limit } };
+  return dataOf(await api.GET('/api/index/{jobId}/errors', { params }));
 }
 
 /**
  * Server-sent events: the job's progress (unnamed events) at most ten a second, the final state
- * last, and `errors` events with the per-file errors added since the previous event.
+ * last, and `errors` events with the per-file errors added since the previous event. EventSource
+ * reads it, not openapi-fetch; the events' JSON is typed by IndexJobProgress and
+ * IndexJobErrorsEvent.
  */
 export function indexJobEventsUrl(jobId: string): string {
   return `/api/index/${encodeURIComponent(jobId)}/events`;

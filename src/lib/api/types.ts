@@ -1,46 +1,37 @@
 import type { ModelManifest } from '#core/model-manifest';
+import type { components } from './openapi';
 
-/** Shapes of the server's JSON API as the web app uses them (see /api/openapi.json). */
+/**
+ * Shapes of the server's JSON API as the page uses them, named after the OpenAPI document's
+ * components: openapi.d.ts is generated from the server's zod schemas (scripts/api-types.ts), so
+ * nothing here is written out by hand.
+ */
+type Schemas = components['schemas'];
 
-export interface ApiError {
-  error: { code: string; message: string };
-}
+export type ApiError = Schemas['Error'];
+export type SearchHit = Schemas['SearchHit'];
+export type SearchResponse = Schemas['SearchResponse'];
+export type SnapshotVersion = Schemas['SnapshotVersion'];
 
-export interface SearchHit {
-  id: number;
-  path: string;
-  /** Cosine similarity, 1 = identical. */
-  score: number;
-  width: number;
-  height: number;
-  imageUrl: string;
-  thumbUrl: string;
-}
-
-export interface SearchResponse {
-  results: SearchHit[];
-  tookMs: number;
-}
+/** GET /api/health once the server is up. */
+export type Health = Schemas['Health'];
+/** GET /api/health while the server gets ready (its first start downloads the model). */
+export type StartingHealth = Schemas['StartingHealth'];
 
 /** Where a result list came from: the live server, or the snapshot kept on this device. */
 export type SearchSource =
   { kind: 'server' } | { kind: 'offline'; snapshotVersion: string; savedAt: number; count: number };
 
-/** GET /api/model: the manifest the browser encodes with, plus where its ONNX file is. */
-export type ModelInfo = ModelManifest & {
-  synthetic: boolean;
-  warning?: string;
-  /** Immutable URL of the ONNX file; changes when the file changes. */
-  fileUrl: string;
-  /** Size of that file: a float16 copy of the model when the server has one. */
-  fileBytes: number;
-  /** Its SHA-256 when the server knows it; the download is checked against it. */
-  fileSha256?: string;
-};
+/**
+ * GET /api/model: the manifest the browser encodes with (the server sends it whole; the document
+ * lists only the fields it adds and leaves the rest open), plus where its ONNX file is.
+ */
+export type ModelInfo = ModelManifest &
+  Pick<Schemas['Model'], 'synthetic' | 'warning' | 'fileUrl' | 'fileBytes' | 'fileSha256'>;
 
-export type JobState =
-  'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+export type JobState = Schemas['IndexJobProgress']['state'];
 
+/** States a job does not leave. */
 export const FINISHED_JOB_STATES: readonly JobState[] = [
   'done',
   'failed',
@@ -48,46 +39,12 @@ export const FINISHED_JOB_STATES: readonly JobState[] = [
   'interrupted'
 ];
 
-/** A job's state and counters: what its event stream's progress events carry. */
-export interface IndexJobProgress {
-  jobId: string;
-  state: JobState;
-  path: string;
-  recursive: boolean;
-  seen: number;
-  /** Files to look at, from a quick count before indexing; absent until known. */
-  total?: number;
-  indexed: number;
-  unchanged: number;
-  skipped: number;
-  failed: number;
-  removed: number;
-  /** Per-file errors listed for the job (the first 1000 problems); paged from `/errors`. */
-  errorCount: number;
-  createdAt: number;
-  finishedAt?: number;
-  message?: string;
-}
-
-export interface IndexJobError {
-  path: string;
-  reason: string;
-}
-
-/** GET /api/index/:jobId: the progress and the first 20 errors. */
-export interface IndexJob extends IndexJobProgress {
-  errors: IndexJobError[];
-}
-
+/** A job's state and counters: what its event stream's progress (unnamed) events carry. */
+export type IndexJobProgress = Schemas['IndexJobProgress'];
+export type IndexJobError = Schemas['IndexJobError'];
+/** GET /api/index/{jobId}: the progress and the first errors. */
+export type IndexJob = Schemas['IndexJob'];
 /** An `errors` event: errors added since the last event; `offset` is the first one's index. */
-export interface IndexJobErrorsEvent {
-  offset: number;
-  errors: IndexJobError[];
-}
-
-/** GET /api/index/:jobId/errors. */
-export interface IndexJobErrorsPage {
-  total: number;
-  offset: number;
-  errors: IndexJobError[];
-}
+export type IndexJobErrorsEvent = Schemas['IndexJobErrorsEvent'];
+/** GET /api/index/{jobId}/errors. */
+export type IndexJobErrorsPage = Schemas['IndexJobErrors'];

@@ -1,22 +1,7 @@
-import { getJson } from '$lib/api/client';
+import { api, dataOf } from '$lib/api/client';
+import type { Health, StartingHealth } from '$lib/api/types';
 
-/** GET /api/health, the parts the page uses. */
-export interface Health {
-  status: 'ok' | 'degraded';
-  model: { id: string; name: string; dimension: number; synthetic: boolean; warning?: string };
-  /** Distinct pictures; null while the catalog is unreachable. */
-  count: number | null;
-}
-
-/** GET /api/health while the server gets ready (its first start downloads the model). */
-export interface StartingHealth {
-  status: 'starting';
-  model?: {
-    id: string;
-    name: string;
-    downloading?: { receivedBytes: number; totalBytes: number | null };
-  };
-}
+export type { Health, StartingHealth };
 
 /** How often the page asks whether the server is still there. */
 const POLL_MS = 10_000;
@@ -40,8 +25,10 @@ class Connection {
 
   /** Asks the server now; concurrent callers share one request. */
   check(): Promise<void> {
-    this.#checking ??= getJson<Health | StartingHealth>('/api/health', { cache: 'no-store' })
-      .then((health) => {
+    this.#checking ??= api
+      .GET('/api/health', { cache: 'no-store' })
+      .then((result) => {
+        const health = dataOf(result);
         this.online = true;
         if (health.status === 'starting') {
           this.starting = health;

@@ -1,5 +1,5 @@
-import { ApiRequestError, isUnreachable, postJson } from '$lib/api/client';
-import type { SearchHit, SearchResponse, SearchSource } from '$lib/api/types';
+import { api, ApiRequestError, dataOf, isUnreachable } from '$lib/api/client';
+import type { SearchHit, SearchSource } from '$lib/api/types';
 import { offlineIndex } from '$lib/offline/offline-index.svelte';
 import { connection } from './connection.svelte';
 
@@ -18,10 +18,8 @@ export { NoOfflineCopyError } from '$lib/offline/offline-index.svelte';
  */
 export async function searchVector(vector: Float32Array, topK: number): Promise<SearchOutcome> {
   try {
-    const response = await postJson<SearchResponse>('/api/search', {
-      vector: Array.from(vector),
-      topK
-    });
+    const body = { vector: Array.from(vector), topK };
+    const response = dataOf(await api.POST('/api/search', { body }));
     return { hits: response.results, source: { kind: 'server' }, tookMs: response.tookMs };
   } catch (error) {
     if (isUnreachable(error)) {

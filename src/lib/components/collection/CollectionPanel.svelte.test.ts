@@ -77,17 +77,23 @@ const json = (body: unknown, status = 200) =>
 function fakeServer(routes: Record<string, (init?: RequestInit) => Response>) {
   const calls: { key: string; url: string; body?: unknown; authorization?: string }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input), 'http://localhost');
-    const key = `${init?.method ?? 'GET'} ${url.pathname}`;
+    // The page's typed client (openapi-fetch) hands fetch a Request.
+    const request =
+      input instanceof Request
+        ? input
+        : new Request(new URL(String(input), 'http://localhost'), init);
+    const url = new URL(request.url);
+    const key = `${request.method} ${url.pathname}`;
+    const body = await request.text();
     calls.push({
       key,
-      url: String(input),
-      body: init?.body ? JSON.parse(String(init.body)) : undefined,
-      authorization: new Headers(init?.headers).get('authorization') ?? undefined
+      url: url.pathname + url.search,
+      body: body ? JSON.parse(body) : undefined,
+      authorization: request.headers.get('authorization') ?? undefined
     });
     const route = routes[key];
     if (!route) return json({ error: { code: 'not_found', message: `No route ${key}` } }, 404);
-    return route(init);
+    return route({ method: request.method, headers: request.headers });
   });
   vi.stubGlobal('fetch', fetchMock);
   return calls;
