@@ -31,8 +31,9 @@ export async function fileOfImage(
   image: ImageWithPaths
 ): Promise<FileToSend | undefined> {
   let fallback: FileToSend | undefined;
+  const records = await collection.getPaths(image.paths);
   for (const path of image.paths) {
-    const record = await collection.catalog.getPath(path);
+    const record = records.get(path);
     const file = record && (await describe(readable, image, record));
     if (!file) continue;
     if (!file.etag.startsWith('W/')) {
@@ -51,7 +52,7 @@ export async function fileOfPath(
   readable: ImageRoots,
   path: string
 ): Promise<FileToSend | undefined> {
-  const record = await collection.catalog.getPath(path);
+  const record = await collection.getPath(path);
   if (!record) return undefined;
   const image = await collection.getImage(record.imageId);
   return image && describe(readable, image, record);

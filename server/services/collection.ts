@@ -2,8 +2,9 @@ import { l2Normalize } from '#core/vector';
 import { ValidationError } from '../errors';
 import { assertSameModel } from '../stores/collection-model';
 import type { ModelManifest } from '#core/model-manifest';
-import type { Catalog, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
-import type { VectorIndex } from '../stores/vector-index';
+import { isStoreUnavailable } from '../stores/availability';
+import type { Catalog, ImageRecord, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
+import type { VectorIndex, VectorMatch } from '../stores/vector-index';
 import { failpoint } from '../failpoint';
 import { Mutex } from './mutex';
 
@@ -18,30 +19,43 @@ export interface AuditReport {
   checked: boolean;
 }
 
+/** A search result: which picture, where and how close. Routes add the URLs they serve it at. */
 export interface SearchHit {
   id: number;
   path: string;
   score: number;
   width: number;
   height: number;
-  imageUrl: string;
-  thumbUrl: string;
+}
+
+/** What a collection needs to know of its model: vectors of another one must not mix in. */
+export type CollectionModelFacts = Pick<ModelManifest, 'id' | 'dimension'>;
+
+/** What `addByContent` did with one picture: its id, and whether it is new to the collection. */
+export interface AddedContent {
+  id: number;
+  created: boolean;
 }
 
 /**
  * One collection: the catalog (source of truth) and the vector index kept in step with it.
  * Every write follows the same write-ahead protocol — catalog row `pending` with its vector,
  * then the index, then `indexed` — so a crash between the two stores is repaired by
- * `reconcile()` at the next start.
+ * `reconcile()` at the next start. Nothing else holds the two stores: callers read through the
+ * methods below, and write through `addByContent`, `linkPaths`, `removePaths` and `clear`.
  */
 export class Collection {
   /** Writes and index snapshots never interleave, so a snapshot never claims a missing write. */
   private readonly writes = new Mutex();
 
   constructor(
+    /**
+     * @deprecated Index jobs still keep their records here until they move to a job store of
+     * their own; everything else reads through the methods below.
+     */
     readonly catalog: Catalog,
-    readonly index: VectorIndex,
-    readonly model: ModelManifest
+    private readonly index: VectorIndex,
+    readonly model: CollectionModelFacts
   ) {}
 
   /** Puts vectors the catalog holds as `pending` into the index; returns how many. */
@@ -108,30 +122,84 @@ export class Collection {
     });
   }
 
-  /** Adds embedded images durably; returns their ids once both stores have them. */
-  addImages(images: readonly NewImage[]): Promise<number[]> {
-    if (images.length === 0) return Promise.resolve([]);
+  /** `addByContent` without extra links: each image's picture id, once both stores have it. */
+  async addImages(images: readonly NewImage[]): Promise<number[]> {
+    return (await this.addByContent(images)).map((a) => a.id);
+  }
+
+  /**
+   * Adds pictures by content, in one write: an image whose content the collection already has
+   * (or that an earlier image of the same call brings) becomes a link to that picture instead;
+   * the rest are added under the write-ahead protocol; then `links` are applied. Looking the
+   * hashes up under the write lock means an upload and an index job adding the same content at
+   * once both end up linked to one picture. Returns, in input order, each image's picture.
+   */
+  addByContent(
+    images: readonly NewImage[],
+    links: readonly PathRecord[] = []
+  ): Promise<AddedContent[]> {
+    if (images.length === 0 && links.length === 0) return Promise.resolve([]);
     return this.writes.run(async () => {
-      await this.catalog.claimCollection({
-        modelId: this.model.id,
-        dimension: this.model.dimension
-      });
-      const { ids, removedIds } = await this.catalog.addImages(images);
-      failpoint('after-catalog-write');
-      await this.index.upsert(ids.map((id, i) => ({ id, vector: images[i]!.vector })));
-      await this.catalog.markIndexed(ids);
-      if (removedIds.length > 0) await this.index.remove(removedIds);
-      return ids;
+      const hashes = [...new Set(images.map((i) => i.contentHash))];
+      let known = await this.imagesByHashes(hashes);
+      let plan = planByContent(images, known);
+      let written: { ids: number[]; removedIds: number[] };
+      try {
+        written = await this.insertPending(plan.fresh);
+      } catch (error) {
+        // Another server sharing the catalog may have added the same content between the look-up
+        // and the insert (which then fails as a whole): look again, once.
+        if (isStoreUnavailable(error)) throw error;
+        const again = await this.imagesByHashes(hashes);
+        if (again.size === known.size) throw error;
+        known = again;
+        plan = planByContent(images, known);
+        written = await this.insertPending(plan.fresh);
+      }
+      await this.indexPending(plan.fresh, written);
+      const added = plan.resolve(written.ids);
+      await this.linkPathsUnlocked([
+        ...images.flatMap((image, i) =>
+          added[i]!.created ? [] : [{ ...image.file, imageId: added[i]!.id }]
+        ),
+        ...links
+      ]);
+      return added;
     });
+  }
+
+  /** Write-ahead steps 1–2: the model claimed, the rows written `pending` with their vectors. */
+  private async insertPending(images: readonly NewImage[]) {
+    if (images.length === 0) return { ids: [], removedIds: [] };
+    // Its own transaction, before the images': a crash in between leaves the model recorded with
+    // no pictures. That is the model this collection was opened with, so the claim only keeps
+    // another model out until `clear` (lookalike drop) forgets it, as it would after any write.
+    await this.catalog.claimCollection({ modelId: this.model.id, dimension: this.model.dimension });
+    return this.catalog.addImages(images);
+  }
+
+  /** Write-ahead steps 3–5: the vectors into the index, the rows `indexed`, dropped ones out. */
+  private async indexPending(
+    images: readonly NewImage[],
+    { ids, removedIds }: { ids: number[]; removedIds: number[] }
+  ): Promise<void> {
+    if (ids.length === 0) return;
+    failpoint('after-catalog-write');
+    await this.index.upsert(ids.map((id, i) => ({ id, vector: images[i]!.vector })));
+    await this.catalog.markIndexed(ids);
+    if (removedIds.length > 0) await this.index.remove(removedIds);
   }
 
   /** Points files at pictures the collection already has (copies, moves, touched files). */
   linkPaths(links: readonly PathRecord[]): Promise<void> {
     if (links.length === 0) return Promise.resolve();
-    return this.writes.run(async () => {
-      const removedIds = await this.catalog.linkPaths(links);
-      if (removedIds.length > 0) await this.index.remove(removedIds);
-    });
+    return this.writes.run(() => this.linkPathsUnlocked(links));
+  }
+
+  private async linkPathsUnlocked(links: readonly PathRecord[]): Promise<void> {
+    if (links.length === 0) return;
+    const removedIds = await this.catalog.linkPaths(links);
+    if (removedIds.length > 0) await this.index.remove(removedIds);
   }
 
   /** Forgets files; pictures left without a file leave the index too. Returns how many went. */
@@ -176,12 +244,70 @@ export class Collection {
     return hits;
   }
 
+  /** Distinct pictures in the catalog. */
   count(): Promise<number> {
     return this.catalog.countImages();
   }
 
+  /** Vectors in the index (equal to `count()` once every write is repaired; see `audit`). */
+  indexedCount(): Promise<number> {
+    return this.index.count();
+  }
+
+  /** Nearest vectors in the index, catalog rows not looked up (ids may be of removed rows). */
+  neighbours(vector: Float32Array, k: number): Promise<VectorMatch[]> {
+    return this.index.search(vector, k);
+  }
+
+  /** Whether each store answers now (a store that cannot tell counts as up). */
+  async reachable(): Promise<{ catalog: boolean; vectors: boolean }> {
+    const up = (store: { ping?: () => Promise<boolean> }) =>
+      store.ping ? store.ping().catch(() => false) : Promise.resolve(true);
+    const [catalog, vectors] = await Promise.all([up(this.catalog), up(this.index)]);
+    return { catalog, vectors };
+  }
+
   getImage(id: number): Promise<ImageWithPaths | undefined> {
     return this.catalog.getImages([id]).then((m) => m.get(id));
+  }
+
+  getPath(path: string): Promise<PathRecord | undefined> {
+    return this.catalog.getPath(path);
+  }
+
+  /** The known ones of these files, by path: one query for a whole batch. */
+  getPaths(paths: readonly string[]): Promise<Map<string, PathRecord>> {
+    return paths.length === 0 ? Promise.resolve(new Map()) : this.catalog.getPaths(paths);
+  }
+
+  /** The pictures with these contents, by SHA-256: one query for a whole batch. */
+  imagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
+    return hashes.length === 0
+      ? Promise.resolve(new Map())
+      : this.catalog.findImagesByHashes(hashes);
+  }
+
+  /** Known files equal to `root` or below it. */
+  pathsUnder(root: string): Promise<PathRecord[]> {
+    return this.catalog.pathsUnder(root);
+  }
+
+  /** Every picture with its paths and vector, in id order, a page at a time. */
+  imagesAfter(
+    afterId: number,
+    limit: number
+  ): Promise<(ImageWithPaths & { vector: Float32Array })[]> {
+    return this.catalog.imagesAfter(afterId, limit);
+  }
+
+  /** Vectors in change order (see VectorSource); enough to average them without paths. */
+  vectorsChangedSince(afterSeq: number, limit: number) {
+    return this.catalog.vectorsChangedSince(afterSeq, limit);
+  }
+
+  /** Changes with every write to the content (see Catalog.contentRevision). */
+  contentRevision(): Promise<string> {
+    return this.catalog.contentRevision();
   }
 
   clear(): Promise<void> {
@@ -224,14 +350,28 @@ async function* ascendingIds(
   }
 }
 
-export function toHit(image: ImageWithPaths, score: number): SearchHit {
-  return {
-    id: image.id,
-    path: image.paths[0]!,
-    score,
-    width: image.width,
-    height: image.height,
-    imageUrl: `/api/images/${image.id}`,
-    thumbUrl: `/api/images/${image.id}/thumb`
-  };
+function toHit(image: ImageWithPaths, score: number): SearchHit {
+  return { id: image.id, path: image.paths[0]!, score, width: image.width, height: image.height };
+}
+
+/**
+ * Which of `images` to insert (the first of each content `known` lacks) and, once inserted, the
+ * picture each image ends up with.
+ */
+function planByContent(images: readonly NewImage[], known: ReadonlyMap<string, { id: number }>) {
+  const fresh: NewImage[] = [];
+  const freshIndex = new Map<string, number>();
+  for (const image of images) {
+    if (known.has(image.contentHash) || freshIndex.has(image.contentHash)) continue;
+    freshIndex.set(image.contentHash, fresh.length);
+    fresh.push(image);
+  }
+  const resolve = (ids: readonly number[]): AddedContent[] =>
+    images.map((image, i) => {
+      const old = known.get(image.contentHash);
+      if (old) return { id: old.id, created: false };
+      const at = freshIndex.get(image.contentHash)!;
+      return { id: ids[at]!, created: fresh[at] === images[i] };
+    });
+  return { fresh, resolve };
 }

@@ -1,8 +1,7 @@
 import { hammingDistance } from '#core/dhash';
 import type { Banded } from '#core/scores';
 import { ValidationError } from '../errors';
-import type { Catalog } from '../stores/catalog';
-import type { VectorIndex } from '../stores/vector-index';
+import type { Collection } from './collection';
 
 export type DuplicateReason = 'same-bytes' | 'same-picture' | 'similar-scene';
 
@@ -62,10 +61,7 @@ export interface DuplicateOptions {
 }
 
 /** What the search needs from a collection (a `Collection` is one). */
-export interface DuplicateSource {
-  catalog: Pick<Catalog, 'imagesAfter'>;
-  index: Pick<VectorIndex, 'search'>;
-}
+export type DuplicateSource = Pick<Collection, 'imagesAfter' | 'neighbours'>;
 
 interface Link {
   a: number;
@@ -113,14 +109,13 @@ export async function findDuplicates(
   if (!Number.isInteger(pageSize) || pageSize < 1)
     throw new ValidationError(`pageSize must be a positive whole number, not ${pageSize}`);
 
-  const { catalog, index } = collection;
   const pictures = new Map<number, { paths: string[]; dhash: string }>();
   const scores = new Map<string, { a: number; b: number; score: number }>();
   const groups: DuplicateGroup[] = [];
 
   for (let after = 0; ;) {
     signal?.throwIfAborted();
-    const page = await catalog.imagesAfter(after, pageSize);
+    const page = await collection.imagesAfter(after, pageSize);
     for (const image of page) {
       if (image.paths.length === 0) continue;
       pictures.set(image.id, { paths: image.paths, dhash: image.dhash });
@@ -132,7 +127,7 @@ export async function findDuplicates(
         });
       }
       // One more than asked for: the picture itself is normally its own best match.
-      for (const match of await index.search(image.vector, neighbours + 1)) {
+      for (const match of await collection.neighbours(image.vector, neighbours + 1)) {
         if (match.id === image.id || !(match.score >= threshold)) continue;
         const [a, b] = match.id < image.id ? [match.id, image.id] : [image.id, match.id];
         const key = `${a}:${b}`;

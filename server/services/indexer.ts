@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { differenceHash } from '#core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
-import type { IndexCounters, NewImage, PathRecord } from '../stores/catalog';
-import { isStoreUnavailable, retryWhileUnavailable } from '../stores/availability';
+import type { IndexCounters } from '../stores/catalog';
+import { retryWhileUnavailable } from '../stores/availability';
 import type { Collection } from './collection';
-import { ByteBudget } from './encode-limiter';
 import { walkFolder, type WalkEntry } from './folder-walker';
 import type { ImageRoots } from './image-roots';
+import { Ingest, type IngestEntry } from './ingest';
 
 export interface IndexFolderOptions {
   /** Real path of the folder (or single file), already checked against the roots. */
@@ -32,14 +30,13 @@ export interface IndexFolderOptions {
 
 type Prepared =
   | { kind: 'unchanged'; path: string }
-  | { kind: 'link'; link: PathRecord; unchanged: boolean }
-  | { kind: 'embed'; image: Omit<NewImage, 'vector' | 'dhash'>; pixels: Uint8Array }
+  | { kind: 'content'; entry: IngestEntry }
   | { kind: 'skipped' | 'failed'; path: string; reason: string };
 
 /**
- * File bytes held at once between reading and decoding (the batch being read ahead and the one
- * being decoded): a few large files cannot take memory a file count would not notice. A single
- * file larger than this is read alone.
+ * File bytes held at once between reading and decoding: a few large files cannot take memory a
+ * file count would not notice. A batch whose files are larger together is read and examined in
+ * parts that fit (a single file larger than this alone).
  */
 export const READ_AHEAD_BYTES = 256 * 1024 * 1024;
 
@@ -47,11 +44,12 @@ export const READ_AHEAD_BYTES = 256 * 1024 * 1024;
 const NOT_AN_IMAGE = new Set(['unsupported-format', 'empty']);
 
 /**
- * Indexes a folder incrementally, by content: unchanged files (size + mtime) are skipped, files
- * whose bytes the collection already has are linked to that entry (copies, moves, renames — no
- * re-embedding), new content is decoded and embedded in batches. Reading and decoding the next
- * batch overlaps inference on the current one. Entries a finished scan did not see are removed.
- * Returns whether the scan completed (not cancelled).
+ * Indexes a folder incrementally, by content: unchanged files (size + mtime) are skipped, the
+ * rest go through the Ingest use case — files whose bytes the collection already has are linked
+ * to that entry (copies, moves, renames — no re-embedding), new content is decoded and embedded
+ * in batches. Per batch: one path look-up, each file read once, one hash look-up to examine and
+ * one to add. Reading and decoding the next batch overlaps inference on the current one. Entries
+ * a finished scan did not see are removed. Returns whether the scan completed (not cancelled).
  */
 export async function indexFolder(options: IndexFolderOptions): Promise<boolean> {
   const { collection, signal } = options;
@@ -95,17 +93,13 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
       },
       onResume: () => options.onStoreResume?.()
     });
-  const readAhead = new ByteBudget({
-    capacity: options.readAheadBytes ?? READ_AHEAD_BYTES,
-    queue: Number.MAX_SAFE_INTEGER
-  });
+  const ingest = new Ingest(options);
+  const readAheadBytes = options.readAheadBytes ?? READ_AHEAD_BYTES;
   const prepareChunk = async () => {
     const chunk = await nextChunk();
     return {
       size: chunk.length,
-      prepared: await whileUnavailable(() =>
-        Promise.all(chunk.map((e) => prepare(e, options, readAhead)))
-      )
+      prepared: await whileUnavailable(() => prepare(chunk, options, ingest, readAheadBytes))
     };
   };
 
@@ -116,8 +110,7 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
     if (signal?.aborted) break;
     pending = prepareChunk(); // overlaps with the commit below
     for (const p of prepared) {
-      const path =
-        p.kind === 'link' ? p.link.path : p.kind === 'embed' ? p.image.file.path : p.path;
+      const path = p.kind === 'content' ? p.entry.file.path : p.path;
       seen.add(path);
       counters.seen++;
       if (p.kind === 'skipped' || p.kind === 'failed') problem(p.kind, p.path, p.reason);
@@ -126,7 +119,7 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
     await whileUnavailable(async () => {
       // A write cut short by an outage may have left rows pending: put them in the index first.
       if (storeFailed) await collection.reconcile();
-      await commit(prepared, options, counters);
+      await commit(prepared, ingest, counters, problem);
     });
     report();
   }
@@ -134,7 +127,7 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
   await pending.catch(() => undefined);
   if (signal?.aborted) return false;
 
-  const known = await whileUnavailable(() => collection.catalog.pathsUnder(options.root));
+  const known = await whileUnavailable(() => collection.pathsUnder(options.root));
   const gone = known
     .map((p) => p.path)
     .filter((p) => !seen.has(p) && (options.recursive || dirname(p) === options.root));
@@ -143,101 +136,134 @@ export async function indexFolder(options: IndexFolderOptions): Promise<boolean>
   return true;
 }
 
+/**
+ * A batch up to the point of embedding: unchanged files (one path look-up) set aside, the others
+ * read through the roots check and examined by the Ingest (hashed, looked up, new content
+ * decoded), in parts whose bytes fit the read-ahead budget.
+ */
 async function prepare(
-  entry: WalkEntry,
+  chunk: readonly WalkEntry[],
   options: IndexFolderOptions,
-  readAhead: ByteBudget
-): Promise<Prepared> {
-  if (entry.kind !== 'file') return entry;
-  const { path, size, mtimeMs } = entry;
-  const { catalog } = options.collection;
-  let giveBack: (() => void) | undefined;
+  ingest: Ingest,
+  readAheadBytes: number
+): Promise<Prepared[]> {
+  const files = chunk.filter((e) => e.kind === 'file');
+  const known = await options.collection.getPaths(files.map((f) => f.path));
+  const prepared: Prepared[] = [];
+  const changed: { at: number; file: Extract<WalkEntry, { kind: 'file' }> }[] = [];
+  for (const entry of chunk) {
+    if (entry.kind !== 'file') {
+      prepared.push(entry);
+      continue;
+    }
+    const existing = known.get(entry.path);
+    if (existing && existing.size === entry.size && existing.mtimeMs === entry.mtimeMs) {
+      prepared.push({ kind: 'unchanged', path: entry.path });
+    } else {
+      changed.push({ at: prepared.length, file: entry });
+      prepared.push({ kind: 'failed', path: entry.path, reason: 'not read' }); // replaced below
+    }
+  }
+  for (const part of partsWithin(changed, readAheadBytes)) {
+    const read = await Promise.all(part.map(({ file }) => readFile(file, options)));
+    const ok = read.filter((r) => r.kind === 'read');
+    const contents = await ingest.examine(ok.map((r) => r.bytes));
+    const byPath = new Map(ok.map((r, i) => [r.file.path, { ...r, content: contents[i]! }]));
+    part.forEach(({ at, file }, i) => {
+      const outcome = read[i]!;
+      if (outcome.kind !== 'read') {
+        prepared[at] = outcome;
+        return;
+      }
+      const { bytes, content } = byPath.get(file.path)!;
+      if (content.kind === 'rejected') {
+        prepared[at] = rejected(file.path, content.error);
+        return;
+      }
+      prepared[at] = {
+        kind: 'content',
+        entry: {
+          file: { path: file.path, size: bytes.length, mtimeMs: file.mtimeMs },
+          content,
+          previousImageId: known.get(file.path)?.imageId
+        }
+      };
+    });
+  }
+  return prepared;
+}
+
+/** Consecutive runs of `items` whose walk sizes add up to at most `budget` (or one item). */
+function* partsWithin<T extends { file: { size: number } }>(
+  items: readonly T[],
+  budget: number
+): Generator<T[]> {
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (part.length > 0 && bytes + item.file.size > budget) {
+      yield part;
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += item.file.size;
+  }
+  if (part.length > 0) yield part;
+}
+
+/** A file's bytes, read once, through the roots check. */
+async function readFile(
+  entry: Extract<WalkEntry, { kind: 'file' }>,
+  options: IndexFolderOptions
+): Promise<
+  | { kind: 'read'; file: Extract<WalkEntry, { kind: 'file' }>; bytes: Uint8Array }
+  | Extract<Prepared, { kind: 'skipped' | 'failed' }>
+> {
+  const { path } = entry;
   try {
-    const existing = await catalog.getPath(path);
-    if (existing && existing.size === size && existing.mtimeMs === mtimeMs)
-      return { kind: 'unchanged', path };
-    // Room for the file's bytes first; they are let go once decoded (only pixels are kept).
-    giveBack = await readAhead.claim(size);
     // Checked again as it is opened: the file may have been swapped for a link since the walk.
     const opened = await options.roots.openFile(path);
     if (!opened) {
       return { kind: 'failed', path, reason: 'No longer a file inside the image folders' };
     }
     const bytes = await options.decoder.read(opened.handle).finally(() => opened.handle.close());
-    const contentHash = createHash('sha256').update(bytes).digest('hex');
-    const file = { path, size: bytes.length, mtimeMs };
-    const known = await catalog.findImageByHash(contentHash);
-    if (known) {
-      return {
-        kind: 'link',
-        link: { ...file, imageId: known.id },
-        unchanged: existing?.imageId === known.id
-      };
-    }
-    const decoded = await options.decoder.decode(bytes, options.collection.model);
-    return {
-      kind: 'embed',
-      pixels: decoded.pixels,
-      image: {
-        contentHash,
-        width: decoded.width,
-        height: decoded.height,
-        bytes: bytes.length,
-        format: decoded.format,
-        file
-      }
-    };
+    return { kind: 'read', file: entry, bytes };
   } catch (error) {
-    if (isStoreUnavailable(error)) throw error; // not the file's fault: the job waits
-    if (error instanceof ImageRejectedError) {
-      return {
-        kind: NOT_AN_IMAGE.has(error.reason) ? 'skipped' : 'failed',
-        path,
-        reason: error.message
-      };
-    }
-    return { kind: 'failed', path, reason: error instanceof Error ? error.message : String(error) };
-  } finally {
-    giveBack?.();
+    return rejected(path, error);
   }
 }
 
-/** Embeds the batch's new pictures, then writes them and the links durably. */
-async function commit(prepared: Prepared[], options: IndexFolderOptions, counters: IndexCounters) {
-  const { collection, embedder } = options;
-  const links = prepared.filter((p) => p.kind === 'link');
-  // The next batch is prepared while this one commits, so content it took for new may exist by
-  // now; and two files in one batch may share new content. Either way: embed once, link the rest.
-  const lateLinks: PathRecord[] = [];
-  const sameBatch: { file: PathRecord; hash: string }[] = [];
-  const toEmbed: Extract<Prepared, { kind: 'embed' }>[] = [];
-  const firstByHash = new Map<string, number>();
-  for (const e of prepared) {
-    if (e.kind !== 'embed') continue;
-    const known = await collection.catalog.findImageByHash(e.image.contentHash);
-    if (known) lateLinks.push({ ...e.image.file, imageId: known.id });
-    else if (firstByHash.has(e.image.contentHash)) {
-      sameBatch.push({ file: { ...e.image.file, imageId: 0 }, hash: e.image.contentHash });
-    } else {
-      firstByHash.set(e.image.contentHash, toEmbed.length);
-      toEmbed.push(e);
-    }
+/** A file the decoder refused counts as skipped when it is not an image at all, else failed. */
+function rejected(path: string, error: unknown): Extract<Prepared, { kind: 'skipped' | 'failed' }> {
+  if (error instanceof ImageRejectedError) {
+    return {
+      kind: NOT_AN_IMAGE.has(error.reason) ? 'skipped' : 'failed',
+      path,
+      reason: error.message
+    };
   }
-  const vectors = await embedder.embedPixels(toEmbed.map((e) => e.pixels));
-  const { width, height } = embedder.manifest.input;
-  const ids = await collection.addImages(
-    toEmbed.map((e, i) => ({
-      ...e.image,
-      vector: vectors[i]!,
-      dhash: differenceHash(e.pixels, width, height)
-    }))
-  );
-  await collection.linkPaths([
-    ...links.map((l) => l.link),
-    ...lateLinks,
-    ...sameBatch.map((c) => ({ ...c.file, imageId: ids[firstByHash.get(c.hash)!]! }))
-  ]);
-  const changedLinks = links.filter((l) => !l.unchanged).length;
-  counters.indexed += toEmbed.length + lateLinks.length + sameBatch.length + changedLinks;
-  counters.unchanged += links.length - changedLinks;
+  return { kind: 'failed', path, reason: error instanceof Error ? error.message : String(error) };
+}
+
+/** Embeds the batch's new pictures, then writes them and the links durably (one Ingest.add). */
+async function commit(
+  prepared: readonly Prepared[],
+  ingest: Ingest,
+  counters: IndexCounters,
+  problem: (kind: 'failed', path: string, reason: string) => void
+) {
+  const entries = prepared.flatMap((p) => (p.kind === 'content' ? [p.entry] : []));
+  const outcomes = await ingest.add(entries);
+  outcomes.forEach((outcome, i) => {
+    if (outcome.kind === 'added' || outcome.kind === 'linked') counters.indexed++;
+    else if (outcome.kind === 'unchanged') counters.unchanged++;
+    // Its content was removed (a clear) between examining and adding: the next run adds it.
+    else
+      problem(
+        'failed',
+        entries[i]!.file.path,
+        'The collection changed while it was read; index again'
+      );
+  });
 }

@@ -36,14 +36,18 @@ export class OfflineSnapshots {
   #building?: { version: string; done: Promise<BuiltSnapshot> };
 
   constructor(
-    private readonly collection: Pick<Collection, 'catalog' | 'model'>,
+    private readonly collection: Pick<
+      Collection,
+      'model' | 'contentRevision' | 'count' | 'imagesAfter' | 'vectorsChangedSince'
+    >,
     private readonly now: () => number = Date.now
   ) {}
 
   /** Cheap (two small queries): what the page polls to decide whether to fetch again. */
   async version(): Promise<SnapshotVersion> {
-    const { catalog, model } = this.collection;
-    const [revision, count] = await Promise.all([catalog.contentRevision(), catalog.countImages()]);
+    const { collection } = this;
+    const [revision, count] = await Promise.all([collection.contentRevision(), collection.count()]);
+    const { model } = collection;
     // The model is part of it: the same catalog served with another model is another snapshot.
     // Only characters an ETag may hold.
     const version = `${SNAPSHOT_FORMAT}-${model.id}-${revision}`.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -70,7 +74,8 @@ export class OfflineSnapshots {
   }
 
   async #build(version: string): Promise<BuiltSnapshot> {
-    const { catalog, model } = this.collection;
+    const { collection } = this;
+    const { model } = collection;
     const meta: SnapshotMeta = {
       version,
       modelId: model.id,
@@ -79,7 +84,7 @@ export class OfflineSnapshots {
     };
     const builder = new SnapshotBuilder(meta, await this.#mean());
     for (let after = 0; ;) {
-      const page = await catalog.imagesAfter(after, PAGE);
+      const page = await collection.imagesAfter(after, PAGE);
       if (page.length === 0) break;
       for (const image of page) {
         // Search results name an image by its first path; an image without one is being removed.
@@ -97,10 +102,11 @@ export class OfflineSnapshots {
    * reads vectors only (any centre keeps rankings exact; the mean keeps residuals smallest).
    */
   async #mean(): Promise<Float32Array> {
-    const { catalog, model } = this.collection;
+    const { collection } = this;
+    const { model } = collection;
     const mean = new MeanAccumulator(model.dimension);
     for (let afterSeq = 0; ;) {
-      const page = await catalog.vectorsChangedSince(afterSeq, PAGE);
+      const page = await collection.vectorsChangedSince(afterSeq, PAGE);
       if (page.length === 0) break;
       for (const { vector } of page) if (vector.length === model.dimension) mean.add(vector);
       afterSeq = page[page.length - 1]!.seq;

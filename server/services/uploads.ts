@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { differenceHash } from '#core/dhash';
 import type { Embedder } from '../embedding/embedder';
 import { ImageRejectedError, type ImageDecoder } from '../embedding/image-decoder';
 import type { Collection } from './collection';
+import { Ingest, type EncodeRunner } from './ingest';
 import { Mutex } from './mutex';
 
 /** File extensions of the formats an upload may have (sharp's format names). */
@@ -24,8 +24,8 @@ export interface UploadsOptions {
   /** Where uploads are kept, `<dataDir>/uploads`. */
   dir: string;
   collection: Collection;
-  decoder: ImageDecoder;
-  embedder: Embedder;
+  decoder: Pick<ImageDecoder, 'decode'>;
+  embedder: Pick<Embedder, 'embedPixels' | 'manifest'>;
 }
 
 export interface UploadResult {
@@ -37,27 +37,31 @@ export interface UploadResult {
   created: boolean;
 }
 
-/** Runs an encode, e.g. through the EncodeLimiter. */
-export type EncodeRunner = <T>(task: () => Promise<T>) => Promise<T>;
-
 /**
  * Single pictures added over HTTP (the bootcamp-compatible `/img/upload`): saved under
  * `<dir>/<sha256>.<ext>` (content-addressed, so the same upload twice is one file), refused unless
- * they decode as an image, then embedded and added to the collection, or linked to the picture
- * the collection already has with the same content.
+ * they decode as an image, then added through the Ingest use case: embedded and added, or linked
+ * to the picture the collection already has with the same content (also when an index job adds
+ * that content at the same moment).
  */
 export class Uploads {
   private readonly writes = new Mutex();
+  private readonly ingest: Ingest;
 
-  constructor(private readonly options: UploadsOptions) {}
+  constructor(private readonly options: UploadsOptions) {
+    this.ingest = new Ingest(options);
+  }
 
-  async add(bytes: Uint8Array, encode: EncodeRunner = (task) => task()): Promise<UploadResult> {
-    const { collection } = this.options;
-    const contentHash = createHash('sha256').update(bytes).digest('hex');
-    const known = await collection.catalog.findImageByHash(contentHash);
+  /** `encode` runs the decode and embed of new content (a known one needs neither). */
+  async add(bytes: Uint8Array, encode?: EncodeRunner): Promise<UploadResult> {
     // Decoding refuses anything that is not an image; a known hash already is one.
-    let embedded = known ? undefined : await encode(() => this.embed(bytes));
-    const format = known?.format ?? embedded!.format;
+    const examine = async () => {
+      const content = (await this.ingest.examine([bytes], { embed: true, encode }))[0]!;
+      if (content.kind === 'rejected') throw content.error;
+      return content;
+    };
+    const content = await examine();
+    const format = content.kind === 'known' ? content.image.format : content.format;
     const extension = EXTENSIONS[format];
     if (!extension) {
       throw new ImageRejectedError(
@@ -65,52 +69,16 @@ export class Uploads {
         `Uploads must be JPEG, PNG, WebP, GIF, TIFF or AVIF, not ${format}`
       );
     }
-    const file = await this.save(bytes, `${contentHash}.${extension}`);
+    const file = await this.save(bytes, `${content.contentHash}.${extension}`);
 
     return this.writes.run(async () => {
-      const link = async (imageId: number): Promise<UploadResult> => {
-        await collection.linkPaths([{ ...file, imageId }]);
-        return { id: imageId, path: file.path, created: false };
-      };
-      const existing = await collection.catalog.findImageByHash(contentHash);
-      if (existing) return link(existing.id);
+      let outcome = (await this.ingest.add([{ file, content }]))[0]!;
       // Known when the request came in but cleared since: embed after all.
-      embedded ??= await this.embed(bytes);
-      try {
-        const [id] = await collection.addImages([
-          {
-            contentHash,
-            width: embedded.width,
-            height: embedded.height,
-            bytes: bytes.length,
-            format: embedded.format,
-            dhash: embedded.dhash,
-            vector: embedded.vector,
-            file
-          }
-        ]);
-        return { id: id!, path: file.path, created: true };
-      } catch (error) {
-        // An index job may have added the same content in the meantime.
-        const raced = await collection.catalog.findImageByHash(contentHash);
-        if (raced) return link(raced.id);
-        throw error;
-      }
+      if (outcome.kind === 'stale')
+        outcome = (await this.ingest.add([{ file, content: await examine() }]))[0]!;
+      if (outcome.kind === 'stale') throw new Error('The collection changed during the upload');
+      return { id: outcome.imageId, path: file.path, created: outcome.kind === 'added' };
     });
-  }
-
-  private async embed(bytes: Uint8Array) {
-    const { decoder, embedder } = this.options;
-    const decoded = await decoder.decode(bytes, embedder.manifest);
-    const [vector] = await embedder.embedPixels([decoded.pixels]);
-    const { width, height } = embedder.manifest.input;
-    return {
-      vector: vector!,
-      width: decoded.width,
-      height: decoded.height,
-      format: decoded.format,
-      dhash: differenceHash(decoded.pixels, width, height)
-    };
   }
 
   private async save(bytes: Uint8Array, name: string) {

@@ -78,34 +78,30 @@ function source(
   const entries = [...pictures, ...strays];
   const self = {
     pagesRead: 0,
-    catalog: {
-      async imagesAfter(afterId: number, limit: number) {
-        self.pagesRead++;
-        return pictures
-          .filter((p) => p.id > afterId)
-          .sort((a, b) => a.id - b.id)
-          .slice(0, limit)
-          .map((p): ImageWithPaths & { vector: Float32Array } => ({
-            id: p.id,
-            contentHash: `hash-${p.id}`,
-            width: 10,
-            height: 10,
-            bytes: 100,
-            format: 'jpeg',
-            dhash: p.dhash,
-            state: 'indexed',
-            paths: [...p.paths],
-            vector: p.vector
-          }));
-      }
+    async imagesAfter(afterId: number, limit: number) {
+      self.pagesRead++;
+      return pictures
+        .filter((p) => p.id > afterId)
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit)
+        .map((p): ImageWithPaths & { vector: Float32Array } => ({
+          id: p.id,
+          contentHash: `hash-${p.id}`,
+          width: 10,
+          height: 10,
+          bytes: 100,
+          format: 'jpeg',
+          dhash: p.dhash,
+          state: 'indexed',
+          paths: [...p.paths],
+          vector: p.vector
+        }));
     },
-    index: {
-      async search(query: Float32Array, k: number) {
-        return entries
-          .map((e) => ({ id: e.id, score: dot(query, e.vector) }))
-          .sort((a, b) => b.score - a.score)
-          .slice(0, k);
-      }
+    async neighbours(query: Float32Array, k: number) {
+      return entries
+        .map((e) => ({ id: e.id, score: dot(query, e.vector) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, k);
     }
   };
   return self;

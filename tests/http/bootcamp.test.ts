@@ -83,7 +83,7 @@ describe('bootcamp-compatible API, as the original tests use it', () => {
     const id = (await res.json()) as number;
     expect(Number.isInteger(id)).toBe(true);
     // The same picture as the folder's test.jpg: the upload is another path to it.
-    const record = await s.runtime.collection.catalog.getPath(testJpg);
+    const record = await s.runtime.collection.getPath(testJpg);
     expect(id).toBe(record!.imageId);
     expect(await (await post('/img/count')).json()).toBe(20);
   });

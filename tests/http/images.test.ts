@@ -44,7 +44,7 @@ let bigPath: string;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function idOf(path: string): Promise<number> {
-  const record = await s.runtime.collection.catalog.getPath(path);
+  const record = await s.runtime.collection.getPath(path);
   if (!record) throw new Error(`${path} is not indexed`);
   return record.imageId;
 }
@@ -378,9 +378,9 @@ describe('a root removed from LOOKALIKE_IMAGE_ROOTS', () => {
     try {
       await indexAndWait(server.app, kept);
       await indexAndWait(server.app, dropped);
-      const record = await server.runtime.collection.catalog.getPath(droppedPath!);
+      const record = await server.runtime.collection.getPath(droppedPath!);
       const droppedId = record!.imageId;
-      const keptId = (await server.runtime.collection.catalog.getPath(keptPath!))!.imageId;
+      const keptId = (await server.runtime.collection.getPath(keptPath!))!.imageId;
       const ok = { original: 200, thumb: 200, data: 200 };
       expect(statuses(await readsOf(server.app, droppedId, droppedPath!))).toEqual(ok);
 

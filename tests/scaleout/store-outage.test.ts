@@ -58,7 +58,7 @@ describe.skipIf(!('python' in python))(
         expect(done.indexed).toBe(PICTURES);
         expect(done.failed).toBe(0);
         expect(await runtime.collection.count()).toBe(PICTURES);
-        expect(await runtime.collection.index.count()).toBe(PICTURES);
+        expect(await runtime.collection.indexedCount()).toBe(PICTURES);
         expect(await runtime.collection.audit()).toEqual({
           pending: 0,
           missingVectors: 0,

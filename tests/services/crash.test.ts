@@ -68,8 +68,8 @@ it('loses nothing acknowledged and doubles nothing when the process is SIGKILLed
     const count = await runtime.collection.count();
     expect(count).toBeGreaterThanOrEqual(acknowledged);
     // The vector index caught up with the catalog: no path without its vector, no vector without its path.
-    expect(await runtime.collection.index.count()).toBe(count);
-    const images = await runtime.collection.catalog.imagesAfter(0, 1000);
+    expect(await runtime.collection.indexedCount()).toBe(count);
+    const images = await runtime.collection.imagesAfter(0, 1000);
     expect(images.every((img) => img.paths.length === 1 && img.state === 'indexed')).toBe(true);
 
     const rerun = await runtime.jobs.waitFor(
@@ -79,7 +79,7 @@ it('loses nothing acknowledged and doubles nothing when the process is SIGKILLed
     expect(rerun.unchanged).toBe(count);
     expect(rerun.indexed).toBe(PICTURES - count);
     expect(await runtime.collection.count()).toBe(PICTURES);
-    expect(await runtime.collection.index.count()).toBe(PICTURES);
+    expect(await runtime.collection.indexedCount()).toBe(PICTURES);
   } finally {
     await cleanup();
   }

@@ -58,7 +58,7 @@ describe('indexing a folder', () => {
       /over the 100 MP limit/
     );
     expect(await runtime.collection.count()).toBe(folder.distinct);
-    expect(await runtime.collection.index.count()).toBe(folder.distinct);
+    expect(await runtime.collection.indexedCount()).toBe(folder.distinct);
     await expectEachFindsItself(folder.good);
   });
 
@@ -92,7 +92,7 @@ describe('indexing a folder', () => {
     expect(job.removed).toBe(1); // the deleted file (img2's old picture goes with its change)
     expect(job.unchanged).toBe(folder.good.length - 2); // everything else, the touched file included
     expect(await runtime.collection.count()).toBe(folder.distinct); // -1 deleted, +1 new
-    expect(await runtime.collection.index.count()).toBe(folder.distinct);
+    expect(await runtime.collection.indexedCount()).toBe(folder.distinct);
     await expectEachFindsItself(['img2.png', 'new.jpg', 'img5.png']);
   });
 
@@ -172,7 +172,7 @@ describe('indexing a folder', () => {
       reason: 'No longer a file inside the image folders'
     });
     // Nothing of the outside picture reached the collection.
-    expect(await runtime.collection.catalog.getPath(victim)).toBeUndefined();
+    expect(await runtime.collection.getPath(victim)).toBeUndefined();
     const [best] = await runtime.collection.search(await runtime.embedder.embedOne(secret), 1);
     expect(best?.score ?? 0).toBeLessThan(0.9999);
   });
@@ -212,6 +212,6 @@ describe('indexing a folder', () => {
     expect(final.seen).toBeLessThan(folder.good.length + 100);
     expect(final.removed).toBe(0);
     // What was counted as indexed is really there.
-    expect(await runtime.collection.index.count()).toBe(await runtime.collection.count());
+    expect(await runtime.collection.indexedCount()).toBe(await runtime.collection.count());
   });
 });

@@ -16,7 +16,7 @@ export function doctorCommand(): Command {
       try {
         const report = await runtime.collection.audit();
         const images = await runtime.collection.count();
-        const vectors = await runtime.collection.index.count();
+        const vectors = await runtime.collection.indexedCount();
         const result = {
           ...report,
           images,

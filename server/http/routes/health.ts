@@ -74,9 +74,6 @@ const health = createRoute({
 });
 
 /** In-process stores have no ping: they are reachable whenever the server is. */
-const reachable = async (store: { ping?: () => Promise<boolean> }) =>
-  store.ping ? store.ping().catch(() => false) : true;
-
 /** Less free space than this, and SQLite, thumbnails and uploads start failing: call it full. */
 export const LOW_DISK_BYTES = 1024 * 1024;
 
@@ -91,9 +88,8 @@ async function diskProblem(dataDir: string): Promise<string | undefined> {
 
 export function healthRoutes({ model, stores, collection, config }: Runtime) {
   return createRouter().openapi(health, async (c) => {
-    const [catalogUp, vectorsUp, disk] = await Promise.all([
-      reachable(collection.catalog),
-      reachable(collection.index),
+    const [{ catalog: catalogUp, vectors: vectorsUp }, disk] = await Promise.all([
+      collection.reachable(),
       diskProblem(config.dataDir)
     ]);
     const reasons = [

@@ -11,6 +11,12 @@ import { BinarySchema, errors, ImageIdParamSchema } from '../schemas';
 /** Thumbnails are named by content, which never changes for an id: cache them for good. */
 export const THUMB_CACHE_CONTROL = 'private, max-age=31536000, immutable';
 
+/** Where the routes below serve picture `id` (under `/api`): search results link to both. */
+export const imageUrls = (id: number) => ({
+  imageUrl: `/api/images/${id}`,
+  thumbUrl: `/api/images/${id}/thumb`
+});
+
 export function imageRoutes(runtime: Runtime, thumbnails: Thumbnails) {
   const { collection, config } = runtime;
   const readable = readableRoots(runtime);

@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Runtime } from '../../runtime';
+import type { SearchHit } from '../../services/collection';
 import type { EncodeLimiter } from '../../services/encode-limiter';
 import { createRouter } from '../context';
 import { errors, ImageFileSchema, SearchResponseSchema, TopKSchema } from '../schemas';
 import { checkUploadSize } from '../upload-limits';
+import { imageUrls } from './images';
 
 export function searchRoutes(
   { collection, embedder, model, config }: Runtime,
@@ -75,7 +77,7 @@ export function searchRoutes(
     .openapi(byVector, async (c) => {
       const started = performance.now();
       const { vector, topK } = c.req.valid('json');
-      const results = await collection.search(vector, topK);
+      const results = withUrls(await collection.search(vector, topK));
       return c.json({ results, tookMs: elapsed(started) }, 200);
     })
     .openapi(byImage, async (c) => {
@@ -83,9 +85,12 @@ export function searchRoutes(
       const { image, topK } = c.req.valid('form');
       const bytes = await checkUploadSize(image, config.maxUploadBytes);
       const vector = await limiter.run(() => embedder.embedOne(bytes));
-      const results = await collection.search(vector, topK);
+      const results = withUrls(await collection.search(vector, topK));
       return c.json({ results, tookMs: elapsed(started) }, 200);
     });
 }
+
+const withUrls = (hits: readonly SearchHit[]) =>
+  hits.map((hit) => ({ ...hit, ...imageUrls(hit.id) }));
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;
