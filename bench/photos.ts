@@ -1,12 +1,11 @@
 import sharp from 'sharp';
 
 /**
- * The `n`-th photo-like 1024×768 JPEG (q85): smooth colour waves plus noise, different for every
- * `n` — the size a phone gallery is usually shrunk to. Deterministic, so runs compare.
+ * The `n`-th photo-like JPEG (q85): smooth colour waves plus noise, different for every `n`;
+ * 1024×768 (the size a phone gallery is usually shrunk to) unless another size is asked for
+ * (500×375 is Pascal VOC's). Deterministic, so runs compare.
  */
-export function photoJpeg(n: number): Promise<Buffer> {
-  const width = 1024;
-  const height = 768;
+export function photoJpeg(n: number, width = 1024, height = 768): Promise<Buffer> {
   const px = new Uint8Array(width * height * 3);
   let s = n + 1;
   for (let i = 0; i < px.length; i++) {

@@ -419,7 +419,9 @@ export async function benchQuality(cacheDir: string, threads: number): Promise<R
     for (const id of speedIds) {
       for (const r of await benchEmbedding(cacheDir, threads, id))
         keep({ ...r, name: `${id}: ${r.name}` });
-      for (const r of await benchIndexing(cacheDir, threads, 160, id))
+      for (const r of await benchIndexing(cacheDir, threads, [
+        { modelId: id, count: 160, width: 1024, height: 768 }
+      ]))
         keep({ ...r, name: `${id}: ${r.name}` });
     }
   }
