@@ -15,7 +15,7 @@ export interface IndexFolderOptions {
   roots: ImageRoots;
   collection: Collection;
   decoder: ImageDecoder;
-  embedder: Embedder;
+  embedder: Pick<Embedder, 'embedPixels' | 'manifest'>;
   batchSize: number;
   /** File bytes read but not yet decoded, at most (READ_AHEAD_BYTES unless set). */
   readAheadBytes?: number;
