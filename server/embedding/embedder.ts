@@ -33,7 +33,8 @@ export class Embedder {
   async embedPixels(images: readonly Uint8Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
     const { data, dims } = buildInputBatch(images, this.manifest);
-    const output = await this.backend.run(data, dims);
+    // The batch tensor is built for this call only: hand it over rather than copy it.
+    const output = await this.backend.run(data, dims, { transfer: true });
     return vectorsFromOutput(output.data, output.dims, this.manifest);
   }
 

@@ -24,7 +24,7 @@ type FromWorker =
  * starting the next decodes, reading, hashing, catalog queries — and no HTTP request could
  * proceed meanwhile; the profile of an index job showed 47% of the main thread inside `run`.
  * On its own thread inference overlaps all of that. The input batch is copied to the worker
- * (a few MB: under 1% of the batch's inference time), so callers keep their buffers.
+ * (a few MB) unless the caller hands it over (`transfer`, as the Embedder does).
  */
 export async function createOnnxNodeBackend(
   modelPath: string,
@@ -88,14 +88,23 @@ export async function createOnnxNodeBackend(
   let nextId = 0;
   return {
     description: `onnxruntime-node cpu, ${options.threads} thread${options.threads === 1 ? '' : 's'}`,
-    async run(input, dims) {
+    async run(input, dims, runOptions) {
       if (failure) throw failure;
       const id = nextId++;
       const result = new Promise<FromWorker>((resolve, reject) =>
         pending.set(id, { resolve, reject })
       );
       worker.ref();
-      worker.postMessage({ type: 'run', id, input, dims: [...dims], inputName, outputName });
+      // A whole buffer can move; a view into a larger one is copied (moving would take the rest).
+      const move =
+        runOptions?.transfer &&
+        input.byteOffset === 0 &&
+        input.byteLength === input.buffer.byteLength &&
+        input.buffer instanceof ArrayBuffer;
+      worker.postMessage(
+        { type: 'run', id, input, dims: [...dims], inputName, outputName },
+        move ? [input.buffer as ArrayBuffer] : []
+      );
       const { data, dims: outDims } = (await result) as Extract<FromWorker, { type: 'result' }>;
       return { data, dims: outDims };
     },
