@@ -1,5 +1,5 @@
 import { l2Normalize } from '#core/vector';
-import { ValidationError } from '../errors';
+import { CollectionMismatchError, ValidationError } from '../errors';
 import { assertSameModel } from '../stores/collection-model';
 import type { ModelManifest } from '#core/model-manifest';
 import { isStoreUnavailable } from '../stores/availability';
@@ -330,12 +330,28 @@ export class Collection {
   }
 }
 
-/** Throws CollectionMismatchError when another model (or dimension) built this collection. */
-export async function assertCollectionModel(catalog: Catalog, model: ModelManifest): Promise<void> {
-  assertSameModel(await catalog.collectionModel(), {
-    modelId: model.id,
-    dimension: model.dimension
-  });
+/**
+ * Throws CollectionMismatchError when another model (or dimension) built this collection. A
+ * collection with a model recorded but no picture is what a crash between the claim and the first
+ * insert leaves (see Collection.insertPending): the error then says that dropping it loses nothing.
+ */
+export async function assertCollectionModel(
+  catalog: Pick<Catalog, 'collectionModel' | 'countImages'>,
+  model: CollectionModelFacts
+): Promise<void> {
+  const recorded = await catalog.collectionModel();
+  const active = { modelId: model.id, dimension: model.dimension };
+  try {
+    assertSameModel(recorded, active);
+  } catch (error) {
+    if (!(error instanceof CollectionMismatchError) || (await catalog.countImages()) > 0)
+      throw error;
+    throw new CollectionMismatchError(
+      `This collection is empty, but model "${recorded!.modelId}" was recorded for it by a first ` +
+        `write that did not finish; the active model is "${model.id}". Start with --model ` +
+        `${recorded!.modelId}, or clear it (lookalike drop: it holds no pictures, nothing is lost).`
+    );
+  }
 }
 
 /** Ids in ascending order, fetched a page at a time from `page(afterId)`. */
