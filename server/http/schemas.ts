@@ -1,5 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { JobRecord } from '../stores/catalog';
+import { jobErrorSchema, jobRecordSchema, type JobRecord } from '../stores/job-store';
 
 /**
  * Shared request and response schemas; they are also the OpenAPI document's components. They are
@@ -92,48 +92,39 @@ export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): vo
   }
 }
 
-export const JobStateSchema = z.enum([
-  'queued',
-  'running',
-  'done',
-  'failed',
-  'cancelled',
-  'interrupted',
-  'paused'
-]);
-
 /** Errors a job body lists; the rest are paged from GET /api/index/{jobId}/errors. */
 export const JOB_ERRORS_PREVIEW = 20;
 
-export const JobErrorSchema = z
-  .object({ path: z.string(), reason: z.string() })
-  .openapi('IndexJobError');
+export const JobErrorSchema = jobErrorSchema.openapi('IndexJobError');
+
+/** The stored job's fields, whose types the API shows as they are (documented here). */
+const job = jobRecordSchema.shape;
 
 /** A job's state and counters: the body of its progress events. */
 export const JobProgressSchema = z
   .object({
-    jobId: z.string().openapi({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
-    state: JobStateSchema,
-    path: z.string().openapi({ description: 'Real path of the indexed folder (or file)' }),
-    recursive: z.boolean(),
-    seen: z.int().openapi({ description: 'Files looked at so far' }),
-    total: z.int().optional().openapi({
+    jobId: job.jobId.openapi({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
+    state: job.state,
+    path: job.path.openapi({ description: 'Real path of the indexed folder (or file)' }),
+    recursive: job.recursive,
+    seen: job.seen.openapi({ description: 'Files looked at so far' }),
+    total: job.total.openapi({
       description:
         'Files the job will look at (from a quick count alongside it); absent until known'
     }),
-    indexed: z.int().openapi({ description: 'Files added or re-pointed' }),
-    unchanged: z.int(),
-    skipped: z.int().openapi({ description: 'Not images' }),
-    failed: z.int().openapi({ description: 'Broken or unreadable images' }),
-    removed: z.int().openapi({ description: 'Pictures whose files are gone' }),
+    indexed: job.indexed.openapi({ description: 'Files added or re-pointed' }),
+    unchanged: job.unchanged,
+    skipped: job.skipped.openapi({ description: 'Not images' }),
+    failed: job.failed.openapi({ description: 'Broken or unreadable images' }),
+    removed: job.removed.openapi({ description: 'Pictures whose files are gone' }),
     errorCount: z.int().openapi({
       description:
         'Per-file errors listed so far (the first 1000 of the skipped and failed files); page ' +
         'them from GET /api/index/{jobId}/errors'
     }),
-    createdAt: z.number().openapi({ description: 'Unix time in ms' }),
-    finishedAt: z.number().optional(),
-    message: z.string().optional().openapi({ description: 'Why a job failed' })
+    createdAt: job.createdAt.openapi({ description: 'Unix time in ms' }),
+    finishedAt: job.finishedAt,
+    message: job.message.openapi({ description: 'Why a job failed' })
   })
   .openapi('IndexJobProgress');
 

@@ -1993,7 +1993,7 @@ export interface components {
     IndexJobProgress: {
       jobId: string;
       /** @enum {string} */
-      state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted' | 'paused';
+      state: 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
       path: string;
       recursive: boolean;
       seen: number;
