@@ -13,6 +13,7 @@ import { IndexJobs } from './services/index-jobs';
 import { StoreUnavailableError } from './errors';
 import { isStoreUnavailable, retryWhileUnavailable } from './stores/availability';
 import type { Catalog } from './stores/catalog';
+import type { JobStore } from './stores/job-store';
 import { MilvusVectorIndex } from './stores/milvus/milvus-index';
 import { MysqlCatalog } from './stores/mysql/mysql-catalog';
 import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
@@ -36,6 +37,8 @@ export interface Runtime extends EmbeddingRuntime {
   roots: ImageRoots;
   collection: Collection;
   jobs: IndexJobs;
+  /** The job history (in the catalog's database; closed with it). */
+  jobStore: JobStore;
   /** Facts for /api/health. */
   stores: { catalog: string; vectors: string };
 }
@@ -63,8 +66,14 @@ async function openWithRetry<T>(what: string, open: () => Promise<T>, log?: Logg
   }
 }
 
-/** MySQL when MYSQL_URL is set, else SQLite in the data directory. */
-export async function openCatalog(config: Config, log?: Logger): Promise<Catalog> {
+/**
+ * MySQL when MYSQL_URL is set, else SQLite in the data directory. The catalog's `jobStore()` is
+ * the job store on the same database.
+ */
+export async function openCatalog(
+  config: Config,
+  log?: Logger
+): Promise<SqliteCatalog | MysqlCatalog> {
   if (!config.mysqlUrl) return SqliteCatalog.open(join(config.dataDir, 'catalog.db'));
   const url = config.mysqlUrl;
   return openWithRetry('MySQL', () => MysqlCatalog.open(url), log);
@@ -161,8 +170,10 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
     if (roots.missing.length > 0) {
       log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
     }
+    const jobStore = catalog.jobStore();
     const jobs = new IndexJobs({
       collection,
+      store: jobStore,
       decoder: embedding.decoder,
       embedder: embedding.embedder,
       roots,
@@ -177,8 +188,11 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
       roots,
       collection,
       jobs,
+      jobStore,
       stores: { catalog: catalog.kind, vectors: index.kind },
       async close() {
+        // Jobs first: a running job's last record goes to the job store, whose database the
+        // collection's catalog closes next.
         await jobs.close();
         await collection.close();
         await embedding.close();

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Embedder } from '../embedding/embedder';
 import type { ImageDecoder } from '../embedding/image-decoder';
 import { asStorageFull, NotFoundError, TooManyRequestsError } from '../errors';
-import type { JobRecord } from '../stores/catalog';
+import type { JobRecord, JobStore } from '../stores/job-store';
 import type { Collection } from './collection';
 import type { ImageRoots } from './image-roots';
 import { countEntries } from './folder-walker';
@@ -12,7 +12,7 @@ import { indexFolder } from './indexer';
 
 /** Errors kept per job; later ones are counted but not listed. */
 const MAX_ERRORS = 1000;
-/** How often progress is written to the catalog and the index snapshot saved during a job. */
+/** How often progress is written to the job store and the index snapshot saved during a job. */
 const PERSIST_EVERY_MS = 1000;
 const SNAPSHOT_EVERY_MS = 60_000;
 /** Followers get at most one progress event per this interval (the final state always goes out). */
@@ -47,6 +47,8 @@ export interface FollowOptions {
 
 export interface IndexJobsDeps {
   collection: Collection;
+  /** Where job records live (not collection data: they survive a clear). */
+  store: JobStore;
   decoder: ImageDecoder;
   embedder: Embedder;
   roots: ImageRoots;
@@ -59,7 +61,7 @@ export const isFinished = (job: JobRecord) => FINISHED.has(job.state);
 
 /**
  * Index jobs: one per request, run one after another, with counters, per-file errors, cancel,
- * progress events, and a record in the catalog that survives restarts (a job a crash stopped is
+ * progress events, and a record in the job store that survives restarts (a job a crash stopped is
  * reported as `interrupted`; everything it counted as indexed is durable).
  */
 export class IndexJobs {
@@ -76,8 +78,8 @@ export class IndexJobs {
   }
 
   async init(): Promise<number> {
-    const interrupted = await this.deps.collection.catalog.interruptUnfinishedJobs();
-    this.latest = (await this.deps.collection.catalog.recentJobs(1))[0];
+    const interrupted = await this.deps.store.interruptUnfinished();
+    this.latest = (await this.deps.store.recent(1))[0];
     return interrupted;
   }
 
@@ -108,7 +110,7 @@ export class IndexJobs {
     this.live.set(job.jobId, { job, abort });
     this.latest = job;
     try {
-      await this.deps.collection.catalog.saveJob(job);
+      await this.deps.store.save(job);
     } catch (error) {
       this.live.delete(job.jobId);
       throw error;
@@ -125,13 +127,11 @@ export class IndexJobs {
 
   async get(jobId: string): Promise<JobRecord | undefined> {
     const live = this.live.get(jobId);
-    return live
-      ? { ...live.job, errors: [...live.job.errors] }
-      : this.deps.collection.catalog.getJob(jobId);
+    return live ? { ...live.job, errors: [...live.job.errors] } : this.deps.store.get(jobId);
   }
 
   async list(limit = 20): Promise<JobRecord[]> {
-    const stored = await this.deps.collection.catalog.recentJobs(limit);
+    const stored = await this.deps.store.recent(limit);
     return stored.map((job) => this.live.get(job.jobId)?.job ?? job).map((job) => ({ ...job }));
   }
 
@@ -139,7 +139,7 @@ export class IndexJobs {
   async cancel(jobId: string): Promise<JobRecord> {
     const live = this.live.get(jobId);
     if (!live) {
-      const stored = await this.deps.collection.catalog.getJob(jobId);
+      const stored = await this.deps.store.get(jobId);
       if (!stored) throw new NotFoundError(`No index job ${jobId}`);
       return stored;
     }
@@ -168,7 +168,7 @@ export class IndexJobs {
     const from = Math.max(0, Math.floor(options.errorsFrom ?? 0));
     const live = this.live.get(jobId);
     if (!live || isFinished(live.job)) {
-      const stored = live?.job ?? (await this.deps.collection.catalog.getJob(jobId));
+      const stored = live?.job ?? (await this.deps.store.get(jobId));
       if (!stored) throw new NotFoundError(`No index job ${jobId}`);
       const follower = new Follower(from, () => undefined);
       const final: JobEvent = { type: 'progress', id: stored.errors.length, job: stored };
@@ -211,7 +211,7 @@ export class IndexJobs {
     offset: number,
     limit: number
   ): Promise<{ total: number; errors: JobError[] }> {
-    const job = this.live.get(jobId)?.job ?? (await this.deps.collection.catalog.getJob(jobId));
+    const job = this.live.get(jobId)?.job ?? (await this.deps.store.get(jobId));
     if (!job) throw new NotFoundError(`No index job ${jobId}`);
     return { total: job.errors.length, errors: job.errors.slice(offset, offset + limit) };
   }
@@ -254,17 +254,17 @@ export class IndexJobs {
     this.emit(job);
   }
 
-  /** Stores a job; a finished one is then read from the catalog instead of memory. */
+  /** Stores a job; a finished one is then read from the job store instead of memory. */
   private async record(job: JobRecord) {
-    await this.deps.collection.catalog.saveJob(job);
+    await this.deps.store.save(job);
     if (isFinished(job)) this.live.delete(job.jobId);
   }
 
   private async run(job: JobRecord, signal: AbortSignal, roots: ImageRoots): Promise<void> {
     if (signal.aborted || job.state !== 'queued') return;
-    const { collection, decoder, embedder, batchSize, log } = this.deps;
+    const { collection, store, decoder, embedder, batchSize, log } = this.deps;
     job.state = 'running';
-    await collection.catalog.saveJob(job);
+    await store.save(job);
     this.emit(job);
     log?.info({ jobId: job.jobId, path: job.path }, 'index job started');
     let lastPersist = Date.now();
@@ -316,7 +316,7 @@ export class IndexJobs {
           this.emit(job);
           if (Date.now() - lastPersist > PERSIST_EVERY_MS) {
             lastPersist = Date.now();
-            void collection.catalog.saveJob(job).catch(() => undefined);
+            void store.save(job).catch(() => undefined);
           }
         }
       });

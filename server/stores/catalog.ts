@@ -1,4 +1,3 @@
-import type { JobRecord } from './job-store';
 import type { VectorSource } from './vector-source';
 
 /** One distinct picture (by content): every identical file shares it. */
@@ -34,13 +33,14 @@ export interface NewImage extends Omit<ImageRecord, 'id' | 'state'> {
   file: Omit<PathRecord, 'imageId'>;
 }
 
-// Jobs have a store of their own; their types are re-exported here for existing imports.
+// Jobs have a store of their own (job-store.ts); their types are re-exported for existing imports.
 export type { IndexCounters, JobRecord, JobState } from './job-store';
 /**
  * Everything about a collection except nearest-neighbour search: which model built it, id ↔ path,
  * the facts incremental indexing needs, every vector (the source of truth a vector index is
- * rebuilt or repaired from) and the job history. Implementations: SQLite (embedded default) and
- * MySQL (scale-out). Every method that writes is one transaction.
+ * rebuilt or repaired from). Jobs are not collection data: they have a JobStore of their own.
+ * Implementations: SQLite (embedded default) and MySQL (scale-out), one SqlCatalog over a
+ * per-dialect port (sql/port.ts). Every method that writes is one transaction.
  */
 export interface Catalog extends VectorSource {
   readonly kind: string;
@@ -99,12 +99,6 @@ export interface Catalog extends VectorSource {
   ): Promise<(ImageWithPaths & { vector: Float32Array })[]>;
   /** Deletes every image and path (the collection's model is forgotten too). */
   clear(): Promise<void>;
-
-  saveJob(job: JobRecord): Promise<void>;
-  getJob(jobId: string): Promise<JobRecord | undefined>;
-  recentJobs(limit: number): Promise<JobRecord[]>;
-  /** At start-up: jobs a crash left queued or running become `interrupted`; returns how many. */
-  interruptUnfinishedJobs(): Promise<number>;
 
   /** Whether the store answers now (for /api/health); in-process stores need not implement it. */
   ping?(): Promise<boolean>;

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CollectionMismatchError } from '../../server/errors';
-import type { Catalog, JobRecord, NewImage } from '../../server/stores/catalog';
+import type { Catalog, NewImage } from '../../server/stores/catalog';
 
 /** A new image with a distinctive vector; `n` makes hash, size and vector unique. */
 export function newImage(n: number, path: string, dimension = 4): NewImage {
@@ -16,23 +16,6 @@ export function newImage(n: number, path: string, dimension = 4): NewImage {
     dhash: n.toString(16).padStart(16, '0'),
     vector,
     file: { path, size: 1000 + n, mtimeMs: 1_700_000_000_000 + n }
-  };
-}
-
-function job(jobId: string, state: JobRecord['state'], createdAt: number): JobRecord {
-  return {
-    jobId,
-    state,
-    path: '/photos',
-    recursive: true,
-    seen: 3,
-    indexed: 2,
-    unchanged: 0,
-    skipped: 1,
-    failed: 0,
-    removed: 0,
-    errors: [{ path: '/photos/x.txt', reason: 'Not an image' }],
-    createdAt
   };
 }
 
@@ -175,10 +158,9 @@ export function describeCatalogContract(
       await step(true);
       const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg'), newImage(2, '/p/b.jpg')]);
       const afterAdd = await step(true);
-      // Reads, the write-ahead flag and job records are not content.
+      // Reads, the write-ahead flag and a second claim are not content.
       await catalog.markIndexed(ids);
       await catalog.imagesAfter(0, 10);
-      await catalog.saveJob(job('j', 'done', 1));
       await catalog.claimCollection({ modelId: 'tiny', dimension: 4 });
       expect(await step(false)).toBe(afterAdd);
       // A copy, then its original forgotten: no image added or removed, so no seq, but new paths.
@@ -360,24 +342,157 @@ export function describeCatalogContract(
       await catalog.claimCollection({ modelId: 'other', dimension: 8 });
     });
 
-    it('keeps job records and marks unfinished ones interrupted', async () => {
-      await catalog.saveJob(job('a', 'done', 1));
-      await catalog.saveJob(job('b', 'running', 2));
-      await catalog.saveJob(job('c', 'queued', 3));
-      await catalog.saveJob(job('d', 'paused', 4));
-      expect(await catalog.interruptUnfinishedJobs()).toBe(3);
-      const recent = await catalog.recentJobs(10);
-      expect(recent.map((j) => [j.jobId, j.state])).toEqual([
-        ['d', 'interrupted'],
-        ['c', 'interrupted'],
-        ['b', 'interrupted'],
-        ['a', 'done']
-      ]);
-      expect((await catalog.getJob('b'))!.message).toMatch(/run it again/);
-      expect((await catalog.getJob('a'))!.errors).toEqual([
-        { path: '/photos/x.txt', reason: 'Not an image' }
-      ]);
-      expect(await catalog.getJob('nope')).toBeUndefined();
+    describe('dialect-sensitive cases', () => {
+      it('keeps paths apart that differ only by letter case or trailing spaces', async () => {
+        const names = [
+          '/p/Photo.jpg',
+          '/p/photo.jpg',
+          '/p/photo.jpg ',
+          '/p/photo.jpg  ',
+          '/P/x.jpg'
+        ];
+        const { ids } = await catalog.addImages(names.map((path, i) => newImage(i + 1, path)));
+        expect(new Set(ids).size).toBe(names.length);
+        const found = await catalog.getPaths([...names, '/p/PHOTO.jpg', '/p/photo.jpg   ']);
+        expect([...found.keys()].sort()).toEqual([...names].sort());
+        names.forEach((path, i) => expect(found.get(path)!.imageId).toBe(ids[i]));
+        expect(await catalog.getPath('/p/PHOTO.jpg')).toBeUndefined();
+        expect((await catalog.pathsUnder('/P')).map((p) => p.path)).toEqual(['/P/x.jpg']);
+        expect(await catalog.removePaths(['/p/PHOTO.jpg', '/p/photo.jpg   '])).toEqual([]);
+        expect(await catalog.removePaths(['/p/photo.jpg '])).toEqual([ids[2]]);
+        expect((await catalog.getPath('/p/photo.jpg'))!.imageId).toBe(ids[1]);
+        expect((await catalog.getPath('/p/photo.jpg  '))!.imageId).toBe(ids[3]);
+        expect(await catalog.countImages()).toBe(names.length - 1);
+      });
+
+      it('round-trips non-ASCII names, 4-byte characters included, unchanged', async () => {
+        const names = [
+          '/p/caf\u00e9.jpg',
+          '/p/cafe\u0301.jpg',
+          '/p/\u{1F600}/\u{10FFFF}.jpg',
+          '/p/日本.jpg'
+        ];
+        const { ids } = await catalog.addImages(names.map((path, i) => newImage(i + 1, path)));
+        const found = await catalog.getPaths(names);
+        expect([...found.keys()].sort()).toEqual([...names].sort());
+        const images = await catalog.getImages(ids);
+        expect(ids.map((id) => images.get(id)!.paths[0])).toEqual(names);
+        expect((await catalog.pathsUnder('/p/\u{1F600}')).map((p) => p.path)).toEqual([names[2]]);
+      });
+
+      it('keeps a path of exactly 4096 bytes (the schema limit) whole', async () => {
+        // 3- and 4-byte characters in components of at most 255 bytes (the file-name limit).
+        const segment = `${'日本語'.repeat(20)}${'😀'.repeat(15)}`;
+        const folder = `/p/${Array.from({ length: 15 }, () => segment).join('/')}`;
+        const stem = `${folder}/${segment}/`;
+        const path = `${stem}${'a'.repeat(4096 - Buffer.byteLength(stem) - 4)}.jpg`;
+        expect(Buffer.byteLength(path)).toBe(4096);
+        const { ids } = await catalog.addImages([newImage(1, path)]);
+        expect((await catalog.getPath(path))?.path).toBe(path);
+        expect((await catalog.getImages(ids)).get(ids[0]!)!.paths).toEqual([path]);
+        expect((await catalog.pathsUnder(folder)).map((p) => p.path)).toEqual([path]);
+        expect(await catalog.removePaths([path])).toEqual(ids);
+      });
+
+      it('lists pending images, removals and pages in id or change order', async () => {
+        const { ids } = await catalog.addImages(
+          [1, 2, 3, 4, 5, 6].map((n) => newImage(n, `/p/${n}.jpg`))
+        );
+        await catalog.markIndexed([ids[1]!, ids[4]!]);
+        expect((await catalog.pendingImages(10)).map((p) => p.id)).toEqual([
+          ids[0],
+          ids[2],
+          ids[3],
+          ids[5]
+        ]);
+        expect((await catalog.pendingImages(2)).map((p) => p.id)).toEqual([ids[0], ids[2]]);
+        // Removed against id order: the log replays in the order of the removals.
+        await catalog.removePaths(['/p/5.jpg']);
+        await catalog.removePaths(['/p/1.jpg']);
+        await catalog.removePaths(['/p/3.jpg']);
+        expect(await catalog.removedSince(0)).toEqual([ids[4], ids[0], ids[2]]);
+        expect(await catalog.idsAfter(0, 10)).toEqual([ids[1], ids[3], ids[5]]);
+        expect((await catalog.imagesAfter(ids[1]!, 10)).map((i) => i.id)).toEqual([ids[3], ids[5]]);
+        // A re-added file gets a new id and the highest seq.
+        const again = await catalog.addImages([newImage(1, '/p/1.jpg')]);
+        const changed = await catalog.vectorsChangedSince(0, 10);
+        expect(changed.map((c) => c.id)).toEqual([ids[1], ids[3], ids[5], again.ids[0]]);
+      });
+
+      it('works in chunks: 5000 paths added, re-linked, read, removed and cleared', async () => {
+        const many = Array.from({ length: 5000 }, (_, i) => newImage(i + 1, `/m/${i}.jpg`));
+        const { ids } = await catalog.addImages(many);
+        expect(new Set(ids).size).toBe(5000);
+        const links = ids.map((id, i) => ({
+          path: `/c/${i}.jpg`,
+          imageId: id,
+          size: 1,
+          mtimeMs: 1
+        }));
+        expect(await catalog.linkPaths(links)).toEqual([]);
+        expect((await catalog.getImages(ids)).size).toBe(5000);
+        expect((await catalog.vectorsOf(ids)).length).toBe(5000);
+        expect(await catalog.removePaths(many.map((m) => m.file.path))).toEqual([]);
+        const removed = await catalog.removePaths(links.slice(0, 4000).map((l) => l.path));
+        expect(removed).toEqual(ids.slice(0, 4000));
+        expect(await catalog.removedSince(0)).toEqual(ids.slice(0, 4000));
+        const before = await catalog.latestSeq();
+        await catalog.clear();
+        expect(await catalog.removedSince(before)).toEqual(ids.slice(4000));
+        expect(await catalog.countImages()).toBe(0);
+      });
+
+      it('returns big vectors bit for bit', async () => {
+        const image = newImage(1, '/p/big.jpg', 2048);
+        for (let i = 0; i < 2048; i++) image.vector[i] = Math.fround(Math.sin(i * 7.3) * 1e-3 * i);
+        image.vector[0] = -0;
+        image.vector[1] = Number.MIN_VALUE;
+        image.vector[2] = 3.4028234663852886e38;
+        const { ids } = await catalog.addImages([image]);
+        const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        const [stored] = await catalog.vectorsOf(ids);
+        expect(bytes(stored!.vector).equals(bytes(image.vector))).toBe(true);
+        const [page] = await catalog.imagesAfter(0, 1);
+        expect(bytes(page!.vector).equals(bytes(image.vector))).toBe(true);
+        const [pending] = await catalog.pendingImages(1);
+        expect(bytes(pending!.vector).equals(bytes(image.vector))).toBe(true);
+      });
+
+      it('leaves the revision alone on writes that change nothing', async () => {
+        const { ids } = await catalog.addImages([newImage(1, '/p/a.jpg')]);
+        const revision = await catalog.contentRevision();
+        const seq = await catalog.latestSeq();
+        await catalog.addImages([]);
+        await catalog.linkPaths([]);
+        await catalog.removePaths([]);
+        await catalog.removePaths(['/p/A.jpg', '/p/a.jpg ']);
+        await catalog.markIndexed(ids);
+        await catalog.markIndexed([999_999]);
+        await catalog.linkPaths([{ path: '/p/a.jpg', imageId: ids[0]!, size: 5, mtimeMs: 6 }]);
+        expect(await catalog.contentRevision()).toBe(revision);
+        expect(await catalog.latestSeq()).toBe(seq);
+      });
+
+      it('numbers concurrent writes without gaps, duplicates or deadlocks', async () => {
+        const n = 20;
+        await Promise.all(
+          Array.from({ length: n }, (_, i) => catalog.addImages([newImage(i, `/p/${i}.jpg`)]))
+        );
+        await Promise.all([
+          ...Array.from({ length: n / 2 }, (_, i) => catalog.removePaths([`/p/${i}.jpg`])),
+          ...Array.from({ length: n / 2 }, (_, i) =>
+            catalog.addImages([newImage(100 + i, `/q/${i}.jpg`)])
+          )
+        ]);
+        const changed = await catalog.vectorsChangedSince(0, 1000);
+        const removedIds = await catalog.removedSince(0);
+        expect(removedIds).toHaveLength(n / 2);
+        expect(changed).toHaveLength(n);
+        expect(await catalog.latestSeq()).toBe(n + n / 2 + n / 2);
+        const seqs = changed.map((c) => c.seq);
+        expect(new Set(seqs).size).toBe(seqs.length);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      });
     });
   });
 }

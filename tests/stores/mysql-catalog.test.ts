@@ -24,6 +24,7 @@ import {
   mysqlTestUrl
 } from '../helpers/mysql';
 import { describeCatalogContract, newImage } from './catalog.contract';
+import { describeJobStoreContract } from './job-store.contract';
 
 const MYSQL_MIGRATIONS = fileURLToPath(
   new URL('../../server/stores/mysql/migrations', import.meta.url)
@@ -59,48 +60,24 @@ describe.skipIf(!reachable)(
   () => {
     describeCatalogContract('MySQL', freshCatalog);
 
-    it('keeps a 4000-byte unicode path whole and finds it under its folder', async () => {
-      const { catalog, cleanup } = await freshCatalog();
-      try {
-        // 3-byte and 4-byte UTF-8 characters, just under the 4096-byte file-system limit, in
-        // components of at most 255 bytes (the file-name limit).
-        const segment = `${'日本語'.repeat(20)}${'😀'.repeat(15)}`;
-        const folder = `/p/${Array.from({ length: 15 }, () => segment).join('/')}`;
-        const path = `${folder}/${segment}/${'é'.repeat(70)}.jpg`;
-        expect(Buffer.byteLength(path)).toBeGreaterThan(4000);
-        expect(Buffer.byteLength(path)).toBeLessThanOrEqual(4096);
-        const { ids } = await catalog.addImages([newImage(1, path)]);
-        expect((await catalog.getPath(path))?.path).toBe(path);
-        expect((await catalog.getImages(ids)).get(ids[0]!)!.paths).toEqual([path]);
-        expect((await catalog.pathsUnder(folder)).map((p) => p.path)).toEqual([path]);
-        expect(await catalog.pathsUnder(`${folder}/su`)).toEqual([]);
-        expect(await catalog.removePaths([path])).toEqual(ids);
-      } finally {
-        await cleanup();
-      }
-    });
-
-    it('tells paths apart that differ only by case (file names are case-sensitive)', async () => {
-      const { catalog, cleanup } = await freshCatalog();
-      try {
-        const { ids } = await catalog.addImages([
-          newImage(1, '/p/Photo.jpg'),
-          newImage(2, '/p/photo.jpg'),
-          newImage(3, '/P/x.jpg')
-        ]);
-        expect((await catalog.getPath('/p/Photo.jpg'))!.imageId).toBe(ids[0]);
-        expect((await catalog.getPath('/p/photo.jpg'))!.imageId).toBe(ids[1]);
-        expect(await catalog.getPath('/p/PHOTO.jpg')).toBeUndefined();
-        expect((await catalog.pathsUnder('/p')).map((p) => p.path).sort()).toEqual([
-          '/p/Photo.jpg',
-          '/p/photo.jpg'
-        ]);
-        expect((await catalog.pathsUnder('/P')).map((p) => p.path)).toEqual(['/P/x.jpg']);
-        expect(await catalog.removePaths(['/p/PHOTO.jpg'])).toEqual([]);
-        expect(await catalog.countImages()).toBe(3);
-      } finally {
-        await cleanup();
-      }
+    describeJobStoreContract('MySQL', async () => {
+      const { url, catalog, cleanup } = await freshCatalog();
+      return {
+        jobs: catalog.jobStore(),
+        catalog,
+        cleanup,
+        writeRaw: async (jobId, state, record) => {
+          const conn = await adminConnection();
+          try {
+            await conn.query(
+              'INSERT INTO ??.jobs (job_id, state, created_at, record) VALUES (?, ?, 1, ?)',
+              [databaseOf(url), jobId, state, record]
+            );
+          } finally {
+            await conn.end();
+          }
+        }
+      };
     });
 
     it('keeps committed data across a reopen and applies each migration once', async () => {
@@ -276,32 +253,6 @@ describe.skipIf(!reachable)(
         await expect(catalog.countImages()).rejects.toThrow(/Pool is closed/);
       } finally {
         await dropDatabase(url);
-      }
-    });
-
-    it('numbers concurrent writes without gaps, duplicates or deadlocks', async () => {
-      const { catalog, cleanup } = await freshCatalog();
-      try {
-        const n = 20;
-        await Promise.all(
-          Array.from({ length: n }, (_, i) => catalog.addImages([newImage(i, `/p/${i}.jpg`)]))
-        );
-        await Promise.all([
-          ...Array.from({ length: n / 2 }, (_, i) => catalog.removePaths([`/p/${i}.jpg`])),
-          ...Array.from({ length: n / 2 }, (_, i) =>
-            catalog.addImages([newImage(100 + i, `/q/${i}.jpg`)])
-          )
-        ]);
-        const changed = await catalog.vectorsChangedSince(0, 1000);
-        const removedIds = await catalog.removedSince(0);
-        expect(removedIds).toHaveLength(n / 2);
-        expect(changed).toHaveLength(n);
-        expect(await catalog.latestSeq()).toBe(n + n / 2 + n / 2);
-        const seqs = changed.map((c) => c.seq);
-        expect(new Set(seqs).size).toBe(seqs.length);
-        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
-      } finally {
-        await cleanup();
       }
     });
   }

@@ -1,18 +1,44 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@libsql/client';
 import { expect, it } from 'vitest';
 import { SqliteCatalog } from '../../server/stores/sqlite/sqlite-catalog';
 import { describeCatalogContract, newImage } from './catalog.contract';
+import { describeJobStoreContract } from './job-store.contract';
 
-describeCatalogContract('SQLite', async () => {
+async function freshCatalog() {
   const dir = await mkdtemp(join(tmpdir(), 'lookalike-catalog-'));
-  const catalog = await SqliteCatalog.open(join(dir, 'catalog.db'));
+  const file = join(dir, 'catalog.db');
+  const catalog = await SqliteCatalog.open(file);
   return {
+    file,
     catalog,
     cleanup: async () => {
       await catalog.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+describeCatalogContract('SQLite', freshCatalog);
+
+describeJobStoreContract('SQLite', async () => {
+  const { file, catalog, cleanup } = await freshCatalog();
+  return {
+    jobs: catalog.jobStore(),
+    catalog,
+    cleanup,
+    writeRaw: async (jobId, state, record) => {
+      const client = createClient({ url: `file:${file}` });
+      try {
+        await client.execute({
+          sql: 'INSERT INTO jobs (job_id, state, created_at, record) VALUES (?, ?, 1, ?)',
+          args: [jobId, state, record]
+        });
+      } finally {
+        client.close();
+      }
     }
   };
 });

@@ -1,6 +1,6 @@
 import { and, gte, lt, type Column, type SQL } from 'drizzle-orm';
 
-/** Value encodings both SQL catalogs (SQLite, MySQL) share. */
+/** Value encodings and limits both SQL dialects (SQLite, MySQL) share. */
 
 /** A vector as a BLOB: float32, little-endian (the platform order on every supported CPU). */
 export const toBlob = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -22,4 +22,26 @@ export const fromBlob = (b: Uint8Array) => new Float32Array(new Uint8Array(b).bu
 export function pathsBelow(column: Column, root: string): SQL {
   const prefix = root.endsWith('/') ? root : `${root}/`;
   return and(gte(column, prefix), lt(column, `${prefix.slice(0, -1)}0`))!;
+}
+
+/**
+ * Keys per IN (…) list: below SQLite's bound-parameter limit (999 before 3.32) and short enough
+ * for any MySQL packet.
+ */
+export const IN_CHUNK = 500;
+/**
+ * Rows per multi-row INSERT: 100 × 9 parameters stays under SQLite's limit, and 100 × a 2048-d
+ * vector (16 KiB escaped) far below MySQL's max_allowed_packet.
+ */
+export const INSERT_CHUNK = 100;
+
+export function* chunks<T>(list: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < list.length; i += size) yield list.slice(i, i + size);
+}
+
+/** Sorts paths by their UTF-8 bytes (code points): SQLite's BINARY collation and VARBINARY order. */
+export function byBytes<T>(items: readonly T[], path: (item: T) => string): T[] {
+  const keyed = items.map((item) => ({ item, key: Buffer.from(path(item), 'utf8') }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.item);
 }
