@@ -86,7 +86,8 @@ export async function checkedFetch(
  * checkedFetch does, so a call that returns has its 2xx body; take it with `dataOf`:
  * `dataOf(await api.GET('/api/index/{jobId}', { params: { path: { jobId } } }))`.
  */
-export const api = createClient<paths>({
+// Pure: left out of bundles that import this module but never call the API (the search worker).
+export const api = /* @__PURE__ */ createClient<paths>({
   // openapi-fetch builds a Request, which needs an absolute URL outside a page (tests in Node).
   baseUrl: globalThis.location?.origin ?? 'http://localhost',
   fetch: (request) => checkedFetch(request)
