@@ -84,9 +84,9 @@ export async function checkedFetch(
  * The server's JSON API, typed from its OpenAPI document (openapi.d.ts, generated from the zod
  * schemas by scripts/api-types.ts): paths, parameters, bodies and answers. Calls reject as
  * checkedFetch does, so a call that returns has its 2xx body; take it with `dataOf`:
- * `dataOf(await api.GET('/api/index/{jobId}', { params: { path: { jobId } } }))`.
+ * `dataOf(await api.GET('/api/index/{jobId}', { params: { path: { jobId } } }))`. Marked pure
+ * so bundles that import this module but never call the API (the search worker) leave it out.
  */
-// Pure: left out of bundles that import this module but never call the API (the search worker).
 export const api = /* @__PURE__ */ createClient<paths>({
   // openapi-fetch builds a Request, which needs an absolute URL outside a page (tests in Node).
   baseUrl: globalThis.location?.origin ?? 'http://localhost',
