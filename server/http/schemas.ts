@@ -95,36 +95,40 @@ export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): vo
 /** Errors a job body lists; the rest are paged from GET /api/index/{jobId}/errors. */
 export const JOB_ERRORS_PREVIEW = 20;
 
-export const JobErrorSchema = jobErrorSchema.openapi('IndexJobError');
+export const JobErrorSchema = jobErrorSchema.meta({ id: 'IndexJobError' });
 
-/** The stored job's fields, whose types the API shows as they are (documented here). */
+/**
+ * The stored job's fields, whose types the API shows as they are, documented here with zod's own
+ * `.meta()` (which the OpenAPI generator reads): `.openapi()` exists only on schemas made after
+ * @hono/zod-openapi was loaded, and job-store.ts may be loaded before it.
+ */
 const job = jobRecordSchema.shape;
 
 /** A job's state and counters: the body of its progress events. */
 export const JobProgressSchema = z
   .object({
-    jobId: job.jobId.openapi({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
+    jobId: job.jobId.meta({ example: '5b0f6f7e-3f0e-4c61-9d51-0a3c1c3f4e2b' }),
     state: job.state,
-    path: job.path.openapi({ description: 'Real path of the indexed folder (or file)' }),
+    path: job.path.meta({ description: 'Real path of the indexed folder (or file)' }),
     recursive: job.recursive,
-    seen: job.seen.openapi({ description: 'Files looked at so far' }),
-    total: job.total.openapi({
+    seen: job.seen.meta({ description: 'Files looked at so far' }),
+    total: job.total.meta({
       description:
         'Files the job will look at (from a quick count alongside it); absent until known'
     }),
-    indexed: job.indexed.openapi({ description: 'Files added or re-pointed' }),
+    indexed: job.indexed.meta({ description: 'Files added or re-pointed' }),
     unchanged: job.unchanged,
-    skipped: job.skipped.openapi({ description: 'Not images' }),
-    failed: job.failed.openapi({ description: 'Broken or unreadable images' }),
-    removed: job.removed.openapi({ description: 'Pictures whose files are gone' }),
+    skipped: job.skipped.meta({ description: 'Not images' }),
+    failed: job.failed.meta({ description: 'Broken or unreadable images' }),
+    removed: job.removed.meta({ description: 'Pictures whose files are gone' }),
     errorCount: z.int().openapi({
       description:
         'Per-file errors listed so far (the first 1000 of the skipped and failed files); page ' +
         'them from GET /api/index/{jobId}/errors'
     }),
-    createdAt: job.createdAt.openapi({ description: 'Unix time in ms' }),
+    createdAt: job.createdAt.meta({ description: 'Unix time in ms' }),
     finishedAt: job.finishedAt,
-    message: job.message.openapi({ description: 'Why a job failed' })
+    message: job.message.meta({ description: 'Why a job failed' })
   })
   .openapi('IndexJobProgress');
 
