@@ -7,11 +7,10 @@
  *
  *   npx tsx bench/profile-indexing.ts [model] [WIDTHxHEIGHT] [count] [top]
  */
-import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { loadConfig } from '../server/config';
 import { createRuntime } from '../server/runtime';
 import { photoFolder } from './indexing';
@@ -32,14 +31,22 @@ interface Profile {
 /** Self time per function (name + file + line), largest first, in ms. */
 export function selfTimes(profile: Profile) {
   const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const describe = (frame: ProfileNode['callFrame']) =>
+    `${frame.functionName || '(anonymous)'}` +
+    (frame.url
+      ? ` ${relative(process.cwd(), frame.url.replace(/^file:\/\//, ''))}:${frame.lineNumber + 1}`
+      : '');
   const totals = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const next = profile.timeDeltas[i + 1] ?? 0; // a sample's time is the gap to the next one
-    const frame = byNode.get(id)!.callFrame;
-    const where = frame.url
-      ? ` ${relative(process.cwd(), frame.url.replace(/^file:\/\//, ''))}:${frame.lineNumber + 1}`
-      : '';
-    const key = `${frame.functionName || '(anonymous)'}${where}`;
+    const node = byNode.get(id)!;
+    const caller = parent.get(id)?.callFrame;
+    // Native code has no script; V8 names some native frames after an unrelated native class,
+    // so its JavaScript caller says what it really was.
+    const native = !node.callFrame.url && !node.callFrame.functionName.startsWith('(') && caller;
+    const key = describe(node.callFrame) + (native ? ` ← ${describe(caller)}` : '');
     totals.set(key, (totals.get(key) ?? 0) + next / 1000);
   });
   const total = (profile.endTime - profile.startTime) / 1000;
@@ -77,7 +84,9 @@ try {
   const job = await runtime.jobs.waitFor((await runtime.jobs.start({ path: dir })).jobId);
   const wall = performance.now() - started;
   const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
-  const out = resolve(`bench/results/index-${modelId}-${size}.cpuprofile`);
+  // Kept out of git (a few MB each), beside the generated photos.
+  const out = resolve(`.cache/profiles/index-${modelId}-${size}.cpuprofile`);
+  await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(profile));
   const { total, top: functions } = selfTimes(profile);
   console.log(
