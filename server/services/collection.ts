@@ -49,11 +49,7 @@ export class Collection {
   private readonly writes = new Mutex();
 
   constructor(
-    /**
-     * @deprecated Index jobs still keep their records here until they move to a job store of
-     * their own; everything else reads through the methods below.
-     */
-    readonly catalog: Catalog,
+    private readonly catalog: Catalog,
     private readonly index: VectorIndex,
     readonly model: CollectionModelFacts
   ) {}
