@@ -7,7 +7,7 @@ import { buildInputBatch } from '#core/preprocess';
 import { loadConfig } from '../server/config';
 import { createOnnxNodeBackend } from '../server/embedding/onnx-node-backend';
 import { ModelUnavailableError, resolveModel } from '../server/models/resolve-model';
-import { createRuntime, type Runtime } from '../server/runtime';
+import { createRuntime, openCatalog, type Runtime } from '../server/runtime';
 import type { NewImage } from '../server/stores/catalog';
 import type { Row } from './embedding';
 import { photoJpeg } from './photos';
@@ -63,7 +63,7 @@ function cpuMs(): number {
 const STEPS = {
   read: 'open + read (roots check, one read per file)',
   sha256: 'SHA-256',
-  lookups: 'catalog look-ups (path, then hash)',
+  lookups: 'catalog look-ups (path, then hash, per file)',
   decode: 'decode + resize (sharp)',
   dhash: 'dHash (from the decoded pixels)',
   inference: 'inference (tensor, model, pooling)',
@@ -78,6 +78,8 @@ type Step = keyof typeof STEPS;
  */
 async function stepCosts(runtime: Runtime, files: readonly string[]) {
   const { decoder, embedder, collection, roots, config } = runtime;
+  // Its own connection to the collection's catalog, for the indexer's look-ups.
+  const catalog = await openCatalog(config);
   const manifest = runtime.model.manifest;
   const costs = Object.fromEntries(Object.keys(STEPS).map((s) => [s, 0])) as Record<Step, number>;
   const measure = async <T>(step: Step, work: () => Promise<T> | T): Promise<T> => {
@@ -89,7 +91,7 @@ async function stepCosts(runtime: Runtime, files: readonly string[]) {
   for (let i = 0; i < files.length; i += config.batchSize) {
     const chunk = files.slice(i, i + config.batchSize);
     const infos = await Promise.all(chunk.map((f) => stat(f)));
-    await measure('lookups', () => Promise.all(chunk.map((f) => collection.catalog.getPath(f))));
+    await measure('lookups', () => Promise.all(chunk.map((f) => catalog.getPath(f))));
     const bytes = await measure('read', () =>
       Promise.all(
         chunk.map(async (f) => {
@@ -101,9 +103,7 @@ async function stepCosts(runtime: Runtime, files: readonly string[]) {
     const hashes = await measure('sha256', () =>
       bytes.map((b) => createHash('sha256').update(b).digest('hex'))
     );
-    await measure('lookups', () =>
-      Promise.all(hashes.map((h) => collection.catalog.findImageByHash(h)))
-    );
+    await measure('lookups', () => Promise.all(hashes.map((h) => catalog.findImageByHash(h))));
     const decoded = await measure('decode', () =>
       Promise.all(bytes.map((b) => decoder.decode(b, manifest)))
     );
@@ -126,6 +126,7 @@ async function stepCosts(runtime: Runtime, files: readonly string[]) {
     }));
     await measure('write', () => collection.addImages(images));
   }
+  await catalog.close();
   return costs;
 }
 
