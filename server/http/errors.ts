@@ -11,11 +11,10 @@ import {
   UserError,
   ValidationError
 } from '../errors';
+import type { ErrorBody } from './schemas';
 
-/** The one error shape every endpoint answers with. */
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+/** The one error shape every endpoint answers with: ErrorSchema in schemas.ts. */
+export type { ErrorBody };
 
 /** A failure only the HTTP layer knows about (auth, body size, ranges), with optional headers. */
 export class HttpError extends UserError {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { loadConfig } from '../../server/config';
 import { createApp, type AppOptions } from '../../server/http/app';
+import type { ErrorBody } from '../../server/http/schemas';
 import { createRuntime, type Runtime } from '../../server/runtime';
 import type { IndexJob } from '../../src/lib/api/types';
 import { scene } from '../helpers/images';
@@ -12,9 +13,7 @@ import { TEST_MODEL_CACHE } from '../helpers/models';
 
 /** Real runtimes on temporary folders: SQLite, usearch, the tiny model, files on disk. */
 
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+export type { ErrorBody };
 
 export interface TestServer {
   runtime: Runtime;

@@ -105,11 +105,3 @@ export function dataOf<T>(result: { data?: T; response: Response }): T {
   }
   return result.data;
 }
-
-/**
- * GET and JSON without a route's types. Only for callers not yet moved to `api`
- * (src/lib/offline/offline-index.svelte.ts); new code uses `api`.
- */
-export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  return (await (await checkedFetch(url, init)).json()) as T;
-}

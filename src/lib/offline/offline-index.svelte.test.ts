@@ -47,6 +47,8 @@ class FakeWorker {
 
 const json = (body: unknown) =>
   new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+/** The page's typed client (openapi-fetch) passes a Request; plain fetches pass the URL. */
+const urlOf = (input: RequestInfo | URL) => (input instanceof Request ? input.url : String(input));
 
 async function freshIndex() {
   vi.resetModules();
@@ -112,7 +114,7 @@ describe('offlineIndex', () => {
     vi.stubGlobal(
       'fetch',
       vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-        const url = String(input);
+        const url = urlOf(input);
         calls.push({ url, ifNoneMatch: new Headers(init?.headers).get('if-none-match') });
         if (url.endsWith('/version')) {
           return json({ version: '1-resnet50-aaaa.5', count: 3, modelId: 'resnet50' });
@@ -140,7 +142,7 @@ describe('offlineIndex', () => {
     vi.stubGlobal(
       'fetch',
       vi.fn(async (input: RequestInfo | URL) =>
-        String(input).endsWith('/version')
+        urlOf(input).endsWith('/version')
           ? json({ version: '1-resnet50-aaaa.5', count: 3, modelId: 'resnet50' })
           : new Response(null, { status: 304 })
       )

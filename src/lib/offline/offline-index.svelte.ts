@@ -1,4 +1,4 @@
-import { getJson, isUnreachable } from '$lib/api/client';
+import { api, dataOf, isUnreachable } from '$lib/api/client';
 import { messageOf } from '$lib/api/collection';
 import type { SearchHit } from '$lib/api/types';
 import { readWithProgress } from '$lib/api/download';
@@ -41,12 +41,6 @@ export class NoOfflineCopyError extends Error {
     );
     this.name = 'NoOfflineCopyError';
   }
-}
-
-interface VersionInfo {
-  version: string;
-  count: number;
-  modelId: string;
 }
 
 type Pending = { resolve: (reply: SnapshotReply) => void; reject: (error: Error) => void };
@@ -148,7 +142,7 @@ class OfflineIndex {
     await this.load();
     this.status.syncing = true;
     try {
-      const remote = await getJson<VersionInfo>('/api/index/snapshot/version');
+      const remote = dataOf(await api.GET('/api/index/snapshot/version'));
       // The server answers: searches go there, the decoded copy need not stay in memory.
       this.#release();
       await tellCollectionEpoch(collectionEpoch(remote.version));
