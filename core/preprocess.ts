@@ -106,14 +106,16 @@ export function writeInputTensor(
   if (out.length < base + plane * 3) throw new Error('Input tensor too small for this batch index');
   // Source channel feeding each model channel: BGR models read R from slot 2.
   const source = colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  // The layout decides the output position's start and stride once per channel: a test inside
+  // the per-pixel loop made this the indexer's largest main-thread cost after inference.
+  const stride = layout === 'NCHW' ? 1 : 3;
   for (let c = 0; c < 3; c++) {
     const src = source[c]!;
     const scale = rescale / std[c]!;
     const shift = mean[c]! / std[c]!;
-    for (let p = 0; p < plane; p++) {
-      const value = rgb[p * channels + src]! * scale - shift;
-      if (layout === 'NCHW') out[base + c * plane + p] = value;
-      else out[base + p * 3 + c] = value;
+    let at = base + (layout === 'NCHW' ? c * plane : c);
+    for (let p = 0, from = src; p < plane; p++, from += channels, at += stride) {
+      out[at] = rgb[from]! * scale - shift;
     }
   }
 }
