@@ -167,11 +167,12 @@ export class Collection {
   /** Write-ahead steps 1–2: the model claimed, the rows written `pending` with their vectors. */
   private async insertPending(images: readonly NewImage[]) {
     if (images.length === 0) return { ids: [], removedIds: [] };
-    // Its own transaction, before the images': a crash in between leaves the model recorded with
-    // no pictures. That is the model this collection was opened with, so the claim only keeps
-    // another model out until `clear` (lookalike drop) forgets it, as it would after any write.
-    await this.catalog.claimCollection({ modelId: this.model.id, dimension: this.model.dimension });
-    return this.catalog.addImages(images);
+    // The claim is part of the images' transaction: a refused claim writes nothing, and a crash
+    // cannot leave the model recorded without pictures.
+    return this.catalog.addImages(images, {
+      modelId: this.model.id,
+      dimension: this.model.dimension
+    });
   }
 
   /** Write-ahead steps 3–5: the vectors into the index, the rows `indexed`, dropped ones out. */
@@ -329,7 +330,8 @@ export class Collection {
 /**
  * Throws CollectionMismatchError when another model (or dimension) built this collection. A
  * collection with a model recorded but no picture is what a crash between the claim and the first
- * insert leaves (see Collection.insertPending): the error then says that dropping it loses nothing.
+ * insert left before the claim joined the images' transaction (data directories from then may still
+ * hold one): the error then says that dropping it loses nothing.
  */
 export async function assertCollectionModel(
   catalog: Pick<Catalog, 'collectionModel' | 'countImages'>,

@@ -60,8 +60,13 @@ export interface Catalog extends VectorSource {
   /**
    * Inserts new images (state pending) with their first path; returns their ids in input order and
    * the ids of images that lost their last path to these files (changed files), now deleted.
+   * With `model`, the same transaction first claims the collection for it (as claimCollection),
+   * so a refused claim writes nothing and a crash cannot leave a claim without images.
    */
-  addImages(images: readonly NewImage[]): Promise<{ ids: number[]; removedIds: number[] }>;
+  addImages(
+    images: readonly NewImage[],
+    model?: { modelId: string; dimension: number }
+  ): Promise<{ ids: number[]; removedIds: number[] }>;
   /**
    * Points paths at existing images (a copy, a move, or a changed file now identical to another);
    * returns the ids of images left without any path, now deleted.

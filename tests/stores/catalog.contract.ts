@@ -45,6 +45,19 @@ export function describeCatalogContract(
       );
     });
 
+    it('claims the model in the same transaction as the images: a refused claim writes nothing', async () => {
+      await catalog.addImages([newImage(1, '/p/a.jpg')], { modelId: 'tiny', dimension: 4 });
+      expect(await catalog.collectionModel()).toEqual({ modelId: 'tiny', dimension: 4 });
+      const before = await catalog.contentRevision();
+      await expect(
+        catalog.addImages([newImage(2, '/p/b.jpg')], { modelId: 'other', dimension: 4 })
+      ).rejects.toBeInstanceOf(CollectionMismatchError);
+      expect(await catalog.countImages()).toBe(1);
+      expect(await catalog.getPath('/p/b.jpg')).toBeUndefined();
+      expect(await catalog.contentRevision()).toBe(before);
+      expect(await catalog.collectionModel()).toEqual({ modelId: 'tiny', dimension: 4 });
+    });
+
     it('stores images with their vectors, paths and write-ahead state', async () => {
       const { ids, removedIds } = await catalog.addImages([
         newImage(1, '/p/a.jpg'),

@@ -100,9 +100,18 @@ export class SqlCatalog implements Catalog {
     });
   }
 
-  addImages(newImages: readonly NewImage[]): Promise<{ ids: number[]; removedIds: number[] }> {
+  addImages(
+    newImages: readonly NewImage[],
+    model?: CollectionModel
+  ): Promise<{ ids: number[]; removedIds: number[] }> {
     if (newImages.length === 0) return Promise.resolve({ ids: [], removedIds: [] });
     return this.dialect.write(async (rows, seq) => {
+      if (model) {
+        // The claim shares the images' transaction: a crash cannot leave a model with no images.
+        const existing = modelFromFacts(await rows.facts(MODEL_KEYS));
+        if (existing) assertSameModel(existing, model);
+        else await rows.insertFacts(modelFacts(model));
+      }
       const previous = await imagesOfPaths(
         rows,
         newImages.map((img) => img.file.path)
