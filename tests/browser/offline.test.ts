@@ -272,7 +272,8 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
   });
 
   it('drops the kept thumbnails when the collection epoch changes (ids start again)', async () => {
-    expect(Object.values(await thumbCaches()).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const kept = await thumbCaches();
+    expect(Object.values(kept).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // What the page says when the server's database was recreated: another epoch.
     await page.evaluate(
       () =>
@@ -285,6 +286,10 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
           );
         })
     );
-    expect(await thumbCaches()).toEqual({});
+    // Every cache of the old epoch is gone. Thumbnails the page still shows may be fetched again
+    // meanwhile: those are kept under the new epoch, which is right.
+    const left = await thumbCaches();
+    for (const name of Object.keys(kept)) expect(left).not.toHaveProperty([name]);
+    expect(Object.keys(left).filter((name) => !name.endsWith('-1-tiny-recreated'))).toEqual([]);
   });
 });
