@@ -58,11 +58,7 @@ export class SqlCatalog implements Catalog {
   }
 
   async claimCollection(model: CollectionModel): Promise<void> {
-    await this.dialect.write(async (rows) => {
-      const existing = modelFromFacts(await rows.facts(MODEL_KEYS));
-      if (existing) assertSameModel(existing, model);
-      else await rows.insertFacts(modelFacts(model));
-    });
+    await this.dialect.write((rows) => claimIn(rows, model));
   }
 
   async getPath(path: string): Promise<PathRecord | undefined> {
@@ -106,12 +102,8 @@ export class SqlCatalog implements Catalog {
   ): Promise<{ ids: number[]; removedIds: number[] }> {
     if (newImages.length === 0) return Promise.resolve({ ids: [], removedIds: [] });
     return this.dialect.write(async (rows, seq) => {
-      if (model) {
-        // The claim shares the images' transaction: a crash cannot leave a model with no images.
-        const existing = modelFromFacts(await rows.facts(MODEL_KEYS));
-        if (existing) assertSameModel(existing, model);
-        else await rows.insertFacts(modelFacts(model));
-      }
+      // The claim shares the images' transaction: a crash cannot leave a model with no images.
+      if (model) await claimIn(rows, model);
       const previous = await imagesOfPaths(
         rows,
         newImages.map((img) => img.file.path)
@@ -246,6 +238,13 @@ export class SqlCatalog implements Catalog {
 }
 
 /** Moves contentRevision() on; every transaction that changes images or paths calls it. */
+/** Records the model on first use; throws CollectionMismatchError when another built it. */
+async function claimIn(rows: CatalogRows, model: CollectionModel): Promise<void> {
+  const existing = modelFromFacts(await rows.facts(MODEL_KEYS));
+  if (existing) assertSameModel(existing, model);
+  else await rows.insertFacts(modelFacts(model));
+}
+
 async function bumpRevision(rows: CatalogRows): Promise<void> {
   await rows.insertFactIfMissing({ key: REVISION_KEYS.epoch, value: randomUUID() });
   await rows.incrementFact(REVISION_KEYS.counter, 1);
