@@ -3,6 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { l2FromCosine, progressText } from '../../server/http/routes/bootcamp';
+import { jobRecordSchema } from '../../server/stores/job-store';
 import { scene } from '../helpers/images';
 import {
   errorOf,
@@ -33,6 +34,13 @@ beforeAll(async () => {
 afterAll(() => s.close());
 
 type Pair = [string, number];
+
+/** The id in the later original's answer, `"Successfully loaded data: <id>"`. */
+function idOf(answer: unknown): number {
+  const match = /^Successfully loaded data: (\d+)$/.exec(String(answer));
+  if (!match) throw new Error(`not the original's upload answer: ${JSON.stringify(answer)}`);
+  return Number(match[1]);
+}
 
 const post = (path: string, init: RequestInit = {}) =>
   s.app.request(path, { method: 'POST', ...init });
@@ -80,8 +88,7 @@ describe('bootcamp-compatible API, as the original tests use it', () => {
       body: imageForm(await readFile(testJpg), {}, 'test.jpg')
     });
     expect(res.status).toBe(200);
-    const id = (await res.json()) as number;
-    expect(Number.isInteger(id)).toBe(true);
+    const id = idOf(await res.json());
     // The same picture as the folder's test.jpg: the upload is another path to it.
     const record = await s.runtime.collection.getPath(testJpg);
     expect(id).toBe(record!.imageId);
@@ -138,7 +145,7 @@ describe('bootcamp-compatible API, details', () => {
     const bytes = await scene(80, 60, 4242);
     const res = await post('/img/upload?table_name=x', { body: imageForm(bytes, {}, 'new.jpg') });
     expect(res.status).toBe(200);
-    const id = (await res.json()) as number;
+    const id = idOf(await res.json());
     expect(await (await post('/img/count')).json()).toBe(21);
 
     const hash = createHash('sha256').update(bytes).digest('hex');
@@ -155,7 +162,7 @@ describe('bootcamp-compatible API, details', () => {
 
     // The same upload again is the same picture.
     const again = await post('/img/upload', { body: imageForm(bytes, {}, 'other-name.jpg') });
-    expect(await again.json()).toBe(id);
+    expect(await again.json()).toBe(`Successfully loaded data: ${id}`);
     expect(await (await post('/img/count')).json()).toBe(21);
   });
 
@@ -191,9 +198,9 @@ describe('bootcamp-compatible API, details', () => {
 
 describe('bootcamp helpers', () => {
   it('counts every file dealt with as current, every file seen as total', () => {
-    const job = {
+    const job = jobRecordSchema.parse({
       jobId: 'j',
-      state: 'running' as const,
+      state: 'running',
       path: '/x',
       recursive: true,
       seen: 10,
@@ -204,7 +211,7 @@ describe('bootcamp helpers', () => {
       removed: 4,
       errors: [],
       createdAt: 0
-    };
+    });
     expect(progressText(job)).toBe('current: 7, total: 10');
     expect(progressText(undefined)).toBe('current: 0, total: 0');
   });

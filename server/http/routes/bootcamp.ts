@@ -1,45 +1,90 @@
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { createRoute, z } from '@hono/zod-openapi';
-import { DISK_FULL, NotFoundError, StorageFullError } from '../../errors';
+import { DISK_FULL, NotFoundError, StorageFullError, ValidationError } from '../../errors';
 import type { Runtime } from '../../runtime';
 import type { EncodeLimiter } from '../../services/encode-limiter';
+import { countEntries } from '../../services/folder-walker';
+import type { IndexJobs } from '../../services/index-jobs';
 import type { Uploads } from '../../services/uploads';
+import { UrlDownloader, urlDownloadOptionsFromEnv } from '../../services/url-download';
 import type { JobRecord } from '../../stores/catalog';
 import { createRouter } from '../context';
 import { HttpError } from '../errors';
 import { sendFile } from '../file-response';
 import { fileOfPath, readableRoots } from '../image-files';
 import { adminAuth } from '../middleware/auth';
-import { BinarySchema, errors, ImageFileSchema, TopKSchema } from '../schemas';
+import { BinarySchema, ErrorSchema, errors, ImageFileSchema, TopKSchema } from '../schemas';
 import { checkUploadSize } from '../upload-limits';
 
 /**
- * The original Milvus bootcamp server's endpoints, answering exactly as it did, so its React
- * client and test scripts work unchanged. `Table` / `table_name` are accepted and ignored: a data
- * directory holds one collection.
+ * The original Milvus bootcamp server's endpoints, answering as it did (milvus-io/bootcamp,
+ * solutions/image/reverse_image_search/server/src/main.py and operations/*.py), so its React
+ * client and test scripts work unchanged.
  */
 
 const TAG = 'bootcamp-compatible';
-const IGNORED_TABLE =
+const TABLE =
   'Accepted for compatibility and ignored: one collection per data directory (LOOKALIKE_DATA_DIR).';
 const TableQuery = z.object({
-  table_name: z.string().optional().openapi({ description: IGNORED_TABLE })
+  table_name: z.string().optional().openapi({ description: TABLE })
 });
 
-/** `current` counts every file dealt with; `total` every file seen (so far, while running). */
-export function progressText(job: JobRecord | undefined): string {
+/**
+ * What `/progress` answers for a load: `current` counts the files dealt with (indexed, unchanged,
+ * skipped or failed), `total` the files of the folder, counted before the load began (`counted`;
+ * the job's own count otherwise). `current` equals `total` only once the load has finished — the
+ * original client polls until they are equal — and then always, whatever was skipped or failed or
+ * changed in the folder meanwhile. A load that failed or was cancelled stops short, as it did.
+ */
+export function progressText(job: JobRecord | undefined, counted?: number): string {
   if (!job) return 'current: 0, total: 0';
-  const current = job.indexed + job.unchanged + job.skipped + job.failed;
-  return `current: ${current}, total: ${job.seen}`;
+  const dealt = job.indexed + job.unchanged + job.skipped + job.failed;
+  if (job.state === 'done') {
+    const total = job.total ?? job.seen;
+    return `current: ${total}, total: ${total}`;
+  }
+  const total = Math.max(counted ?? job.total ?? job.seen, job.seen);
+  const finished = job.state === 'failed' || job.state === 'cancelled';
+  const current = finished || job.state === 'interrupted' ? dealt : Math.min(dealt, total - 1);
+  return `current: ${Math.max(0, current)}, total: ${total}`;
 }
 
 /** L2 distance between unit vectors with cosine similarity `score` (the bootcamp's metric). */
 export const l2FromCosine = (score: number) => Math.sqrt(Math.max(0, 2 - 2 * score));
 
+/** The latest `/img/load`: its job and the folder's file count, known before the job starts. */
+interface Load {
+  jobs: IndexJobs;
+  /** Settles once the folder is counted (undefined if it could not be). */
+  counted: Promise<number | undefined>;
+  /** Settles once the job is queued. */
+  jobId: Promise<string | undefined>;
+}
+
+const DOWNLOAD_ERRORS = {
+  502: {
+    description: 'The URL could not be downloaded (`download_failed`)',
+    content: { 'application/json': { schema: ErrorSchema } }
+  },
+  504: {
+    description: 'The URL took too long (`download_timeout`, LOOKALIKE_URL_TIMEOUT_MS)',
+    content: { 'application/json': { schema: ErrorSchema } }
+  }
+};
+
 export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Uploads) {
-  const { jobs, collection, embedder, config } = runtime;
+  const { jobs, collection, embedder, config, roots } = runtime;
   const readable = readableRoots(runtime);
   const auth = adminAuth(config.adminToken);
   const admin = [{ bearerAuth: [] }];
+  const downloader = new UrlDownloader(
+    urlDownloadOptionsFromEnv(process.env, {
+      maxBytes: config.maxUploadBytes,
+      maxConcurrent: config.encodeConcurrency
+    })
+  );
+  let lastLoad: Load | undefined;
 
   const load = createRoute({
     method: 'post',
@@ -47,8 +92,11 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     tags: [TAG],
     summary: 'Index a folder and answer when done',
     description:
-      'Like POST /api/index, but waits for the job. Poll GET /progress meanwhile. ' +
-      `\`Table\`: ${IGNORED_TABLE}`,
+      'Like POST /api/index, but waits for the job; poll GET /progress meanwhile. As the original ' +
+      'did, `File` may be relative (to the working directory the server was started in) and only ' +
+      'the files directly in the folder are loaded, not those of its subfolders (`Recursive: ' +
+      'true` loads those too). The folder must lie inside the allowed image folders ' +
+      `(LOOKALIKE_IMAGE_ROOTS). \`Table\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: {
@@ -58,7 +106,11 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
           'application/json': {
             schema: z.object({
               File: z.string().min(1).max(4096).openapi({ example: './example_img' }),
-              Table: z.string().nullable().optional().openapi({ description: IGNORED_TABLE })
+              Table: z.string().nullable().optional().openapi({ description: TABLE }),
+              Recursive: z.boolean().default(false).openapi({
+                description:
+                  'Also load the subfolders (not in the original, which loaded one level)'
+              })
             })
           }
         }
@@ -81,7 +133,11 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     method: 'get',
     path: '/progress',
     tags: [TAG],
-    summary: 'Progress of the latest index job',
+    summary: 'Progress of the latest load',
+    description:
+      '`"current: X, total: Y"`: Y is the number of files in the folder, from the start of the ' +
+      'load; X the files dealt with so far (indexed, unchanged, skipped or failed). X reaches Y ' +
+      'exactly when the load has finished, even when files were skipped or failed.',
     responses: {
       200: {
         description: '`"current: X, total: Y"`',
@@ -96,25 +152,46 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     method: 'post',
     path: '/img/upload',
     tags: [TAG],
-    summary: 'Add one picture to the collection',
+    summary: 'Add one picture to the collection, from a file or a URL',
     description:
-      'Saved under <data dir>/uploads/<sha256>.<ext> and indexed; answers its id. ' +
-      `\`table_name\`: ${IGNORED_TABLE}`,
+      'Saved under <data dir>/uploads/<sha256>.<ext> and indexed; answers ' +
+      '`"Successfully loaded data: <id>"`. Instead of the `image` file, `url` (a query parameter ' +
+      'as in the original, or a form field) names a picture the server downloads: http(s) only, ' +
+      'public addresses only (see LOOKALIKE_URL_ALLOWED_NETWORKS), redirects checked the same ' +
+      'way, at most LOOKALIKE_MAX_UPLOAD_BYTES within LOOKALIKE_URL_TIMEOUT_MS, and refused ' +
+      `unless it is an image. \`table_name\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: {
-      query: TableQuery,
+      query: TableQuery.extend({
+        url: z.string().max(8192).optional().openapi({
+          description: 'A picture to download instead of an uploaded file',
+          example: 'https://example.com/cat.jpg'
+        })
+      }),
       body: {
-        required: true,
-        content: { 'multipart/form-data': { schema: z.object({ image: ImageFileSchema }) } }
+        required: false,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              image: ImageFileSchema.optional(),
+              url: z.string().max(8192).optional()
+            })
+          }
+        }
       }
     },
     responses: {
       200: {
-        description: 'The id',
-        content: { 'application/json': { schema: z.int().openapi({ example: 21 }) } }
+        description: 'Its id, in words',
+        content: {
+          'application/json': {
+            schema: z.string().openapi({ example: 'Successfully loaded data: 21' })
+          }
+        }
       },
-      ...errors(400, 401, 413, 503, 507)
+      ...errors(400, 401, 413, 503, 507),
+      ...DOWNLOAD_ERRORS
     }
   });
 
@@ -125,7 +202,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     summary: 'Most similar pictures to an uploaded picture, as [path, distance] pairs',
     description:
       'Sorted by ascending L2 distance between unit vectors (0 = identical, 2 = opposite). ' +
-      `\`table_name\`: ${IGNORED_TABLE}`,
+      `\`table_name\`: ${TABLE}`,
     request: {
       query: TableQuery,
       body: {
@@ -151,7 +228,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     path: '/img/count',
     tags: [TAG],
     summary: 'How many pictures the collection holds',
-    description: `\`table_name\`: ${IGNORED_TABLE}`,
+    description: `\`table_name\`: ${TABLE}`,
     request: { query: TableQuery },
     responses: {
       200: { description: 'Count', content: { 'application/json': { schema: z.int() } } }
@@ -163,7 +240,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     path: '/img/drop',
     tags: [TAG],
     summary: 'Empty the collection',
-    description: `\`table_name\`: ${IGNORED_TABLE}`,
+    description: `\`table_name\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: { query: TableQuery },
@@ -180,10 +257,12 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     method: 'get',
     path: '/data',
     tags: [TAG],
-    summary: 'An indexed file, by its exact path',
+    summary: 'An indexed file, by its path',
     description:
       'Only paths the collection holds (as returned by /img/search) are served, and only while ' +
-      'they lie inside the allowed image folders (or the uploads folder); anything else is 404.',
+      'they lie inside the allowed image folders (or the uploads folder); anything else is 404. ' +
+      'A relative path is taken from the working directory the server was started in, as the ' +
+      'original did.',
     request: { query: z.object({ image_path: z.string().min(1).max(4096) }) },
     responses: {
       200: { description: 'The file', content: { 'image/*': { schema: BinarySchema } } },
@@ -195,9 +274,20 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
 
   return createRouter()
     .openapi(load, async (c) => {
-      const { File: path } = c.req.valid('json');
-      const started = await jobs.start({ path, recursive: true });
-      const job = await jobs.waitFor(started.jobId);
+      const { File: path, Recursive: recursive } = c.req.valid('json');
+      // Counted before the job starts (as the original listed the folder first), so the first
+      // /progress already has the real total; /progress waits for the count if asked meanwhile.
+      const counted = roots
+        .resolve(path)
+        .then((real) => countEntries(real, { recursive, roots }))
+        .catch(() => undefined);
+      const started = jobs.start({ path, recursive });
+      lastLoad = {
+        jobs,
+        counted,
+        jobId: started.then((job) => job.jobId).catch(() => undefined)
+      };
+      const job = await jobs.waitFor((await started).jobId);
       if (job.state === 'failed') {
         const message = `Loading failed: ${job.message ?? 'unknown error'}`;
         // A full disk is the operator's to fix, as everywhere else: 507, not 500.
@@ -209,13 +299,27 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
       }
       return c.json('Successfully loaded data!', 200);
     })
-    .openapi(progress, (c) => c.json(progressText(jobs.latest), 200))
+    .openapi(progress, async (c) => {
+      const current = lastLoad;
+      if (!current) return c.json(progressText(jobs.latest), 200);
+      const [counted, jobId] = await Promise.all([current.counted, current.jobId]);
+      // A load refused before it started (a missing folder) leaves the previous progress.
+      const job = jobId ? await current.jobs.get(jobId) : current.jobs.latest;
+      return c.json(progressText(job, jobId ? counted : undefined), 200);
+    })
     .openapi(upload, async (c) => {
-      const { image } = c.req.valid('form');
-      const bytes = await checkUploadSize(image, config.maxUploadBytes);
+      const form = c.req.valid('form');
+      const url = c.req.valid('query').url ?? form.url;
+      let bytes: Uint8Array;
+      if (form.image) bytes = await checkUploadSize(form.image, config.maxUploadBytes);
+      else if (url) bytes = await downloader.download(url, c.req.raw.signal);
+      else throw new ValidationError('Image and url are required: send an image file or a url');
       const result = await uploads.add(bytes, (task) => limiter.run(task));
-      c.get('log').info({ id: result.id, path: result.path, created: result.created }, 'upload');
-      return c.json(result.id, 200);
+      c.get('log').info(
+        { id: result.id, path: result.path, created: result.created, url },
+        'upload'
+      );
+      return c.json(`Successfully loaded data: ${result.id}`, 200);
     })
     .openapi(search, async (c) => {
       const { image, topk } = c.req.valid('form');
@@ -235,7 +339,14 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     })
     .openapi(data, async (c) => {
       const { image_path: path } = c.req.valid('query');
-      const file = await fileOfPath(collection, await readable, path);
+      const allowed = await readable;
+      // Paths are catalogued as real paths; the original took relative ones from its working
+      // directory, so `./example_img/test.jpg` finds what was loaded from `./example_img`.
+      let file = await fileOfPath(collection, allowed, path);
+      if (!file && !path.includes('\0')) {
+        const real = await realpath(resolve(path)).catch(() => undefined);
+        if (real && real !== path) file = await fileOfPath(collection, allowed, real);
+      }
       if (!file) throw new NotFoundError('No indexed file at that path');
       return sendFile(c, file);
     });
