@@ -16,7 +16,23 @@ export function job(jobId: string, state: JobRecord['state'], createdAt: number)
     failed: 0,
     removed: 0,
     errors: [{ path: '/photos/x.txt', reason: 'Not an image' }],
-    createdAt
+    createdAt,
+    collection: 'default'
+  };
+}
+
+/** A job of `owner` on `path` in `collection`, leased until `leaseUntil`. */
+function owned(
+  jobId: string,
+  owner: string,
+  options: { path?: string; collection?: string; state?: JobRecord['state'] } = {}
+): JobRecord {
+  return {
+    ...job(jobId, options.state ?? 'running', Date.now()),
+    path: options.path ?? '/photos',
+    collection: options.collection ?? 'default',
+    owner,
+    leaseUntil: Date.now() + 30_000
   };
 }
 
@@ -78,6 +94,105 @@ export function describeJobStoreContract(name: string, create: () => Promise<Job
       expect(await f.catalog.contentRevision()).toBe(revision);
       await f.catalog.clear();
       expect((await f.jobs.get('j'))!.state).toBe('interrupted');
+    });
+
+    it('reads records from before collections and leases as the default collection, unowned', async () => {
+      const old: Partial<JobRecord> = job('old', 'running', 1);
+      delete old.collection;
+      await f.writeRaw('old', 'running', JSON.stringify(old));
+      const read = await f.jobs.get('old');
+      expect(read).toEqual({ ...old, collection: 'default' });
+      expect(read!.owner).toBeUndefined();
+      expect(await f.jobs.recent(5, 'default')).toEqual([read]);
+      expect(await f.jobs.recent(5, 'other')).toEqual([]);
+    });
+
+    it("lists one collection's newest jobs, however many of other collections are newer", async () => {
+      await f.jobs.save({ ...job('a1', 'done', 1), collection: 'a' });
+      await f.jobs.save({ ...job('a2', 'done', 2), collection: 'a' });
+      for (let i = 0; i < 30; i++)
+        await f.jobs.save({ ...job(`b${i}`, 'done', 10 + i), collection: 'b' });
+      expect((await f.jobs.recent(2, 'a')).map((j) => j.jobId)).toEqual(['a2', 'a1']);
+      expect((await f.jobs.recent(1, 'a')).map((j) => j.jobId)).toEqual(['a2']);
+      expect((await f.jobs.recent(3, 'b')).map((j) => j.jobId)).toEqual(['b29', 'b28', 'b27']);
+      expect(await f.jobs.recent(3)).toHaveLength(3);
+    });
+
+    it('interrupts only the unfinished jobs the caller calls stopped', async () => {
+      await f.jobs.save(owned('mine', 'gone-server'));
+      await f.jobs.save(owned('theirs', 'live-server'));
+      await f.jobs.save(owned('done', 'gone-server', { state: 'done' }));
+      expect(await f.jobs.interruptUnfinished((j) => j.owner === 'gone-server')).toBe(1);
+      expect((await f.jobs.get('mine'))!.state).toBe('interrupted');
+      expect((await f.jobs.get('theirs'))!.state).toBe('running');
+      expect((await f.jobs.get('done'))!.state).toBe('done');
+    });
+
+    it('starts a folder unless a running job of it is the answer, in one decision', async () => {
+      await f.jobs.save(owned('live', 'A'));
+      await f.jobs.save(owned('dead', 'B'));
+      await f.jobs.save(owned('elsewhere', 'A', { path: '/other' }));
+      await f.jobs.save(owned('other-collection', 'A', { collection: 'c2' }));
+      const seen: string[] = [];
+      const answered = await f.jobs.startUnlessRunning(owned('new', 'C'), (other) => {
+        seen.push(other.jobId);
+        return other.owner === 'A' ? 'answer' : 'interrupt';
+      });
+      // Only the same collection and path are judged; an answer records nothing at all.
+      expect(seen.sort()).toEqual(['dead', 'live']);
+      expect(answered).toMatchObject({ created: false, interrupted: [], job: { jobId: 'live' } });
+      expect(await f.jobs.get('new')).toBeUndefined();
+      expect((await f.jobs.get('dead'))!.state).toBe('running');
+
+      const started = await f.jobs.startUnlessRunning(owned('new', 'C'), (other) =>
+        other.owner === 'A' ? 'keep' : 'interrupt'
+      );
+      expect(started.created).toBe(true);
+      expect(started.interrupted.map((j) => j.jobId)).toEqual(['dead']);
+      expect((await f.jobs.get('dead'))!.state).toBe('interrupted');
+      expect((await f.jobs.get('live'))!.state).toBe('running');
+      expect(await f.jobs.get('new')).toEqual(started.job);
+    });
+
+    it('lets concurrent starts of one folder agree on one job', async () => {
+      const starts = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          f.jobs.startUnlessRunning(owned(`s${i}`, `server-${i}`), () => 'answer')
+        )
+      );
+      expect(starts.filter((s) => s.created)).toHaveLength(1);
+      const winner = starts.find((s) => s.created)!.job.jobId;
+      expect(new Set(starts.map((s) => s.job.jobId))).toEqual(new Set([winner]));
+      expect((await f.jobs.recent(20)).map((j) => j.jobId)).toEqual([winner]);
+    });
+
+    it("saves an owner's job only while it is the owner's and unfinished, keeping a cancel request", async () => {
+      const mine = owned('j', 'A');
+      await f.jobs.save(mine);
+      expect(await f.jobs.saveOwned({ ...mine, seen: 7 })).toEqual({
+        saved: true,
+        cancelRequested: false
+      });
+      expect((await f.jobs.get('j'))!.seen).toBe(7);
+      expect(await f.jobs.saveOwned({ ...mine, owner: 'B', seen: 9 })).toMatchObject({
+        saved: false
+      });
+      expect((await f.jobs.get('j'))!.seen).toBe(7);
+
+      expect(await f.jobs.requestCancel('j')).toMatchObject({ jobId: 'j', cancelRequested: true });
+      expect(await f.jobs.requestCancel('nope')).toBeUndefined();
+      expect(await f.jobs.saveOwned({ ...mine, seen: 8 })).toEqual({
+        saved: true,
+        cancelRequested: true
+      });
+      expect(await f.jobs.get('j')).toMatchObject({ seen: 8, cancelRequested: true });
+
+      // Taken over: another server marked it interrupted; the old owner writes nothing more.
+      await f.jobs.startUnlessRunning(owned('k', 'B'), () => 'interrupt');
+      expect((await f.jobs.get('j'))!.state).toBe('interrupted');
+      expect(await f.jobs.saveOwned({ ...mine, state: 'done' })).toMatchObject({ saved: false });
+      expect((await f.jobs.get('j'))!.state).toBe('interrupted');
+      expect(await f.jobs.requestCancel('j')).toBeUndefined();
     });
 
     it('refuses a stored record that is not a job, naming it', async () => {
