@@ -1,3 +1,6 @@
+import { UserError } from '../errors';
+import type { CollectionModel } from './collection-model';
+import type { JobStore } from './job-store';
 import type { VectorSource } from './vector-source';
 
 /** One distinct picture (by content): every identical file shares it. */
@@ -45,7 +48,7 @@ export type { IndexCounters, JobRecord, JobState } from './job-store';
 export interface Catalog extends VectorSource {
   readonly kind: string;
   /** The model that built this collection, if any image was ever added. */
-  collectionModel(): Promise<{ modelId: string; dimension: number } | undefined>;
+  collectionModel(): Promise<CollectionModel | undefined>;
   /** Records the model on first use; throws CollectionMismatchError when another model built it. */
   claimCollection(model: { modelId: string; dimension: number }): Promise<void>;
 
@@ -111,12 +114,59 @@ export interface Catalog extends VectorSource {
   close(): Promise<void>;
 }
 
-/** The `collection` facts behind contentRevision(): a counter and a random part. */
-export const REVISION_KEYS = { counter: 'revision', epoch: 'revision_epoch' } as const;
+/** contentRevision() from a collection's counter and epoch: `<epoch>.<counter>`, `0` before any write. */
+export function revisionToken(epoch: string | null | undefined, counter: number): string {
+  return epoch ? `${epoch}.${counter}` : '0';
+}
 
-/** contentRevision() from the collection facts: `<epoch>.<counter>`, or `0` before any write. */
-export function revisionFromFacts(rows: readonly { key: string; value: string }[]): string {
-  const facts = new Map(rows.map((r) => [r.key, r.value]));
-  const epoch = facts.get(REVISION_KEYS.epoch);
-  return epoch ? `${epoch}.${facts.get(REVISION_KEYS.counter) ?? '0'}` : '0';
+/** A collection as listed: `model` is absent until something was indexed into it. */
+export interface CollectionSummary {
+  /** Unique over the database's life: a collection deleted and created again gets a new id. */
+  id: number;
+  name: string;
+  model?: CollectionModel;
+  /** Distinct images (contents). */
+  images: number;
+  /** ms since the epoch */
+  createdAt: number;
+}
+
+/**
+ * The whole catalog database: every named collection (names as collection-names.ts defines them,
+ * compared exactly) and the job store. One implementation, SqlCatalogStore (sql/), with SQLite
+ * and MySQL dialects.
+ */
+export interface CatalogStore {
+  readonly kind: string;
+  /** Every collection in name order (byte order), the default one included. */
+  listCollections(): Promise<CollectionSummary[]>;
+  getCollection(name: string): Promise<CollectionSummary | undefined>;
+  /** Creates it if missing (idempotent); returns its summary. */
+  createCollection(name: string): Promise<CollectionSummary>;
+  /**
+   * Deletes its images, paths, removal log and facts, in one transaction. Returns false if it did
+   * not exist. The default collection is emptied instead (as Catalog.clear()): it always exists.
+   */
+  deleteCollection(name: string): Promise<boolean>;
+  /**
+   * The collection's catalog, scoped to it; its close() does not close the database. Throws
+   * CollectionNotFoundError if the collection does not exist. Once the collection is deleted,
+   * the catalog's writes throw CollectionNotFoundError and its reads find nothing.
+   */
+  catalog(name: string): Promise<Catalog>;
+  /** The job history, in the same database (jobs name their collection in the record). */
+  jobStore(): JobStore;
+  /** Whether the store answers now (for /api/health); in-process stores need not implement it. */
+  ping?(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** No collection of that name (or it was deleted while a catalog on it was open). */
+export class CollectionNotFoundError extends UserError {
+  override name = 'CollectionNotFoundError';
+  override readonly status = 404;
+  override readonly code = 'collection_not_found';
+  constructor(readonly collection: string) {
+    super(`There is no collection "${collection}".`);
+  }
 }

@@ -1,24 +1,17 @@
 import { CollectionMismatchError } from '../errors';
 
-/** Which model built a collection: stored by every catalog as `model_id` and `dimension` facts. */
+/** Which model built a collection: stored by every catalog on the collection's row. */
 export interface CollectionModel {
   modelId: string;
   dimension: number;
 }
 
-export function modelFromFacts(
-  rows: readonly { key: string; value: string }[]
-): CollectionModel | undefined {
-  const facts = new Map(rows.map((r) => [r.key, r.value]));
-  const modelId = facts.get('model_id');
-  return modelId ? { modelId, dimension: Number(facts.get('dimension')) } : undefined;
-}
-
-export function modelFacts(model: CollectionModel): { key: string; value: string }[] {
-  return [
-    { key: 'model_id', value: model.modelId },
-    { key: 'dimension', value: String(model.dimension) }
-  ];
+/** The model recorded on a collection row (`model_id` and `dimension`), if any. */
+export function modelFromRow(row: {
+  modelId: string | null;
+  dimension: number | null;
+}): CollectionModel | undefined {
+  return row.modelId ? { modelId: row.modelId, dimension: Number(row.dimension) } : undefined;
 }
 
 /** Vectors of another model (or size) are garbage to this one: refuse instead of mixing them. */

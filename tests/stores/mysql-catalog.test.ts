@@ -7,9 +7,11 @@ import { migrate } from 'drizzle-orm/mysql2/migrator';
 import type mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../server/errors';
+import { DEFAULT_COLLECTION } from '../../server/stores/collection-names';
 import {
   isConnectionError,
   MysqlCatalog,
+  MysqlCatalogStore,
   pathHash,
   StoreUnavailableError
 } from '../../server/stores/mysql/mysql-catalog';
@@ -24,6 +26,7 @@ import {
   mysqlTestUrl
 } from '../helpers/mysql';
 import { describeCatalogContract, newImage } from './catalog.contract';
+import { describeCollectionsContract } from './collections.contract';
 import { describeJobStoreContract } from './job-store.contract';
 
 const MYSQL_MIGRATIONS = fileURLToPath(
@@ -59,6 +62,108 @@ describe.skipIf(!reachable)(
     : `MySQL catalog — SKIPPED: no MySQL/MariaDB at ${server}`,
   () => {
     describeCatalogContract('MySQL', freshCatalog);
+
+    describeCollectionsContract('MySQL', async () => {
+      const url = mysqlTestUrl();
+      const store = await MysqlCatalogStore.open(url);
+      return {
+        store,
+        cleanup: async () => {
+          await store.close();
+          await dropDatabase(url);
+        }
+      };
+    });
+
+    it('moves a database from before named collections into the default collection', async () => {
+      // The schema as the release before collections left it: migrations 0000-0002.
+      const url = mysqlTestUrl();
+      const old = await mkdtemp(join(tmpdir(), 'lookalike-migrations-'));
+      try {
+        await cp(MYSQL_MIGRATIONS, old, { recursive: true });
+        const journalFile = join(old, 'meta', '_journal.json');
+        const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: unknown[] };
+        journal.entries = journal.entries.slice(0, 3);
+        await writeFile(journalFile, JSON.stringify(journal));
+        const conn = await adminConnection();
+        try {
+          await conn.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [
+            databaseOf(url)
+          ]);
+          await conn.query('USE ??', [databaseOf(url)]);
+          await migrate(drizzle({ client: conn }), { migrationsFolder: old });
+          await conn.query(
+            "INSERT INTO collection VALUES ('model_id', 'tiny'), ('dimension', '4'), ('seq', '3'), ('revision', '7'), ('revision_epoch', 'e-old')"
+          );
+          const vector = Buffer.from(new Float32Array([1, 0, 0, 0]).buffer);
+          await conn.query(
+            "INSERT INTO images VALUES (5, ?, 10, 20, 30, 'jpeg', '00', ?, 'indexed', 1), (6, ?, 10, 20, 30, 'png', '00', ?, 'pending', 2)",
+            [newImage(1, '').contentHash, vector, newImage(2, '').contentHash, vector]
+          );
+          for (const [path, id, mtime] of [
+            ['/p/a.jpg', 5, 1.5],
+            ['/p/A.jpg', 6, 2.5],
+            ['/p/b.jpg', 6, 3]
+          ] as const) {
+            await conn.query('INSERT INTO paths VALUES (?, ?, ?, 30, ?)', [
+              pathHash(path),
+              path,
+              id,
+              mtime
+            ]);
+          }
+          await conn.query('INSERT INTO removed VALUES (3, 4)');
+        } finally {
+          await conn.end();
+        }
+
+        const store = await MysqlCatalogStore.open(url);
+        try {
+          expect(await store.listCollections()).toEqual([
+            expect.objectContaining({
+              id: 1,
+              name: DEFAULT_COLLECTION,
+              images: 2,
+              model: { modelId: 'tiny', dimension: 4 }
+            })
+          ]);
+          const home = await store.catalog(DEFAULT_COLLECTION);
+          expect(await home.collectionModel()).toEqual({ modelId: 'tiny', dimension: 4 });
+          expect(await home.contentRevision()).toBe('e-old.7');
+          expect(await home.latestSeq()).toBe(3);
+          expect(await home.removedSince(0)).toEqual([4]);
+          expect(await home.getPath('/p/a.jpg')).toEqual({
+            path: '/p/a.jpg',
+            imageId: 5,
+            size: 30,
+            mtimeMs: 1.5
+          });
+          expect((await home.getImages([6])).get(6)).toMatchObject({
+            state: 'pending',
+            paths: ['/p/A.jpg', '/p/b.jpg']
+          });
+          expect((await home.pathsUnder('/p')).length).toBe(3);
+          const added = await home.addImages([newImage(3, '/p/c.jpg')]);
+          expect(added.ids[0]).toBeGreaterThan(6);
+          expect(await home.latestSeq()).toBe(4);
+          expect(await home.contentRevision()).toBe('e-old.8');
+          await store.createCollection('other');
+          const other = await store.catalog('other');
+          const copy = await other.addImages([newImage(1, '/p/a.jpg')]);
+          expect(copy.ids[0]).toBeGreaterThan(added.ids[0]!);
+          expect((await home.findImageByHash(newImage(1, '').contentHash))!.id).toBe(5);
+          expect((await other.getPath('/p/a.jpg'))!.imageId).toBe(copy.ids[0]);
+        } finally {
+          await store.close();
+        }
+        const again = await MysqlCatalog.open(url);
+        expect(await again.countImages()).toBe(3);
+        await again.close();
+      } finally {
+        await rm(old, { recursive: true, force: true });
+        await dropDatabase(url);
+      }
+    });
 
     describeJobStoreContract('MySQL', async () => {
       const { url, catalog, cleanup } = await freshCatalog();
@@ -100,7 +205,7 @@ describe.skipIf(!reachable)(
             databaseOf(url)
           ]);
           const hashes = (rows as { hash: string }[]).map((r) => r.hash);
-          expect(hashes.length).toBe(3);
+          expect(hashes.length).toBe(5);
           expect(new Set(hashes).size).toBe(hashes.length);
         } finally {
           await conn.end();
@@ -191,11 +296,14 @@ describe.skipIf(!reachable)(
             // Enough rows elsewhere that a scan of the whole table is not the cheaper plan.
             for (let i = 0; i < 300; i++) {
               const p = `/other/${i}.jpg`;
-              await admin.query('INSERT INTO paths VALUES (?, ?, 1, 1, 1)', [pathHash(p), p]);
+              await admin.query(
+                'INSERT INTO paths (collection_id, path_hash, path, image_id, size, mtime_ms) VALUES (1, ?, ?, 1, 1, 1)',
+                [pathHash(p), p]
+              );
             }
             await admin.query('ANALYZE TABLE paths');
             const [plan] = await admin.query<mysql.RowDataPacket[]>(
-              "EXPLAIN SELECT path FROM paths WHERE path >= x'2f522f70686f746f732f' AND path < x'2f522f70686f746f7330'"
+              "EXPLAIN SELECT path FROM paths WHERE collection_id = 1 AND path >= x'2f522f70686f746f732f' AND path < x'2f522f70686f746f7330'"
             );
             expect(plan[0]).toMatchObject({ type: 'range', key: 'paths_path_prefix' });
           } finally {

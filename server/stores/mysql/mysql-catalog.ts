@@ -6,10 +6,9 @@ import { drizzle } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import { UserError, StoreUnavailableError } from '../../errors';
-import type { CatalogDialect, SeqAllocator } from '../sql/port';
-import { SqlCatalog } from '../sql/sql-catalog';
-import { MysqlRows, SeqCounter, type MysqlHandle } from './mysql-rows';
-import * as schema from './schema';
+import type { CatalogDialect } from '../sql/port';
+import { defaultCollection, SqlCatalog, SqlCatalogStore } from '../sql/sql-catalog';
+import { MysqlRows, type MysqlHandle } from './mysql-rows';
 
 export { pathHash } from './mysql-rows';
 
@@ -243,11 +242,6 @@ class MysqlDialect implements CatalogDialect {
     );
   }
 
-  /** A transaction that may change images, paths or the collection: holds the seq lock first. */
-  write<T>(work: (rows: MysqlRows, seq: SeqAllocator) => Promise<T>): Promise<T> {
-    return this.inTransaction(async (db) => work(new MysqlRows(db), await SeqCounter.lock(db)));
-  }
-
   /** Closes the pool (waits for connections in use to be released). */
   async close(): Promise<void> {
     await this.pool.end();
@@ -255,14 +249,49 @@ class MysqlDialect implements CatalogDialect {
 }
 
 /**
- * The scale-out catalog: MySQL 8 / MariaDB 10.5+ (InnoDB; tested on MariaDB 10.11) through drizzle
- * and a mysql2 pool, with its own committed drizzle-kit migrations. The algorithms are
- * SqlCatalog's (the same as SQLite's); this module connects, migrates, retries and supplies the
- * MySQL row ops.
+ * The scale-out catalog database: MySQL 8 / MariaDB 10.5+ (InnoDB; tested on MariaDB 10.11)
+ * through drizzle and a mysql2 pool, with its own committed drizzle-kit migrations, holding every
+ * collection. The algorithms are SqlCatalogStore's and SqlCatalog's (the same as SQLite's); this
+ * module connects, migrates, retries and supplies the MySQL row ops.
  */
-export class MysqlCatalog extends SqlCatalog {
+export class MysqlCatalogStore extends SqlCatalogStore {
   private constructor(private readonly mysql: MysqlDialect) {
     super(mysql);
+  }
+
+  /** `host:port`, for messages. */
+  get where(): string {
+    return this.mysql.where;
+  }
+
+  /** Health check: true when a round trip to the server succeeds within `timeoutMs`. */
+  override ping(timeoutMs = 5000): Promise<boolean> {
+    return this.mysql.ping(timeoutMs);
+  }
+
+  /** As MysqlCatalog.open, for the whole database. */
+  static async open(url: string, options: MysqlCatalogOptions = {}): Promise<MysqlCatalogStore> {
+    const dialect = await openDialect(url, options);
+    try {
+      await defaultCollection(dialect);
+    } catch (error) {
+      await dialect.close().catch(() => undefined);
+      throw error;
+    }
+    return new MysqlCatalogStore(dialect);
+  }
+}
+
+/**
+ * The default collection's catalog on a pool of its own: close() closes the pool. Today's
+ * single-collection entry point (the CLI's migrate command and tests use it).
+ */
+export class MysqlCatalog extends SqlCatalog {
+  private constructor(
+    private readonly mysql: MysqlDialect,
+    collection: { id: number; name: string }
+  ) {
+    super(mysql, collection.id, collection.name, () => mysql.close());
   }
 
   /** `host:port`, for messages. */
@@ -280,63 +309,74 @@ export class MysqlCatalog extends SqlCatalog {
    * is missing (utf8mb4, binary collation), applies pending migrations and opens the pool.
    */
   static async open(url: string, options: MysqlCatalogOptions = {}): Promise<MysqlCatalog> {
-    let parsed: URL;
+    const dialect = await openDialect(url, options);
     try {
-      parsed = new URL(url);
-    } catch {
-      throw new UserError(
-        'The MySQL URL is not a URL (expected mysql://user:password@host:3306/lookalike).'
-      );
-    }
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-    if (!/^[A-Za-z0-9_$-]{1,64}$/.test(database)) {
-      throw new UserError(
-        database
-          ? `The MySQL database name "${database}" is not allowed: use letters, digits, _, $ or - (at most 64).`
-          : 'The MySQL URL must name a database, e.g. mysql://user:password@host:3306/lookalike.'
-      );
-    }
-    const where = serverAddress(parsed);
-    const server = new URL(parsed.href);
-    server.pathname = '/';
-    const connectTimeout = options.connectTimeoutMs;
-
-    try {
-      await prepareDatabase(server.href, database, connectTimeout);
+      return new MysqlCatalog(dialect, await defaultCollection(dialect));
     } catch (error) {
-      throw explain(error, where);
-    }
-
-    const pool = mysql.createPool({
-      uri: parsed.href,
-      database,
-      connectionLimit: options.connectionLimit ?? 10,
-      waitForConnections: true,
-      queueLimit: 0,
-      // Idle connections are closed after a minute (before any server or firewall idle limit),
-      // and TCP keep-alive notices a dead peer while one is idle.
-      maxIdle: 2,
-      idleTimeout: 60_000,
-      enableKeepAlive: true,
-      keepAliveInitialDelay: 10_000,
-      charset: 'utf8mb4',
-      ...(connectTimeout === undefined ? {} : { connectTimeout })
-    });
-    // Runs before anything else on each new connection (commands queue in order).
-    pool.pool.on('connection', (connection) => {
-      connection.query('SET SESSION sql_mode = ?', [SESSION_SQL_MODE], (error) => {
-        if (error) connection.destroy();
-      });
-    });
-    const dialect = new MysqlDialect(pool, where);
-    try {
-      await dialect.roundTrip();
-    } catch (error) {
-      await pool.end().catch(() => undefined);
+      await dialect.close().catch(() => undefined);
       throw error;
     }
-    return new MysqlCatalog(dialect);
   }
+}
+
+/** Checks the URL, creates and migrates the database if needed (prepareDatabase), opens the pool. */
+async function openDialect(url: string, options: MysqlCatalogOptions): Promise<MysqlDialect> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UserError(
+      'The MySQL URL is not a URL (expected mysql://user:password@host:3306/lookalike).'
+    );
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_$-]{1,64}$/.test(database)) {
+    throw new UserError(
+      database
+        ? `The MySQL database name "${database}" is not allowed: use letters, digits, _, $ or - (at most 64).`
+        : 'The MySQL URL must name a database, e.g. mysql://user:password@host:3306/lookalike.'
+    );
+  }
+  const where = serverAddress(parsed);
+  const server = new URL(parsed.href);
+  server.pathname = '/';
+  const connectTimeout = options.connectTimeoutMs;
+
+  try {
+    await prepareDatabase(server.href, database, connectTimeout);
+  } catch (error) {
+    throw explain(error, where);
+  }
+
+  const pool = mysql.createPool({
+    uri: parsed.href,
+    database,
+    connectionLimit: options.connectionLimit ?? 10,
+    waitForConnections: true,
+    queueLimit: 0,
+    // Idle connections are closed after a minute (before any server or firewall idle limit),
+    // and TCP keep-alive notices a dead peer while one is idle.
+    maxIdle: 2,
+    idleTimeout: 60_000,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    charset: 'utf8mb4',
+    ...(connectTimeout === undefined ? {} : { connectTimeout })
+  });
+  // Runs before anything else on each new connection (commands queue in order).
+  pool.pool.on('connection', (connection) => {
+    connection.query('SET SESSION sql_mode = ?', [SESSION_SQL_MODE], (error) => {
+      if (error) connection.destroy();
+    });
+  });
+  const dialect = new MysqlDialect(pool, where);
+  try {
+    await dialect.roundTrip();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  return dialect;
 }
 
 /**
@@ -380,7 +420,6 @@ async function prepareDatabase(
     }
     try {
       await migrate(db, { migrationsFolder: MIGRATIONS });
-      await db.insert(schema.collection).ignore().values({ key: 'seq', value: '0' });
     } finally {
       await db.execute(sql`SELECT RELEASE_LOCK(${lock})`);
     }

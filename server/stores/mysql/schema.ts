@@ -8,6 +8,8 @@ import {
   longtext,
   mysqlEnum,
   mysqlTable,
+  primaryKey,
+  uniqueIndex,
   varchar
 } from 'drizzle-orm/mysql-core';
 
@@ -30,10 +32,31 @@ const pathBytes = customType<{ data: string; driverData: Buffer }>({
   fromDriver: (bytes) => Buffer.from(bytes).toString('utf8')
 });
 
-/** Key/value facts about the collection: model id, dimension, and the change sequence (`seq`). */
-export const collection = mysqlTable('collection', {
-  key: varchar('key', { length: 64 }).primaryKey(),
-  value: varchar('value', { length: 255 }).notNull()
+/**
+ * A collection name: its bytes (ASCII by collection-names.ts), so names compare exactly whatever
+ * the database's collation: `Photos` and `photos` are two collections.
+ */
+const nameBytes = customType<{ data: string; driverData: Buffer }>({
+  dataType: () => 'varbinary(64)',
+  toDriver: (name) => Buffer.from(name, 'utf8'),
+  fromDriver: (bytes) => Buffer.from(bytes).toString('utf8')
+});
+
+/**
+ * The named collections, each with its facts: the model that built it, its change sequence
+ * (`seq`, the last change number handed out; the row is locked by every content write), and the
+ * content revision (`revision` counter and the random `revision_epoch` of the first write).
+ */
+export const collections = mysqlTable('collections', {
+  // Never reused (see images.id): a collection deleted and created again is a new one.
+  id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+  name: nameBytes('name').notNull().unique(),
+  modelId: varchar('model_id', { length: 255 }),
+  dimension: int('dimension'),
+  seq: bigint('seq', { mode: 'number', unsigned: true }).notNull().default(0),
+  revision: bigint('revision', { mode: 'number', unsigned: true }).notNull().default(0),
+  revisionEpoch: varchar('revision_epoch', { length: 64 }),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
 });
 
 export const images = mysqlTable(
@@ -42,7 +65,8 @@ export const images = mysqlTable(
     // InnoDB never hands out an AUTO_INCREMENT value twice (MariaDB >= 10.2.4 and MySQL >= 8.0
     // also persist the counter across restarts), so a removal replayed later cannot hit a new image.
     id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
-    contentHash: char('content_hash', { length: 64 }).notNull().unique(),
+    collectionId: bigint('collection_id', { mode: 'number', unsigned: true }).notNull(),
+    contentHash: char('content_hash', { length: 64 }).notNull(),
     width: int('width').notNull(),
     height: int('height').notNull(),
     bytes: bigint('bytes', { mode: 'number' }).notNull(),
@@ -52,14 +76,20 @@ export const images = mysqlTable(
     state: mysqlEnum('state', ['pending', 'indexed']).notNull(),
     seq: bigint('seq', { mode: 'number', unsigned: true }).notNull()
   },
-  (t) => [index('images_seq').on(t.seq), index('images_state').on(t.state)]
+  (t) => [
+    uniqueIndex('images_collection_hash').on(t.collectionId, t.contentHash),
+    index('images_collection_seq').on(t.collectionId, t.seq),
+    index('images_collection_state').on(t.collectionId, t.state),
+    index('images_collection_id').on(t.collectionId, t.id)
+  ]
 );
 
 export const paths = mysqlTable(
   'paths',
   {
+    collectionId: bigint('collection_id', { mode: 'number', unsigned: true }).notNull(),
     /** SHA-256 hex of the path's UTF-8 bytes: a 4096-byte path is too long for an InnoDB key. */
-    pathHash: char('path_hash', { length: 64 }).primaryKey(),
+    pathHash: char('path_hash', { length: 64 }).notNull(),
     path: pathBytes('path').notNull(),
     imageId: bigint('image_id', { mode: 'number', unsigned: true })
       .notNull()
@@ -67,14 +97,22 @@ export const paths = mysqlTable(
     size: bigint('size', { mode: 'number' }).notNull(),
     mtimeMs: double('mtime_ms').notNull()
   },
-  (t) => [index('paths_image').on(t.imageId)]
+  (t) => [
+    primaryKey({ name: 'paths_pk', columns: [t.collectionId, t.pathHash] }),
+    index('paths_image').on(t.imageId)
+  ]
 );
 
 /** Removal log, so an index snapshot older than a removal can replay it. */
-export const removed = mysqlTable('removed', {
-  seq: bigint('seq', { mode: 'number', unsigned: true }).primaryKey(),
-  imageId: bigint('image_id', { mode: 'number', unsigned: true }).notNull()
-});
+export const removed = mysqlTable(
+  'removed',
+  {
+    collectionId: bigint('collection_id', { mode: 'number', unsigned: true }).notNull(),
+    seq: bigint('seq', { mode: 'number', unsigned: true }).notNull(),
+    imageId: bigint('image_id', { mode: 'number', unsigned: true }).notNull()
+  },
+  (t) => [primaryKey({ name: 'removed_pk', columns: [t.collectionId, t.seq] })]
+);
 
 export const jobs = mysqlTable(
   'jobs',

@@ -2,9 +2,8 @@ import type { ImageRecord, PathRecord } from '../catalog';
 
 /**
  * The per-dialect port under the SQL catalog and job store: how to run work (a read, a
- * transaction, a content write holding the change sequence) and the row reads and writes, one
- * query each, that a dialect spells differently (keys, upserts, ids of inserted rows, locking
- * reads). Everything else (the algorithms, chunking, ordering, value encodings) is written once
+ * transaction) and the row reads and writes, one query each (a collection's scoped
+ * to it) that a dialect spells differently (keys, upserts, ids of inserted rows, locking reads). Everything else (the algorithms, chunking, ordering, value encodings) is written once
  * in sql-catalog.ts and sql-job-store.ts. Implementations: sqlite/sqlite-rows.ts and
  * mysql/mysql-rows.ts; both are run through the same contract suites.
  *
@@ -23,19 +22,55 @@ export interface StoredVector {
   vector: Uint8Array;
 }
 
-export interface Fact {
-  key: string;
-  value: string;
+/** A `collections` row: the collection's name and facts. */
+export interface CollectionRow {
+  id: number;
+  name: string;
+  /** The model that built it; null until the first claim (and again after a clear). */
+  modelId: string | null;
+  dimension: number | null;
+  /** The last change number handed out in this collection. */
+  seq: number;
+  /** contentRevision(): a counter and the random part chosen on the first write. */
+  revision: number;
+  revisionEpoch: string | null;
+  /** ms since the epoch */
+  createdAt: number;
 }
 
+/** Row ops on the `collections` table itself (database-wide, not scoped to one collection). */
+export interface CollectionsRows {
+  /** Every collection, or the one with this exact name; in name (byte) order. */
+  collections(name?: string): Promise<CollectionRow[]>;
+  /** Inserts the collection unless the name exists already. */
+  insertCollectionIfMissing(name: string, createdAt: number): Promise<void>;
+  /** Distinct images per collection id (collections without images are left out). */
+  imageCounts(): Promise<Map<number, number>>;
+  /** Removes the collection row (its content first: see CatalogRows.deleteAllContent). */
+  deleteCollection(id: number): Promise<void>;
+  /** One collection's row ops: every one of them reads or writes only that collection. */
+  scoped(collectionId: number): CatalogRows;
+}
+
+/**
+ * The row ops of one collection (`collectionId`): every query filters on it, every insert sets
+ * it. Image ids are unique over all collections, yet reads by id filter too, so one collection's
+ * catalog never answers for another's picture.
+ */
 export interface CatalogRows {
-  /** The `collection` facts with these keys (all of them without keys). */
-  facts(keys?: readonly string[]): Promise<Fact[]>;
-  insertFacts(facts: readonly Fact[]): Promise<void>;
-  insertFactIfMissing(fact: Fact): Promise<void>;
-  /** Adds `by` to an integer fact (missing: inserts `by`). */
-  incrementFact(key: string, by: number): Promise<void>;
-  deleteFacts(keys: readonly string[]): Promise<void>;
+  readonly collectionId: number;
+  /** This collection's row (undefined once the collection was deleted). */
+  collection(): Promise<CollectionRow | undefined>;
+  /** Records (or with null forgets) the model that built the collection. */
+  setModel(model: { modelId: string; dimension: number } | null): Promise<void>;
+  /** Adds one to the revision counter and sets the epoch to `epoch` unless it has one. */
+  bumpRevision(epoch: string): Promise<void>;
+  /**
+   * Holds this collection's change sequence until the transaction ends (a row lock where the
+   * dialect has them), so change numbers commit in order; taken first by every content write.
+   * Undefined when the collection no longer exists (deleted while a catalog on it was open).
+   */
+  lockSeq(): Promise<SeqAllocator | undefined>;
 
   /** Inserts these rows; returns every inserted row's id with its content hash (any order). */
   insertImages(rows: readonly ImageRow[]): Promise<{ id: number; contentHash: string }[]>;
@@ -65,8 +100,10 @@ export interface CatalogRows {
   upsertPaths(links: readonly PathRecord[]): Promise<void>;
   /** Forgets these paths; returns the image id of each row deleted. */
   deletePaths(paths: readonly string[]): Promise<number[]>;
-  /** Deletes every path and then every image. */
+  /** Deletes every path and then every image of the collection. */
   deleteAllContent(): Promise<void>;
+  /** Forgets the collection's removal log (only when the collection itself goes). */
+  deleteRemovalLog(): Promise<void>;
 
   logRemovals(rows: readonly { seq: number; imageId: number }[]): Promise<void>;
   /** Image ids removed with seq > afterSeq, in seq order. */
@@ -100,16 +137,13 @@ export interface SeqAllocator {
 export interface SqlDialect<Rows> {
   /** A read, or several that need no isolation from writers. */
   read<T>(work: (rows: Rows) => Promise<T>): Promise<T>;
-  /** One transaction that does not touch images or paths (write-ahead state, jobs). */
+  /** One transaction (a content write takes its collection's lockSeq() first). */
   transaction<T>(work: (rows: Rows) => Promise<T>): Promise<T>;
 }
 
-export interface CatalogDialect extends SqlDialect<CatalogRows & JobRows> {
+export interface CatalogDialect extends SqlDialect<CollectionsRows & JobRows> {
   readonly kind: string;
-  /**
-   * One transaction that may change images, paths or collection facts: such transactions are
-   * serialised (they take the change sequence first), so change numbers commit in order.
-   */
-  write<T>(work: (rows: CatalogRows, seq: SeqAllocator) => Promise<T>): Promise<T>;
+  /** Whether the database answers now (for /api/health); in-process dialects need not. */
+  ping?(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -1,64 +1,99 @@
 import { randomUUID } from 'node:crypto';
+import { UserError } from '../../errors';
 import {
-  REVISION_KEYS,
-  revisionFromFacts,
+  CollectionNotFoundError,
+  revisionToken,
   type Catalog,
+  type CatalogStore,
+  type CollectionSummary,
   type ImageRecord,
   type ImageWithPaths,
   type NewImage,
   type PathRecord
 } from '../catalog';
-import {
-  assertSameModel,
-  modelFacts,
-  modelFromFacts,
-  type CollectionModel
-} from '../collection-model';
+import { assertSameModel, modelFromRow, type CollectionModel } from '../collection-model';
+import { DEFAULT_COLLECTION, isCollectionName } from '../collection-names';
 import type { JobStore } from '../job-store';
-import type { CatalogDialect, CatalogRows, ImageRow, SeqAllocator } from './port';
+import type {
+  CatalogDialect,
+  CatalogRows,
+  CollectionRow,
+  CollectionsRows,
+  ImageRow,
+  SeqAllocator
+} from './port';
 import { SqlJobStore } from './sql-job-store';
 import { byBytes, chunks, fromBlob, IN_CHUNK, INSERT_CHUNK, toBlob } from './values';
 
-/** The `collection` fact holding the last change number handed out. */
-const SEQ_KEY = 'seq';
-const MODEL_KEYS = ['model_id', 'dimension'];
-
 /**
- * The catalog over SQL, written once for every dialect (SQLite, MySQL): the write algorithms
- * (add with changed-file clean-up, link, remove, orphan deletion and its removal log, clear,
- * content revision, model claim), chunking and result order. A dialect supplies only the port
- * (port.ts): how to run a transaction and hold the change sequence, and one query per row op.
- * Every method that writes is one transaction.
+ * One collection's catalog over SQL, written once for every dialect (SQLite, MySQL): the write
+ * algorithms (add with changed-file clean-up, link, remove, orphan deletion and its removal log,
+ * clear, content revision, model claim), chunking and result order. A dialect supplies only the
+ * port (port.ts): how to run a transaction, and one query per row op, scoped to the collection.
+ * Every method that writes is one transaction; a content write first takes the collection's
+ * change sequence (lockSeq), which also finds out whether the collection still exists.
  */
 export class SqlCatalog implements Catalog {
   readonly kind: string;
 
-  protected constructor(protected readonly dialect: CatalogDialect) {
+  protected constructor(
+    protected readonly dialect: CatalogDialect,
+    /** The collection's id (unique over the database's life) and name. */
+    readonly collectionId: number,
+    readonly collectionName: string,
+    /** What close() does: nothing for a catalog lent by a CatalogStore. */
+    private readonly onClose: () => Promise<void>
+  ) {
     this.kind = dialect.kind;
   }
 
-  /** The job history, in this catalog's database (its own tables; not collection content). */
+  /** A catalog on one collection of the store's database (store.catalog(name) hands it out). */
+  static scoped(
+    dialect: CatalogDialect,
+    collection: { id: number; name: string },
+    onClose: () => Promise<void> = () => Promise.resolve()
+  ): SqlCatalog {
+    return new SqlCatalog(dialect, collection.id, collection.name, onClose);
+  }
+
+  /** The job history, in this catalog's database (its own table; not collection content). */
   jobStore(): JobStore {
     return new SqlJobStore(this.dialect);
   }
 
+  private read<T>(work: (rows: CatalogRows) => Promise<T>): Promise<T> {
+    return this.dialect.read((all) => work(all.scoped(this.collectionId)));
+  }
+
+  /** A transaction that changes no content (write-ahead state): no change number needed. */
+  private transaction<T>(work: (rows: CatalogRows) => Promise<T>): Promise<T> {
+    return this.dialect.transaction((all) => work(all.scoped(this.collectionId)));
+  }
+
+  /** A transaction that may change images, paths or the collection's facts. */
+  private write<T>(work: (rows: CatalogRows, seq: SeqAllocator) => Promise<T>): Promise<T> {
+    return this.dialect.transaction(async (all) => {
+      const rows = all.scoped(this.collectionId);
+      return work(rows, await lockSeq(rows, this.collectionName));
+    });
+  }
+
   async contentRevision(): Promise<string> {
-    return revisionFromFacts(
-      await this.dialect.read((rows) => rows.facts([REVISION_KEYS.counter, REVISION_KEYS.epoch]))
-    );
+    const row = await this.read((rows) => rows.collection());
+    return row ? revisionToken(row.revisionEpoch, row.revision) : '0';
   }
 
   async latestSeq(): Promise<number> {
-    const [fact] = await this.dialect.read((rows) => rows.facts([SEQ_KEY]));
-    return fact ? Number(fact.value) : 0;
+    return (await this.read((rows) => rows.collection()))?.seq ?? 0;
   }
 
   async collectionModel() {
-    return modelFromFacts(await this.dialect.read((rows) => rows.facts(MODEL_KEYS)));
+    const row = await this.read((rows) => rows.collection());
+    return row ? modelFromRow(row) : undefined;
   }
 
   async claimCollection(model: CollectionModel): Promise<void> {
-    await this.dialect.write((rows) => claimIn(rows, model));
+    await this.write((rows) => claimIn(rows, model));
   }
 
   async getPath(path: string): Promise<PathRecord | undefined> {
@@ -66,7 +101,7 @@ export class SqlCatalog implements Catalog {
   }
 
   getPaths(paths: readonly string[]): Promise<Map<string, PathRecord>> {
-    return this.dialect.read(async (rows) => {
+    return this.read(async (rows) => {
       const found = new Map<string, PathRecord>();
       for (const chunk of chunks(paths, IN_CHUNK))
         for (const record of await rows.pathsByPath(chunk)) found.set(record.path, record);
@@ -79,7 +114,7 @@ export class SqlCatalog implements Catalog {
   }
 
   findImagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
-    return this.dialect.read(async (rows) => {
+    return this.read(async (rows) => {
       const found = new Map<string, ImageRecord>();
       for (const chunk of chunks(hashes, IN_CHUNK))
         for (const image of await rows.imagesByHash(chunk)) found.set(image.contentHash, image);
@@ -89,7 +124,7 @@ export class SqlCatalog implements Catalog {
 
   getImages(ids: readonly number[]): Promise<Map<number, ImageWithPaths>> {
     if (ids.length === 0) return Promise.resolve(new Map());
-    return this.dialect.read(async (rows) => {
+    return this.read(async (rows) => {
       const images: ImageRecord[] = [];
       for (const chunk of chunks(ids, IN_CHUNK)) images.push(...(await rows.imagesById(chunk)));
       return withPaths(rows, images);
@@ -101,7 +136,7 @@ export class SqlCatalog implements Catalog {
     model?: CollectionModel
   ): Promise<{ ids: number[]; removedIds: number[] }> {
     if (newImages.length === 0) return Promise.resolve({ ids: [], removedIds: [] });
-    return this.dialect.write(async (rows, seq) => {
+    return this.write(async (rows, seq) => {
       // The claim shares the images' transaction: a crash cannot leave a model with no images.
       if (model) await claimIn(rows, model);
       const previous = await imagesOfPaths(
@@ -136,7 +171,7 @@ export class SqlCatalog implements Catalog {
 
   linkPaths(links: readonly PathRecord[]): Promise<number[]> {
     if (links.length === 0) return Promise.resolve([]);
-    return this.dialect.write(async (rows, seq) => {
+    return this.write(async (rows, seq) => {
       const previous = await imagesOfPaths(
         rows,
         links.map((l) => l.path)
@@ -150,32 +185,32 @@ export class SqlCatalog implements Catalog {
 
   markIndexed(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
-    return this.dialect.transaction(async (rows) => {
+    return this.transaction(async (rows) => {
       for (const chunk of chunks(ids, IN_CHUNK)) await rows.markIndexed(chunk);
     });
   }
 
   async pendingImages(limit: number) {
-    const found = await this.dialect.read((rows) => rows.pendingVectors(limit));
+    const found = await this.read((rows) => rows.pendingVectors(limit));
     return found.map((r) => ({ id: r.id, vector: fromBlob(r.vector) }));
   }
 
   async vectorsChangedSince(afterSeq: number, limit: number) {
-    const found = await this.dialect.read((rows) => rows.vectorsAfterSeq(afterSeq, limit));
+    const found = await this.read((rows) => rows.vectorsAfterSeq(afterSeq, limit));
     return found.map((r) => ({ id: r.id, seq: r.seq, vector: fromBlob(r.vector) }));
   }
 
   removedSince(afterSeq: number): Promise<number[]> {
-    return this.dialect.read((rows) => rows.removedAfter(afterSeq));
+    return this.read((rows) => rows.removedAfter(afterSeq));
   }
 
   pathsUnder(root: string): Promise<PathRecord[]> {
-    return this.dialect.read((rows) => rows.pathsUnder(root));
+    return this.read((rows) => rows.pathsUnder(root));
   }
 
   removePaths(toRemove: readonly string[]): Promise<number[]> {
     if (toRemove.length === 0) return Promise.resolve([]);
-    return this.dialect.write(async (rows, seq) => {
+    return this.write(async (rows, seq) => {
       const left: number[] = [];
       for (const chunk of chunks(toRemove, IN_CHUNK)) left.push(...(await rows.deletePaths(chunk)));
       if (left.length === 0) return [];
@@ -185,16 +220,16 @@ export class SqlCatalog implements Catalog {
   }
 
   countImages(): Promise<number> {
-    return this.dialect.read((rows) => rows.countImages());
+    return this.read((rows) => rows.countImages());
   }
 
   idsAfter(afterId: number, limit: number): Promise<number[]> {
-    return this.dialect.read((rows) => rows.idsAfter(afterId, limit));
+    return this.read((rows) => rows.idsAfter(afterId, limit));
   }
 
   async vectorsOf(ids: readonly number[]) {
     if (ids.length === 0) return [];
-    const found = await this.dialect.read(async (rows) => {
+    const found = await this.read(async (rows) => {
       const all = [];
       for (const chunk of chunks(ids, IN_CHUNK)) all.push(...(await rows.vectorsById(chunk)));
       return all;
@@ -203,7 +238,7 @@ export class SqlCatalog implements Catalog {
   }
 
   imagesAfter(afterId: number, limit: number) {
-    return this.dialect.read(async (rows) => {
+    return this.read(async (rows) => {
       const page = await rows.imagesAfter(afterId, limit);
       const images = await withPaths(
         rows,
@@ -218,18 +253,87 @@ export class SqlCatalog implements Catalog {
    * (and logs every removal), so it holds its locks for a while.
    */
   clear(): Promise<void> {
-    return this.dialect.write(async (rows, seq) => {
-      const all: number[] = [];
-      for (let page = await rows.idsAfter(0, IN_CHUNK); page.length > 0;) {
-        all.push(...page);
-        page = await rows.idsAfter(page[page.length - 1]!, IN_CHUNK);
-      }
-      await rows.deleteAllContent();
-      await bumpRevision(rows);
-      // Log every removal, so an index snapshot from before the clear catches up correctly.
-      await logRemovals(rows, seq, all);
-      await rows.deleteFacts(MODEL_KEYS);
+    return this.write(clearIn);
+  }
+
+  /** Closes the database when this catalog owns it (SqliteCatalog/MysqlCatalog.open). */
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
+
+/**
+ * The whole database over SQL, for every dialect: the named collections (each a `collections`
+ * row, its content scoped by collection id) and the job store.
+ */
+export class SqlCatalogStore implements CatalogStore {
+  readonly kind: string;
+
+  protected constructor(protected readonly dialect: CatalogDialect) {
+    this.kind = dialect.kind;
+  }
+
+  async listCollections(): Promise<CollectionSummary[]> {
+    const [all, counts] = await this.dialect.read(
+      async (rows) => [await rows.collections(), await rows.imageCounts()] as const
+    );
+    return all.map((row) => summary(row, counts.get(row.id) ?? 0));
+  }
+
+  getCollection(name: string): Promise<CollectionSummary | undefined> {
+    if (!isCollectionName(name)) return Promise.resolve(undefined);
+    return this.dialect.read((rows) => summaryOf(rows, name));
+  }
+
+  async createCollection(name: string): Promise<CollectionSummary> {
+    if (!isCollectionName(name)) {
+      throw new UserError(
+        `"${name}" is not a collection name: use 1 to 64 letters, digits, "_" or "-", not starting with "-".`
+      );
+    }
+    const created = await this.dialect.transaction(async (rows) => {
+      await rows.insertCollectionIfMissing(name, Date.now());
+      return summaryOf(rows, name);
     });
+    // Only a delete racing this very call can get here.
+    if (!created) throw new CollectionNotFoundError(name);
+    return created;
+  }
+
+  deleteCollection(name: string): Promise<boolean> {
+    if (!isCollectionName(name)) return Promise.resolve(false);
+    return this.dialect.transaction(async (all) => {
+      const [row] = await all.collections(name);
+      if (!row) return false;
+      const rows = all.scoped(row.id);
+      // The sequence lock first, as in every content write: writers of this collection wait.
+      const seq = await lockSeq(rows, name);
+      if (name === DEFAULT_COLLECTION) {
+        // Emptied, not removed: its change numbers go on, so an index snapshot catches up.
+        await clearIn(rows, seq);
+      } else {
+        await rows.deleteAllContent();
+        await rows.deleteRemovalLog();
+        await all.deleteCollection(row.id);
+      }
+      return true;
+    });
+  }
+
+  async catalog(name: string): Promise<Catalog> {
+    const [row] = isCollectionName(name)
+      ? await this.dialect.read((rows) => rows.collections(name))
+      : [];
+    if (!row) throw new CollectionNotFoundError(name);
+    return SqlCatalog.scoped(this.dialect, row);
+  }
+
+  jobStore(): JobStore {
+    return new SqlJobStore(this.dialect);
+  }
+
+  async ping(): Promise<boolean> {
+    return this.dialect.ping ? this.dialect.ping() : true;
   }
 
   close(): Promise<void> {
@@ -237,17 +341,72 @@ export class SqlCatalog implements Catalog {
   }
 }
 
-/** Moves contentRevision() on; every transaction that changes images or paths calls it. */
-/** Records the model on first use; throws CollectionMismatchError when another built it. */
-async function claimIn(rows: CatalogRows, model: CollectionModel): Promise<void> {
-  const existing = modelFromFacts(await rows.facts(MODEL_KEYS));
-  if (existing) assertSameModel(existing, model);
-  else await rows.insertFacts(modelFacts(model));
+/**
+ * The default collection's row. It exists from the migration on; this recreates it if it was
+ * removed by hand, so every open (store or default catalog) can rely on it.
+ */
+export function defaultCollection(dialect: CatalogDialect): Promise<CollectionRow> {
+  return dialect.transaction(async (rows) => {
+    await rows.insertCollectionIfMissing(DEFAULT_COLLECTION, Date.now());
+    const [row] = await rows.collections(DEFAULT_COLLECTION);
+    return row!;
+  });
 }
 
+function summary(row: CollectionRow, images: number): CollectionSummary {
+  const model = modelFromRow(row);
+  return {
+    id: row.id,
+    name: row.name,
+    ...(model ? { model } : {}),
+    images,
+    createdAt: row.createdAt
+  };
+}
+
+async function summaryOf(
+  rows: CollectionsRows,
+  name: string
+): Promise<CollectionSummary | undefined> {
+  const [row] = await rows.collections(name);
+  return row ? summary(row, await rows.scoped(row.id).countImages()) : undefined;
+}
+
+/** The collection's change sequence, held to the end of the transaction; it must still exist. */
+async function lockSeq(rows: CatalogRows, name: string): Promise<SeqAllocator> {
+  const seq = await rows.lockSeq();
+  if (!seq) throw new CollectionNotFoundError(name);
+  return seq;
+}
+
+/** Deletes every image and path, logging each removal, and forgets the model. */
+async function clearIn(rows: CatalogRows, seq: SeqAllocator): Promise<void> {
+  const all: number[] = [];
+  for (let page = await rows.idsAfter(0, IN_CHUNK); page.length > 0;) {
+    all.push(...page);
+    page = await rows.idsAfter(page[page.length - 1]!, IN_CHUNK);
+  }
+  await rows.deleteAllContent();
+  await bumpRevision(rows);
+  // Log every removal, so an index snapshot from before the clear catches up correctly.
+  await logRemovals(rows, seq, all);
+  await rows.setModel(null);
+}
+
+/**
+ * Records the model on first use; throws CollectionMismatchError when another built it. Runs
+ * under the sequence lock (write), so two first claims cannot both see no model.
+ */
+async function claimIn(rows: CatalogRows, model: CollectionModel): Promise<void> {
+  const row = await rows.collection();
+  const existing = row ? modelFromRow(row) : undefined;
+  if (existing) assertSameModel(existing, model);
+  else await rows.setModel(model);
+}
+
+/** Moves contentRevision() on; every transaction that changes images or paths calls it. */
 async function bumpRevision(rows: CatalogRows): Promise<void> {
-  await rows.insertFactIfMissing({ key: REVISION_KEYS.epoch, value: randomUUID() });
-  await rows.incrementFact(REVISION_KEYS.counter, 1);
+  await rows.bumpRevision(randomUUID());
 }
 
 /** The image each of these paths points at now (paths not known are left out). */

@@ -1,17 +1,41 @@
-import { blob, index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import {
+  blob,
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex
+} from 'drizzle-orm/sqlite-core';
 
-/** Key/value facts about the collection: model id, dimension, and the change sequence. */
-export const collection = sqliteTable('collection', {
-  key: text('key').primaryKey(),
-  value: text('value').notNull()
+/**
+ * The named collections. TEXT in SQLite's BINARY collation: names are compared exactly. Each row
+ * holds its collection's facts: the model that built it, its change sequence (`seq`, the last
+ * change number handed out: every collection numbers its own changes), and the content revision
+ * (`revision` counter and the random `revision_epoch` picked on the first write).
+ */
+export const collections = sqliteTable('collections', {
+  // AUTOINCREMENT: a deleted collection's id is never reused, so a recreated name is a new one
+  // (its vector index file is named after the id).
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  modelId: text('model_id'),
+  dimension: integer('dimension'),
+  seq: integer('seq').notNull().default(0),
+  revision: integer('revision').notNull().default(0),
+  revisionEpoch: text('revision_epoch'),
+  createdAt: integer('created_at').notNull()
 });
 
 export const images = sqliteTable(
   'images',
   {
-    // AUTOINCREMENT: an id is never reused, so a removal replayed later cannot hit a new image.
+    // AUTOINCREMENT, over every collection: an id is never reused, so a removal replayed later
+    // cannot hit a new image, and `/api/images/:id` names one picture whatever the collection.
     id: integer('id').primaryKey({ autoIncrement: true }),
-    contentHash: text('content_hash').notNull().unique(),
+    collectionId: integer('collection_id').notNull(),
+    contentHash: text('content_hash').notNull(),
     width: integer('width').notNull(),
     height: integer('height').notNull(),
     bytes: integer('bytes').notNull(),
@@ -22,27 +46,38 @@ export const images = sqliteTable(
     state: text('state', { enum: ['pending', 'indexed'] }).notNull(),
     seq: integer('seq').notNull()
   },
-  (t) => [index('images_seq').on(t.seq), index('images_state').on(t.state)]
+  (t) => [
+    uniqueIndex('images_collection_hash').on(t.collectionId, t.contentHash),
+    index('images_collection_seq').on(t.collectionId, t.seq),
+    index('images_collection_state').on(t.collectionId, t.state),
+    index('images_collection_id').on(t.collectionId, t.id)
+  ]
 );
 
 export const paths = sqliteTable(
   'paths',
   {
-    path: text('path').primaryKey(),
+    collectionId: integer('collection_id').notNull(),
+    path: text('path').notNull(),
     imageId: integer('image_id')
       .notNull()
       .references(() => images.id, { onDelete: 'cascade' }),
     size: integer('size').notNull(),
     mtimeMs: real('mtime_ms').notNull()
   },
-  (t) => [index('paths_image').on(t.imageId)]
+  (t) => [primaryKey({ columns: [t.collectionId, t.path] }), index('paths_image').on(t.imageId)]
 );
 
 /** Removal log, so an index snapshot older than a removal can replay it. */
-export const removed = sqliteTable('removed', {
-  seq: integer('seq').primaryKey(),
-  imageId: integer('image_id').notNull()
-});
+export const removed = sqliteTable(
+  'removed',
+  {
+    collectionId: integer('collection_id').notNull(),
+    seq: integer('seq').notNull(),
+    imageId: integer('image_id').notNull()
+  },
+  (t) => [primaryKey({ columns: [t.collectionId, t.seq] })]
+);
 
 export const jobs = sqliteTable(
   'jobs',
