@@ -34,7 +34,9 @@ export function describeCollectionsContract(
       expect(again).toEqual(first);
       expect(first).toMatchObject({ name: 'products', images: 0 });
       expect(first.id).not.toBe((await store.getCollection(DEFAULT_COLLECTION))!.id);
-      await store.createCollection('b-2');
+      // At once, too: one collection, one id.
+      const racing = await Promise.all([1, 2, 3, 4].map(() => store.createCollection('b-2')));
+      expect(new Set(racing.map((c) => c.id)).size).toBe(1);
       await store.createCollection('Z_1');
       expect((await store.listCollections()).map((c) => c.name)).toEqual([
         'Z_1',

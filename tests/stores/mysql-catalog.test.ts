@@ -215,6 +215,31 @@ describe.skipIf(!reachable)(
       }
     });
 
+    it('lets two servers create the same collection at once: one collection', async () => {
+      const url = mysqlTestUrl();
+      try {
+        const stores = await Promise.all([1, 2].map(() => MysqlCatalogStore.open(url)));
+        try {
+          for (const name of ['x1', 'x2', 'x3']) {
+            const created = await Promise.all(
+              [...stores, ...stores].map((s) => s.createCollection(name))
+            );
+            expect(new Set(created.map((c) => c.id)).size).toBe(1);
+          }
+          expect((await stores[1]!.listCollections()).map((c) => c.name)).toEqual([
+            DEFAULT_COLLECTION,
+            'x1',
+            'x2',
+            'x3'
+          ]);
+        } finally {
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      } finally {
+        await dropDatabase(url);
+      }
+    });
+
     it('lets several servers open a new database at once (migrations under a lock)', async () => {
       const url = mysqlTestUrl();
       try {

@@ -2,9 +2,10 @@ import type { ImageRecord, PathRecord } from '../catalog';
 
 /**
  * The per-dialect port under the SQL catalog and job store: how to run work (a read, a
- * transaction) and the row reads and writes, one query each (a collection's scoped
- * to it) that a dialect spells differently (keys, upserts, ids of inserted rows, locking reads). Everything else (the algorithms, chunking, ordering, value encodings) is written once
- * in sql-catalog.ts and sql-job-store.ts. Implementations: sqlite/sqlite-rows.ts and
+ * transaction) and the row reads and writes, one query each, that a dialect spells differently
+ * (keys, upserts, ids of inserted rows, locking reads); a collection's row ops come scoped to it
+ * (CollectionsRows.scoped). Everything else (the algorithms, chunking, ordering, value encodings)
+ * is written once in sql-catalog.ts and sql-job-store.ts. Implementations: sqlite/sqlite-rows.ts and
  * mysql/mysql-rows.ts; both are run through the same contract suites.
  *
  * Row ops take lists of at most IN_CHUNK (keys) or INSERT_CHUNK (rows) elements, never empty:

@@ -291,13 +291,8 @@ export class SqlCatalogStore implements CatalogStore {
         `"${name}" is not a collection name: use 1 to 64 letters, digits, "_" or "-", not starting with "-".`
       );
     }
-    const created = await this.dialect.transaction(async (rows) => {
-      await rows.insertCollectionIfMissing(name, Date.now());
-      return summaryOf(rows, name);
-    });
-    // Only a delete racing this very call can get here.
-    if (!created) throw new CollectionNotFoundError(name);
-    return created;
+    const row = await ensureCollection(this.dialect, name);
+    return summary(row, await this.dialect.read((rows) => rows.scoped(row.id).countImages()));
   }
 
   deleteCollection(name: string): Promise<boolean> {
@@ -346,11 +341,25 @@ export class SqlCatalogStore implements CatalogStore {
  * removed by hand, so every open (store or default catalog) can rely on it.
  */
 export function defaultCollection(dialect: CatalogDialect): Promise<CollectionRow> {
-  return dialect.transaction(async (rows) => {
-    await rows.insertCollectionIfMissing(DEFAULT_COLLECTION, Date.now());
-    const [row] = await rows.collections(DEFAULT_COLLECTION);
-    return row!;
+  return ensureCollection(dialect, DEFAULT_COLLECTION);
+}
+
+/**
+ * The collection's row, inserted first if missing. Looked up before inserting: an INSERT that
+ * finds the name taken still uses up an AUTO_INCREMENT value in InnoDB. The insert ignores a
+ * duplicate (two servers creating the same name at once) and comes first in its transaction, so
+ * the read after it (a MySQL snapshot starts at the first read) sees the other server's row.
+ */
+async function ensureCollection(dialect: CatalogDialect, name: string): Promise<CollectionRow> {
+  const [existing] = await dialect.read((rows) => rows.collections(name));
+  if (existing) return existing;
+  const [row] = await dialect.transaction(async (rows) => {
+    await rows.insertCollectionIfMissing(name, Date.now());
+    return rows.collections(name);
   });
+  // Only a delete racing this very call can get here.
+  if (!row) throw new CollectionNotFoundError(name);
+  return row;
 }
 
 function summary(row: CollectionRow, images: number): CollectionSummary {
