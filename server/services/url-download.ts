@@ -21,17 +21,18 @@ export class UrlNotAllowedError extends UserError {
   override readonly code = 'url_not_allowed';
 }
 
-/** The URL's server failed: unreachable, an error status, a broken redirect. HTTP 502. */
+/**
+ * The URL gave no picture: unreachable, an error status, a broken redirect. A 400, not a 502:
+ * the server is no proxy, and what failed is the URL the client chose.
+ */
 export class DownloadFailedError extends UserError {
   override name = 'DownloadFailedError';
-  override readonly status = 502;
   override readonly code = 'download_failed';
 }
 
-/** The download took longer than allowed. HTTP 504. */
+/** The download took longer than allowed (a 400, like any URL that gives no picture). */
 export class DownloadTimeoutError extends UserError {
   override name = 'DownloadTimeoutError';
-  override readonly status = 504;
   override readonly code = 'download_timeout';
 }
 

@@ -262,7 +262,7 @@ describe('UrlDownloader', () => {
         code: 'url_not_allowed'
       });
     }
-    expect(await refusal(`${base}/loop`)).toMatchObject({ code: 'download_failed', status: 502 });
+    expect(await refusal(`${base}/loop`)).toMatchObject({ code: 'download_failed', status: 400 });
   });
 
   it('refuses bodies over the size limit, declared or streamed', async () => {
@@ -277,7 +277,7 @@ describe('UrlDownloader', () => {
     const started = Date.now();
     expect(await refusal(`${base}/slow`, { timeoutMs: 300 })).toMatchObject({
       code: 'download_timeout',
-      status: 504
+      status: 400
     });
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -290,7 +290,7 @@ describe('UrlDownloader', () => {
     await new Promise((resolve) => closed.close(resolve));
     expect(await refusal(`http://127.0.0.1:${closedPort}/cat.jpg`)).toMatchObject({
       code: 'download_failed',
-      status: 502
+      status: 400
     });
   });
 
@@ -362,7 +362,8 @@ describe('POST /img/upload with a url', () => {
       expect(error.message).toMatch(/not a public address/);
     }
     const missing = await upload(`?url=${encodeURIComponent(`${base}/missing`)}`);
-    expect(missing.status).toBe(502);
+    expect(missing.status).toBe(400);
+    expect((await errorOf(missing)).error.code).toBe('download_failed');
   });
 
   it('needs an image or a url, as the original said', async () => {
