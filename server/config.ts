@@ -87,6 +87,9 @@ const configSchema = z.object({
   milvusTls: z.enum(['true', 'false']).transform((v) => v === 'true'),
   milvusDatabase: z.string().optional(),
   milvusCollection: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _'),
+  milvusPrefix: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _, not starting with a digit'),
   milvusIndexType: z.enum(['HNSW', 'IVF_FLAT', 'IVF_SQ8', 'FLAT']),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
@@ -127,6 +130,7 @@ export const SETTINGS = {
   milvusTls: { env: 'MILVUS_TLS', fallback: 'false' },
   milvusDatabase: { env: 'MILVUS_DATABASE', fallback: undefined },
   milvusCollection: { env: 'MILVUS_COLLECTION', fallback: 'lookalike' },
+  milvusPrefix: { env: 'LOOKALIKE_MILVUS_PREFIX', fallback: 'lookalike_' },
   milvusIndexType: { env: 'MILVUS_INDEX_TYPE', fallback: 'HNSW' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;

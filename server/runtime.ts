@@ -7,16 +7,18 @@ import type { ImageDecoder } from './embedding/image-decoder';
 import { createOnnxNodeBackend } from './embedding/onnx-node-backend';
 import { SharpImageDecoder } from './embedding/sharp-decoder';
 import { resolveModel, type ActiveModel } from './models/resolve-model';
-import { assertCollectionModel, Collection } from './services/collection';
+import type { Collection } from './services/collection';
+import { Collections } from './services/collections';
 import { ImageRoots } from './services/image-roots';
-import { IndexJobs } from './services/index-jobs';
+import type { IndexJobs } from './services/index-jobs';
 import { StoreUnavailableError } from './errors';
 import { isStoreUnavailable, retryWhileUnavailable } from './stores/availability';
-import type { Catalog } from './stores/catalog';
+import type { Catalog, CatalogStore } from './stores/catalog';
+import { DEFAULT_COLLECTION } from './stores/collection-names';
 import type { JobStore } from './stores/job-store';
-import { MilvusVectorIndex } from './stores/milvus/milvus-index';
-import { MysqlCatalog } from './stores/mysql/mysql-catalog';
-import { SqliteCatalog } from './stores/sqlite/sqlite-catalog';
+import { milvusCollectionName, MilvusVectorIndex } from './stores/milvus/milvus-index';
+import { MysqlCatalog, MysqlCatalogStore } from './stores/mysql/mysql-catalog';
+import { SqliteCatalog, SqliteCatalogStore } from './stores/sqlite/sqlite-catalog';
 import { lockDataDir } from './data-dir-lock';
 import type { VectorIndex } from './stores/vector-index';
 import { UsearchVectorIndex } from './stores/usearch-index';
@@ -37,6 +39,8 @@ export interface Runtime extends EmbeddingRuntime {
   roots: ImageRoots;
   collection: Collection;
   jobs: IndexJobs;
+  /** Every named collection; `collection`, `jobs`, `model` and `embedder` are the default one's. */
+  collections: Collections;
   /** The job history (in the catalog's database; closed with it). */
   jobStore: JobStore;
   /** Facts for /api/health. */
@@ -67,8 +71,8 @@ async function openWithRetry<T>(what: string, open: () => Promise<T>, log?: Logg
 }
 
 /**
- * MySQL when MYSQL_URL is set, else SQLite in the data directory. The catalog's `jobStore()` is
- * the job store on the same database.
+ * The default collection's catalog alone: MySQL when MYSQL_URL is set, else SQLite in the data
+ * directory. The catalog's `jobStore()` is the job store on the same database.
  */
 export async function openCatalog(
   config: Config,
@@ -79,46 +83,83 @@ export async function openCatalog(
   return openWithRetry('MySQL', () => MysqlCatalog.open(url), log);
 }
 
+/** Every collection's catalog: MySQL when MYSQL_URL is set, else SQLite in the data directory. */
+export async function openCatalogStore(config: Config, log?: Logger): Promise<CatalogStore> {
+  if (!config.mysqlUrl) return SqliteCatalogStore.open(join(config.dataDir, 'catalog.db'));
+  const url = config.mysqlUrl;
+  return openWithRetry('MySQL', () => MysqlCatalogStore.open(url), log);
+}
+
+/** Which collection a vector index serves: the default one keeps the names of before. */
+export interface VectorIndexOwner {
+  id: number;
+  name: string;
+}
+
+const defaultOwner = { id: 0, name: DEFAULT_COLLECTION } satisfies VectorIndexOwner;
+
+function milvusOptions(config: Config, owner: VectorIndexOwner) {
+  return {
+    address: config.milvusAddress!,
+    token: config.milvusToken,
+    username: config.milvusUser,
+    password: config.milvusPassword,
+    ssl: config.milvusTls,
+    database: config.milvusDatabase,
+    collection:
+      owner.name === DEFAULT_COLLECTION
+        ? config.milvusCollection
+        : milvusCollectionName(config.milvusPrefix, owner.name)
+  };
+}
+
 /**
- * Milvus when MILVUS_ADDRESS is set, else the in-process HNSW index, whose snapshot is named after
- * the catalog it mirrors (ids differ between catalogs, so one snapshot never serves another).
+ * The embedded index file of a collection, named after the catalog it mirrors (ids differ between
+ * catalogs, so one file never serves another) and, beyond the default collection, after the
+ * collection's id: ids are never reused, so a collection deleted and created again starts afresh.
+ */
+export function usearchPath(config: Config, owner: VectorIndexOwner): string {
+  const catalog = config.mysqlUrl
+    ? `vectors-mysql-${createHash('sha256').update(redactPassword(config.mysqlUrl)).digest('hex').slice(0, 12)}`
+    : 'vectors';
+  const name = owner.name === DEFAULT_COLLECTION ? catalog : `${catalog}-c${owner.id}`;
+  return join(config.dataDir, `${name}.usearch`);
+}
+
+/**
+ * Milvus when MILVUS_ADDRESS is set (one Milvus collection per Lookalike collection), else the
+ * in-process HNSW index (one file per collection, see usearchPath).
  */
 export async function openVectorIndex(
   config: Config,
   dimension: number,
   catalog: Catalog,
-  log?: Logger
+  log?: Logger,
+  owner: VectorIndexOwner = defaultOwner
 ): Promise<VectorIndex> {
   if (config.milvusAddress) {
-    const address = config.milvusAddress;
+    const options = milvusOptions(config, owner);
     return openWithRetry(
       'Milvus',
-      () =>
-        MilvusVectorIndex.open({
-          address,
-          token: config.milvusToken,
-          username: config.milvusUser,
-          password: config.milvusPassword,
-          ssl: config.milvusTls,
-          database: config.milvusDatabase,
-          collection: config.milvusCollection,
-          dimension,
-          indexType: config.milvusIndexType
-        }),
+      () => MilvusVectorIndex.open({ ...options, dimension, indexType: config.milvusIndexType }),
       log
     );
   }
-  const name = config.mysqlUrl
-    ? `vectors-mysql-${createHash('sha256').update(redactPassword(config.mysqlUrl)).digest('hex').slice(0, 12)}`
-    : 'vectors';
   return UsearchVectorIndex.open({
-    path: join(config.dataDir, `${name}.usearch`),
+    path: usearchPath(config, owner),
     dimension,
     source: catalog,
     onRebuild: (info) => {
-      if (info.count > 0) log?.warn(info, 'vector index rebuilt from the catalog');
+      if (info.count > 0)
+        log?.warn({ ...info, collection: owner.name }, 'vector index rebuilt from the catalog');
     }
   });
+}
+
+/** Deletes a deleted collection's vectors: its Milvus collection, or its index file. */
+export async function dropVectorIndex(config: Config, owner: VectorIndexOwner): Promise<void> {
+  if (config.milvusAddress) await MilvusVectorIndex.drop(milvusOptions(config, owner));
+  else await UsearchVectorIndex.removeFiles(usearchPath(config, owner));
 }
 
 function redactPassword(url: string): string {
@@ -148,54 +189,51 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
   try {
     const unlock = await lockDataDir(config.dataDir);
     opened.push(unlock);
-    const catalog = await openCatalog(config, log);
-    opened.push(() => catalog.close());
+    const store = await openCatalogStore(config, log);
+    opened.push(() => store.close());
     // With no model chosen, an existing collection keeps the model that built it.
-    const built = await catalog.collectionModel();
+    const built = (await store.getCollection(DEFAULT_COLLECTION))?.model;
     const chosen = config.model || config.modelFile ? config : { ...config, model: built?.modelId };
     const embedding = await createEmbeddingRuntime(chosen);
     opened.push(() => embedding.close());
-    const { manifest } = embedding.model;
-    // Refuse a collection of another model before its vectors reach an index of the wrong size.
-    await assertCollectionModel(catalog, manifest);
-    const index = await openVectorIndex(config, manifest.dimension, catalog, log);
-    opened.push(() => index.close());
-
-    const collection = new Collection(catalog, index, manifest);
-    const audit = await collection.audit();
-    if (audit.pending + audit.missingVectors + audit.orphanVectors > 0) {
-      log?.warn(audit, 'repaired entries a crash left between the stores');
-    }
     const roots = await ImageRoots.create(config.imageRoots);
     if (roots.missing.length > 0) {
       log?.warn({ missing: roots.missing }, 'image roots that do not exist are ignored');
     }
-    const jobStore = catalog.jobStore();
-    const jobs = new IndexJobs({
-      collection,
-      store: jobStore,
-      decoder: embedding.decoder,
-      embedder: embedding.embedder,
+    let vectorsKind = config.milvusAddress ? 'milvus' : 'usearch-hnsw';
+    const collections = new Collections({
+      store,
       roots,
       batchSize: config.batchSize,
-      log
+      log,
+      // Another collection's model: any the server can resolve, from the cache or generated.
+      loadModel: (modelId) =>
+        createEmbeddingRuntime({ ...config, model: modelId, modelFile: undefined }),
+      openVectors: async (summary, dimension, catalog) => {
+        const index = await openVectorIndex(config, dimension, catalog, log, summary);
+        vectorsKind = index.kind;
+        return index;
+      },
+      dropVectors: (summary) => dropVectorIndex(config, summary)
     });
-    const interrupted = await jobs.init();
-    if (interrupted > 0) log?.warn({ interrupted }, 'index jobs interrupted by the last shutdown');
+    // From here the collections close the model (and every other one they load).
+    opened.pop();
+    opened.push(() => collections.close());
+    const main = await collections.adoptDefault(embedding);
 
     return {
       ...embedding,
       roots,
-      collection,
-      jobs,
-      jobStore,
-      stores: { catalog: catalog.kind, vectors: index.kind },
+      collection: main.collection,
+      jobs: main.jobs,
+      collections,
+      jobStore: store.jobStore(),
+      stores: { catalog: store.kind, vectors: vectorsKind },
       async close() {
-        // Jobs first: a running job's last record goes to the job store, whose database the
-        // collection's catalog closes next.
-        await jobs.close();
-        await collection.close();
-        await embedding.close();
+        // Jobs first (the collections stop them): a running job's last record goes to the job
+        // store, in the database closed next.
+        await collections.close();
+        await store.close();
         await unlock();
       }
     };

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open as openFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Index, MetricKind, ScalarKind } from 'usearch';
@@ -77,6 +77,12 @@ export class UsearchVectorIndex implements VectorIndex {
       await self.#save(target);
     }
     return self;
+  }
+
+  /** Deletes a saved index and its sidecar (a deleted collection's); missing files are fine. */
+  static async removeFiles(path: string): Promise<void> {
+    await rm(path, { force: true });
+    await rm(`${path}.json`, { force: true });
   }
 
   async upsert(entries: readonly VectorEntry[]): Promise<void> {

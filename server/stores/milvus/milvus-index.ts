@@ -36,6 +36,15 @@ export interface MilvusIndexOptions {
   requestTimeoutMs?: number;
 }
 
+/**
+ * The Milvus collection of a named Lookalike collection: `prefix` + the name with `_` → `_5f` and
+ * `-` → `_2d`. Milvus names allow only letters, digits and `_`; escaping `_` itself keeps the
+ * mapping one-to-one (`a_2d` and `a-` stay apart), so two names never share vectors.
+ */
+export function milvusCollectionName(prefix: string, name: string): string {
+  return prefix + name.replace(/_/g, '_5f').replace(/-/g, '_2d');
+}
+
 /** Primary key and vector field names (the catalog id is the primary key, not auto-generated). */
 const ID = 'id';
 const VECTOR = 'vector';
@@ -139,6 +148,30 @@ export class MilvusVectorIndex implements VectorIndex {
       await closeQuietly(client);
       if (isConnectionError(error)) throw unreachable(opts.address, error);
       throw notReady(opts.address, error) ?? error;
+    }
+  }
+
+  /**
+   * Drops a collection (a deleted Lookalike collection's vectors) whether or not it exists or is
+   * open anywhere; its data is gone for good.
+   */
+  static async drop(options: Omit<MilvusIndexOptions, 'dimension'>): Promise<void> {
+    const opts: Opened = {
+      ...options,
+      dimension: 0,
+      metric: options.metric ?? 'COSINE',
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 120_000
+    };
+    const client = await connect(opts);
+    try {
+      const target = targetOf(opts);
+      const timeout = opts.requestTimeoutMs;
+      const has = await client.hasCollection({ ...target, timeout });
+      check('hasCollection', has.status);
+      if (has.value) check('drop', await client.dropCollection({ ...target, timeout }));
+    } finally {
+      await closeQuietly(client);
     }
   }
 
