@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { Runtime } from '../runtime';
 import { EncodeLimiter } from '../services/encode-limiter';
 import { Thumbnails } from '../services/thumbnails';
-import { Uploads, uploadsDir } from '../services/uploads';
+import { defaultScope } from './collection-scope';
 import type { AppEnv } from './context';
 import { handleError, notFoundBody } from './errors';
 import { allowedHosts } from './middleware/allowed-hosts';
@@ -14,6 +14,7 @@ import { bodyLimits } from './middleware/body-limit';
 import { refuseCrossSite } from './middleware/cross-site';
 import { requestLogging } from './middleware/request-log';
 import { mountStaticSite } from './middleware/static-site';
+import { collectionRoutes } from './routes/collections';
 import { docsRoutes } from './routes/docs';
 import { encodeRoutes } from './routes/encode';
 import { healthRoutes } from './routes/health';
@@ -37,7 +38,10 @@ const API_DESCRIPTION = `Reverse image search: index folders of pictures, find t
 
 The **bootcamp-compatible** endpoints (\`/img/*\`, \`/progress\`, \`/data\`) answer exactly like the
 original Milvus bootcamp server, so its client and scripts work unchanged. Their \`Table\` and
-\`table_name\` parameters are accepted and ignored: one collection per data directory.
+\`table_name\` parameters name the collection, as the original's tables.
+
+Named collections (\`/api/collections\`) each have their own model, vectors and jobs; every
+collection-scoped endpoint takes an optional \`collection\` query (default \`default\`).
 
 Every error is \`{ "error": { "code", "message" } }\`. When LOOKALIKE_ADMIN_TOKEN is set, the
 endpoints that change the collection need \`Authorization: Bearer <token>\`.
@@ -63,12 +67,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
     dir: join(config.dataDir, 'thumbs'),
     maxPixels: config.maxPixels
   });
-  const uploads = new Uploads({
-    dir: uploadsDir(config.dataDir),
-    collection: runtime.collection,
-    decoder: runtime.decoder,
-    embedder: runtime.embedder
-  });
+  // The default collection's, shared with POST /img/upload of the bootcamp routes.
+  const { uploads } = defaultScope(runtime);
 
   const app = new OpenAPIHono<AppEnv>();
   app.use('*', ...requestLogging(log));
@@ -95,6 +95,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
     description: 'LOOKALIKE_ADMIN_TOKEN, when set'
   });
   app.route('/api', healthRoutes(runtime));
+  app.route('/api', collectionRoutes(runtime));
   app.route('/api', snapshotRoutes(runtime)); // before indexJobRoutes: /index/{jobId}
   app.route('/api', indexJobRoutes(runtime));
   app.route('/api', searchRoutes(runtime, limiter));
@@ -108,6 +109,13 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
     info: { title: 'Lookalike', version: '0.1.0', description: API_DESCRIPTION },
     tags: [
       { name: 'status' },
+      {
+        name: 'collections',
+        description:
+          'Named collections, each with its own model, vectors and jobs. Every endpoint that reads ' +
+          'or changes pictures takes an optional `collection` query (default `default`); an unknown ' +
+          'one is 404 `collection_not_found`.'
+      },
       { name: 'indexing' },
       { name: 'search' },
       { name: 'images' },

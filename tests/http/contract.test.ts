@@ -18,6 +18,9 @@ import { ApiRequestError, api, dataOf } from '../../src/lib/api/client';
 import {
   cancelIndexJob,
   clearCollection,
+  createCollection,
+  deleteCollection,
+  listCollections,
   fetchImageCount,
   fetchIndexJob,
   fetchIndexJobErrors,
@@ -126,6 +129,32 @@ describe('the page’s client against the server', () => {
     await expect(startIndexJob(server.base, true)).rejects.toMatchObject({
       status: 404,
       message: expect.stringMatching(/^No such folder or file/)
+    });
+  });
+
+  it('creates, lists, indexes into and deletes a named collection', async () => {
+    await createCollection('second', 'synthetic-resnet50');
+    const jobId = await startIndexJob(join(server.imagesRoot, 'pictures'), true, 'second');
+    let job = await fetchIndexJob(jobId, 'second');
+    for (let i = 0; i < 800 && !['done', 'failed'].includes(job.state); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      job = await fetchIndexJob(jobId, 'second');
+    }
+    expect(job).toMatchObject({ state: 'done', indexed: 3 });
+    expect(await listCollections()).toEqual([
+      { name: 'default', model: { id: 'tiny', dimension: 128 }, images: 3, default: true },
+      {
+        name: 'second',
+        model: { id: 'synthetic-resnet50', dimension: 2048 },
+        images: 3,
+        default: false
+      }
+    ]);
+    expect(await fetchImageCount('second')).toBe(3);
+    await deleteCollection('second');
+    await expect(fetchImageCount('second')).rejects.toMatchObject({
+      status: 404,
+      code: 'collection_not_found'
     });
   });
 

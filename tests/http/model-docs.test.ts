@@ -108,6 +108,8 @@ describe('GET /api/model/file', () => {
 describe('OpenAPI and docs', () => {
   const everyPath = {
     '/api/health': ['get'],
+    '/api/collections': ['get', 'post'],
+    '/api/collections/{name}': ['delete'],
     '/api/index': ['get', 'post'],
     '/api/index/snapshot': ['get'],
     '/api/index/snapshot/version': ['get'],
@@ -146,13 +148,30 @@ describe('OpenAPI and docs', () => {
       Object.entries(doc.paths).map(([path, ops]) => [path, Object.keys(ops).sort()])
     );
     expect(listed).toEqual(everyPath);
-    expect(doc.info.description).toMatch(/table_name.*ignored/s);
+    expect(doc.info.description).toMatch(/table_name.*name the collection/s);
     expect(doc.components.securitySchemes).toHaveProperty('bearerAuth');
     // The event stream's bodies are documented too.
     for (const name of ['IndexJob', 'IndexJobProgress', 'IndexJobErrorsEvent', 'IndexJobErrors'])
       expect(doc.components.schemas, name).toHaveProperty(name);
     expect(doc.paths['/api/index']!.post!.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/search']!.post!.security).toBeUndefined();
+    expect(doc.paths['/api/collections']!.post!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/collections/{name}']!.delete!.security).toEqual([{ bearerAuth: [] }]);
+    // Every collection-scoped endpoint documents the optional `collection` query.
+    const scoped = Object.entries(doc.paths).filter(
+      ([path]) => path.startsWith('/api/') && !/\/(health|collections|openapi|docs)/.test(path)
+    );
+    expect(scoped.length).toBeGreaterThan(10);
+    for (const [path, ops] of scoped) {
+      for (const [method, op] of Object.entries(ops)) {
+        const params = (op as { parameters?: { name: string; in: string; required?: boolean }[] })
+          .parameters;
+        expect(
+          params?.some((p) => p.name === 'collection' && p.in === 'query' && !p.required),
+          `${method} ${path}`
+        ).toBe(true);
+      }
+    }
   });
 
   it('serves Swagger UI whose assets are all local', async () => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Runtime } from '../../runtime';
 import type { EncodeLimiter } from '../../services/encode-limiter';
+import { collectionScope, CollectionQuerySchema } from '../collection-scope';
 import { createRouter } from '../context';
 import { errors, ImageFileSchema } from '../schemas';
 import { checkUploadSize } from '../upload-limits';
@@ -18,7 +19,8 @@ const EncodeResponseSchema = z
  * POST /api/encode: a picture's vector computed on the server, exactly as indexing computes it.
  * The web app's /check page compares it with the vector the browser computes for the same file.
  */
-export function encodeRoutes({ embedder, model, config }: Runtime, limiter: EncodeLimiter) {
+export function encodeRoutes(runtime: Runtime, limiter: EncodeLimiter) {
+  const { config } = runtime;
   const encode = createRoute({
     method: 'post',
     path: '/encode',
@@ -26,8 +28,10 @@ export function encodeRoutes({ embedder, model, config }: Runtime, limiter: Enco
     summary: "A picture's vector, encoded on the server",
     description:
       'Decoded and embedded like indexing does it, so it can be compared with the vector the ' +
-      'browser encodes for the same file (cosine ≥ 0.999 is the contract).',
+      'browser encodes for the same file (cosine ≥ 0.999 is the contract). With the ' +
+      "collection's model.",
     request: {
+      query: CollectionQuerySchema,
       body: {
         required: true,
         content: { 'multipart/form-data': { schema: z.object({ image: ImageFileSchema }) } }
@@ -38,7 +42,7 @@ export function encodeRoutes({ embedder, model, config }: Runtime, limiter: Enco
         description: 'The vector',
         content: { 'application/json': { schema: EncodeResponseSchema } }
       },
-      ...errors(400, 413, 503)
+      ...errors(400, 404, 413, 503)
     }
   });
 
@@ -46,6 +50,7 @@ export function encodeRoutes({ embedder, model, config }: Runtime, limiter: Enco
     const started = performance.now();
     const { image } = c.req.valid('form');
     const bytes = await checkUploadSize(image, config.maxUploadBytes);
+    const { embedder, model } = await collectionScope(runtime, c.req.valid('query').collection);
     const vector = await limiter.run(() => embedder.embedOne(bytes));
     return c.json(
       {

@@ -9,6 +9,8 @@ import {
   MAX_FOLLOWERS_PER_JOB,
   type JobEvent
 } from '../../services/index-jobs';
+import { DEFAULT_COLLECTION } from '../../stores/collection-names';
+import { collectionScope, CollectionQuerySchema } from '../collection-scope';
 import { createRouter } from '../context';
 import { adminAuth } from '../middleware/auth';
 import {
@@ -60,8 +62,19 @@ const JobIdParam = z.object({
 
 const admin = [{ bearerAuth: [] }];
 
-export function indexJobRoutes({ jobs, config }: Runtime) {
-  const auth = adminAuth(config.adminToken);
+export function indexJobRoutes(runtime: Runtime) {
+  const auth = adminAuth(runtime.config.adminToken);
+  /** The collection's jobs, and its job `jobId` (404 for another collection's job). */
+  const jobsOf = async (query: { collection?: string }) =>
+    (await collectionScope(runtime, query.collection)).jobs;
+  const jobOf = async (query: { collection?: string }, jobId: string) => {
+    const jobs = await jobsOf(query);
+    const job = await jobs.get(jobId);
+    // Job ids are unique over collections, and the job store holds them all.
+    if (!job || job.collection !== (query.collection ?? DEFAULT_COLLECTION))
+      throw new NotFoundError(`No index job ${jobId}`);
+    return { jobs, job };
+  };
 
   const start = createRoute({
     method: 'post',
@@ -70,10 +83,12 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     summary: 'Index a folder (or one file) inside the allowed image folders',
     description:
       'Queues a job and answers at once. Paths are resolved (symlinks included) and must lie ' +
-      'inside LOOKALIKE_IMAGE_ROOTS. Incremental: unchanged files are skipped, copies are linked.',
+      'inside LOOKALIKE_IMAGE_ROOTS. Incremental: unchanged files are skipped, copies are linked. ' +
+      "A `collection` that does not exist yet is created, with the server's model.",
     security: admin,
     middleware: [auth] as const,
     request: {
+      query: CollectionQuerySchema,
       body: {
         required: true,
         content: {
@@ -101,14 +116,16 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     tags: ['indexing'],
     summary: 'Recent index jobs, newest first',
     request: {
-      query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) })
+      query: CollectionQuerySchema.extend({
+        limit: z.coerce.number().int().min(1).max(100).default(20)
+      })
     },
     responses: {
       200: {
         description: 'Jobs',
         content: { 'application/json': { schema: z.object({ jobs: z.array(JobSchema) }) } }
       },
-      ...errors(400)
+      ...errors(400, 404)
     }
   });
 
@@ -117,7 +134,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     path: '/index/{jobId}',
     tags: ['indexing'],
     summary: 'One index job',
-    request: { params: JobIdParam },
+    request: { params: JobIdParam, query: CollectionQuerySchema },
     responses: {
       200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
       ...errors(400, 404)
@@ -141,7 +158,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
       `follow a running job, ${MAX_FOLLOWERS_PER_CLIENT} from one client: beyond that, 429.`,
     request: {
       params: JobIdParam,
-      query: z.object({
+      query: CollectionQuerySchema.extend({
         errorsFrom: z.coerce.number().int().min(0).optional().openapi({
           description: 'Send errors from this index on (overrides Last-Event-ID)'
         })
@@ -170,7 +187,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     description: 'Up to 1000 errors are kept per job; later problems are only counted.',
     request: {
       params: JobIdParam,
-      query: z.object({
+      query: CollectionQuerySchema.extend({
         offset: z.coerce.number().int().min(0).default(0),
         limit: z.coerce.number().int().min(1).max(1000).default(100)
       })
@@ -192,7 +209,7 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
     description: 'A running job stops after its current batch is stored.',
     security: admin,
     middleware: [auth] as const,
-    request: { params: JobIdParam },
+    request: { params: JobIdParam, query: CollectionQuerySchema },
     responses: {
       200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
       ...errors(400, 401, 404)
@@ -206,33 +223,38 @@ export function indexJobRoutes({ jobs, config }: Runtime) {
   return router
     .openapi(start, async (c) => {
       const { path, recursive } = c.req.valid('json');
+      const { collection } = c.req.valid('query');
+      const { jobs, name } = await collectionScope(runtime, collection, { create: true });
       const job = await jobs.start({ path, recursive });
-      c.get('log').info({ jobId: job.jobId, path: job.path }, 'index job queued');
+      c.get('log').info({ jobId: job.jobId, path: job.path, collection: name }, 'index job queued');
       return c.json({ jobId: job.jobId }, 202);
     })
     .openapi(list, async (c) => {
-      const { limit } = c.req.valid('query');
+      const { limit, ...query } = c.req.valid('query');
+      const jobs = await jobsOf(query);
       return c.json({ jobs: (await jobs.list(limit)).map(jobJson) }, 200);
     })
     .openapi(get, async (c) => {
       const { jobId } = c.req.valid('param');
-      const job = await jobs.get(jobId);
-      if (!job) throw new NotFoundError(`No index job ${jobId}`);
+      const { job } = await jobOf(c.req.valid('query'), jobId);
       return c.json(jobJson(job), 200);
     })
     .openapi(cancel, async (c) => {
       const { jobId } = c.req.valid('param');
+      const { jobs } = await jobOf(c.req.valid('query'), jobId);
       return c.json(jobJson(await jobs.cancel(jobId)), 200);
     })
     .openapi(jobErrors, async (c) => {
       const { jobId } = c.req.valid('param');
-      const { offset, limit } = c.req.valid('query');
+      const { offset, limit, ...query } = c.req.valid('query');
+      const { jobs } = await jobOf(query, jobId);
       const page = await jobs.errors(jobId, offset, limit);
       return c.json({ total: page.total, offset, errors: errorsJson(page.errors) }, 200);
     })
     .openapi(events, async (c) => {
       const { jobId } = c.req.valid('param');
-      const { errorsFrom } = c.req.valid('query');
+      const { errorsFrom, ...query } = c.req.valid('query');
+      const { jobs } = await jobOf(query, jobId);
       const lastEventId = Number(c.req.valid('header')['last-event-id']);
       const stop = new AbortController();
       const followed = await jobs.follow(jobId, {

@@ -4,6 +4,8 @@ import { stat } from 'node:fs/promises';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ActiveModel } from '../../models/resolve-model';
 import type { Runtime } from '../../runtime';
+import { DEFAULT_COLLECTION } from '../../stores/collection-names';
+import { collectionScope, CollectionQuerySchema } from '../collection-scope';
 import { createRouter } from '../context';
 import { sendFile } from '../file-response';
 import { BinarySchema, errors } from '../schemas';
@@ -66,14 +68,17 @@ const ModelSchema = z
       'download its ONNX file; the browser encodes queries with exactly this contract.'
   });
 
-export function modelRoutes({ model }: Runtime) {
+export function modelRoutes(runtime: Runtime) {
   const manifest = createRoute({
     method: 'get',
     path: '/model',
     tags: ['model'],
-    summary: 'The active model manifest',
+    summary: "The collection's model manifest",
+    description: "Each collection has its own model; the default collection has the server's.",
+    request: { query: CollectionQuerySchema },
     responses: {
-      200: { description: 'Manifest', content: { 'application/json': { schema: ModelSchema } } }
+      200: { description: 'Manifest', content: { 'application/json': { schema: ModelSchema } } },
+      ...errors(400, 404)
     }
   });
 
@@ -81,11 +86,13 @@ export function modelRoutes({ model }: Runtime) {
     method: 'get',
     path: '/model/file',
     tags: ['model'],
-    summary: "The active model's ONNX file for browsers",
+    summary: "The collection's model's ONNX file for browsers",
     description:
       'Immutable for a given `v` (use `fileUrl` from GET /api/model). A smaller copy with the ' +
       "same vectors (float16 weights) when the model's import wrote one, else the model itself.",
-    request: { query: z.object({ v: z.string().max(200).optional() }) },
+    request: {
+      query: CollectionQuerySchema.extend({ v: z.string().max(200).optional() })
+    },
     responses: {
       200: {
         description: 'ONNX file',
@@ -98,13 +105,16 @@ export function modelRoutes({ model }: Runtime) {
 
   return createRouter()
     .openapi(manifest, async (c) => {
+      const { collection } = c.req.valid('query');
+      const { model, name } = await collectionScope(runtime, collection);
       const download = await browserModelFile(model);
+      const scoped = name === DEFAULT_COLLECTION ? '' : `&collection=${encodeURIComponent(name)}`;
       return c.json(
         {
           ...model.manifest,
           synthetic: model.manifest.synthetic,
           ...(model.warning ? { warning: model.warning } : {}),
-          fileUrl: `/api/model/file?v=${encodeURIComponent(download.version)}`,
+          fileUrl: `/api/model/file?v=${encodeURIComponent(download.version)}${scoped}`,
           fileBytes: download.bytes,
           ...(download.sha256 ? { fileSha256: download.sha256 } : {})
         },
@@ -112,6 +122,7 @@ export function modelRoutes({ model }: Runtime) {
       );
     })
     .openapi(file, async (c) => {
+      const { model } = await collectionScope(runtime, c.req.valid('query').collection);
       const { path, version } = await browserModelFile(model);
       return sendFile(c, {
         path,

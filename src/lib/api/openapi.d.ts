@@ -51,7 +51,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/index/snapshot/version': {
+  '/api/collections': {
     parameters: {
       query?: never;
       header?: never;
@@ -72,7 +72,269 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
+            'application/json': components['schemas']['CollectionList'];
+          };
+        };
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        431: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            model?: string;
+          };
+        };
+      };
+      responses: {
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Collection'];
+          };
+        };
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Collection'];
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        431: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/collections/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              deleted: true;
+            };
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        431: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/index/snapshot/version': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: {
+      parameters: {
+        query?: {
+          collection?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
             'application/json': components['schemas']['SnapshotVersion'];
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
           };
         };
         421: {
@@ -116,7 +378,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -136,6 +400,22 @@ export interface paths {
             [name: string]: unknown;
           };
           content?: never;
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
         };
         421: {
           headers: {
@@ -179,6 +459,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          collection?: string;
           limit?: number;
         };
         header?: never;
@@ -198,6 +479,14 @@ export interface paths {
           };
         };
         400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -232,7 +521,9 @@ export interface paths {
     put?: never;
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -344,7 +635,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path: {
           jobId: string;
@@ -405,7 +698,9 @@ export interface paths {
     post?: never;
     delete: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path: {
           jobId: string;
@@ -493,6 +788,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          collection?: string;
           offset?: number | null;
           limit?: number;
         };
@@ -570,6 +866,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          collection?: string;
           errorsFrom?: number | null;
         };
         header?: {
@@ -657,7 +954,9 @@ export interface paths {
     put?: never;
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -689,6 +988,14 @@ export interface paths {
           };
         };
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -745,7 +1052,9 @@ export interface paths {
     put?: never;
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -778,6 +1087,14 @@ export interface paths {
           };
         };
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -834,7 +1151,9 @@ export interface paths {
     put?: never;
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -865,6 +1184,14 @@ export interface paths {
           };
         };
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -919,7 +1246,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -980,7 +1309,9 @@ export interface paths {
     post?: never;
     delete: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -1007,6 +1338,14 @@ export interface paths {
           };
         };
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -1052,7 +1391,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path: {
           id: number;
@@ -1148,7 +1489,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path: {
           id: number;
@@ -1236,7 +1579,9 @@ export interface paths {
     };
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          collection?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -1249,6 +1594,22 @@ export interface paths {
           };
           content: {
             'application/json': components['schemas']['Model'];
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
           };
         };
         421: {
@@ -1293,6 +1654,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          collection?: string;
           v?: string;
         };
         header?: never;
@@ -1392,6 +1754,8 @@ export interface paths {
           'application/json': {
             File: string;
             Table?: string | null;
+            /** @default false */
+            Recursive?: boolean;
           };
         };
       };
@@ -1567,16 +1931,18 @@ export interface paths {
       parameters: {
         query?: {
           table_name?: string;
+          url?: string;
         };
         header?: never;
         path?: never;
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           'multipart/form-data': {
             /** Format: binary */
-            image: string;
+            image?: string;
+            url?: string;
           };
         };
       };
@@ -1586,7 +1952,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': number;
+            'application/json': string;
           };
         };
         400: {
@@ -1712,6 +2078,14 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         413: {
           headers: {
             [name: string]: unknown;
@@ -1775,7 +2149,15 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': number;
+            'application/json': number | null;
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
           };
         };
         403: {
@@ -1844,6 +2226,14 @@ export interface paths {
             'application/json': string;
           };
         };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         401: {
           headers: {
             [name: string]: unknown;
@@ -1900,6 +2290,7 @@ export interface paths {
     get: {
       parameters: {
         query: {
+          table_name?: string;
           image_path: string;
         };
         header?: never;
@@ -2056,6 +2447,18 @@ export interface components {
         code: string;
         message: string;
       };
+    };
+    CollectionList: {
+      collections: components['schemas']['Collection'][];
+    };
+    Collection: {
+      name: string;
+      model: {
+        id: string;
+        dimension: number;
+      } | null;
+      images: number;
+      default: boolean;
     };
     SnapshotVersion: {
       version: string;
