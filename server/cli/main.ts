@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
+import { collectionsCommand } from './commands/collections';
 import { countCommand } from './commands/count';
 import { doctorCommand } from './commands/doctor';
 import { dropCommand } from './commands/drop';
@@ -22,6 +23,7 @@ program.addCommand(indexCommand());
 program.addCommand(searchCommand());
 program.addCommand(duplicatesCommand());
 program.addCommand(countCommand());
+program.addCommand(collectionsCommand());
 program.addCommand(dropCommand());
 program.addCommand(doctorCommand());
 program.addCommand(migrateCommand());

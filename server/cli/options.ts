@@ -1,7 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config';
+import { CollectionMismatchError, UserError } from '../errors';
 import { createLogger } from '../log';
 import { createRuntime, type Runtime } from '../runtime';
+import type { OpenCollection } from '../services/collections';
+import { DEFAULT_COLLECTION, isCollectionName } from '../stores/collection-names';
 
 /** The flags every model-using command shares; each falls back to its environment variable. */
 export function withModelOptions(command: Command): Command {
@@ -14,6 +17,23 @@ export function withModelOptions(command: Command): Command {
     .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR, default ./data)')
     .option('--threads <n>', 'inference threads (env LOOKALIKE_THREADS, default: all cores)')
     .option('--batch-size <n>', 'images per model call (env LOOKALIKE_BATCH_SIZE, default 8)');
+}
+
+/** `--collection <name>`, for the commands that work on one collection. */
+export function withCollectionOption(command: Command, what = 'the collection to use'): Command {
+  return command.option(
+    '--collection <name>',
+    `${what} (default "${DEFAULT_COLLECTION}"; \`lookalike collections\` lists them)`,
+    collectionName
+  );
+}
+
+function collectionName(value: string): string {
+  if (!isCollectionName(value))
+    throw new InvalidArgumentError(
+      'A collection name is 1 to 64 letters, digits, "_" or "-", not starting with "-".'
+    );
+  return value;
 }
 
 export function configFrom(options: Record<string, unknown>): Config {
@@ -45,6 +65,52 @@ export async function openRuntime(
   const runtime = await createRuntime(config, log);
   if (warn && runtime.model.warning) shout(runtime.model.warning);
   return runtime;
+}
+
+/**
+ * The runtime and the collection `--collection` names. For the default collection that is
+ * openRuntime as before. For another one, `--model` (or LOOKALIKE_MODEL) is that collection's
+ * model, not the default's: a new collection (with `create`) gets it, an existing one must have
+ * it. Without `create`, a name that does not exist is an error.
+ */
+export async function openCollection(
+  options: Record<string, unknown>,
+  { warn = true, create = false }: { warn?: boolean; create?: boolean } = {}
+): Promise<{ runtime: Runtime; open: OpenCollection }> {
+  const name = typeof options.collection === 'string' ? options.collection : DEFAULT_COLLECTION;
+  if (name === DEFAULT_COLLECTION) {
+    const runtime = await openRuntime(options, { warn });
+    return { runtime, open: runtime.collections.defaultCollection };
+  }
+  const config = configFrom(options);
+  if (config.modelFile)
+    throw new UserError('--model-file applies to the default collection only; use --model <id>');
+  const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  // The default collection keeps its own model; the one asked for is this collection's.
+  const runtime = await createRuntime({ ...config, model: undefined }, log);
+  try {
+    const requested = config.model;
+    let open: OpenCollection | undefined;
+    if (create) open = (await runtime.collections.create(name, { model: requested })).open;
+    else {
+      open = await runtime.collections.get(name);
+      if (!open)
+        throw new UserError(
+          `There is no collection "${name}" (lookalike collections lists them; indexing into a ` +
+            'name creates it).'
+        );
+      const has = open.model.manifest.id;
+      if (requested && requested !== has)
+        throw new CollectionMismatchError(
+          `Collection "${name}" is built by model "${has}", not "${requested}": leave --model out.`
+        );
+    }
+    if (warn && open.model.warning) shout(open.model.warning);
+    return { runtime, open };
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
 }
 
 /** A commander argument parser for an integer in [min, max]. */

@@ -5,7 +5,13 @@ import {
   SAME_PICTURE_HAMMING,
   type DuplicateGroup
 } from '../../services/duplicates';
-import { integerIn, numberIn, openRuntime, withModelOptions } from '../options';
+import {
+  integerIn,
+  numberIn,
+  openCollection,
+  withCollectionOption,
+  withModelOptions
+} from '../options';
 import { human } from '../terminal-text';
 
 interface DuplicatesOptions {
@@ -19,7 +25,7 @@ interface DuplicatesOptions {
 
 /** `lookalike duplicates`: identical files, copies of one picture, and look-alikes. */
 export function duplicatesCommand(): Command {
-  return withModelOptions(new Command('duplicates'))
+  return withCollectionOption(withModelOptions(new Command('duplicates')))
     .summary('list identical files, copies of one picture and look-alikes')
     .description(
       'list groups of duplicates: identical files (same-bytes), re-encoded or resized copies ' +
@@ -40,18 +46,18 @@ export function duplicatesCommand(): Command {
     .option('--neighbours <n>', 'nearest neighbours checked per picture', integerIn(1, 1000), 10)
     .option('--json', 'print the groups as a JSON array')
     .action(async (options: DuplicatesOptions) => {
-      const runtime = await openRuntime(options);
-      const fallback = defaultThreshold(runtime.model.manifest);
+      const { runtime, open } = await openCollection(options);
+      const fallback = defaultThreshold(open.model.manifest);
       const threshold = options.threshold ?? fallback.threshold;
       if (options.threshold === undefined && !fallback.measured) {
         process.stderr.write(
-          `Model ${runtime.model.manifest.id} has no measured score bands: threshold ` +
+          `Model ${open.model.manifest.id} has no measured score bands: threshold ` +
             `${threshold} is a fixed fallback, not a measurement (pass --threshold).\n`
         );
       }
       let groups: DuplicateGroup[];
       try {
-        groups = await findDuplicates(runtime.collection, {
+        groups = await findDuplicates(open.collection, {
           threshold,
           hammingMax: options.hammingMax,
           neighbours: options.neighbours

@@ -2,9 +2,10 @@ import { stat } from 'node:fs/promises';
 import cliProgress, { type Options as BarOptions, type Params } from 'cli-progress';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
-import type { Runtime } from '../../runtime';
+import type { OpenCollection } from '../../services/collections';
 import type { JobRecord } from '../../stores/catalog';
-import { openRuntime, withModelOptions } from '../options';
+import { openCollection, withCollectionOption, withModelOptions } from '../options';
+import { DEFAULT_COLLECTION } from '../../stores/collection-names';
 import { human } from '../terminal-text';
 
 /** Problems listed in the summary; the rest are counted. */
@@ -45,7 +46,10 @@ const FORMAT_COUNTING = `[{bar}] {value}/{total}+ files ${COUNTERS} | {duration_
  * progress bar on stderr, Ctrl-C to cancel cleanly, and a summary (or JSON) at the end.
  */
 export function indexCommand(): Command {
-  return withModelOptions(new Command('index'))
+  return withCollectionOption(
+    withModelOptions(new Command('index')),
+    'the collection to index into, created (with --model) when new'
+  )
     .summary('index the images in folders (incrementally)')
     .description(
       'index the images in folders (incrementally: unchanged files are skipped, copies are linked, ' +
@@ -61,7 +65,8 @@ export function indexCommand(): Command {
         if (!info.isDirectory() && !info.isFile())
           throw new UserError(`Not a folder or a file: ${folder}`);
       }
-      const runtime = await openRuntime(options);
+      const { runtime, open } = await openCollection(options, { create: true });
+      const { jobs } = open;
       let anyFailed = false;
       let stoppedBy: NodeJS.Signals | undefined;
       let current: string | undefined;
@@ -74,7 +79,7 @@ export function indexCommand(): Command {
         }
         stoppedBy = signal;
         bar?.cancelling();
-        if (current) void runtime.jobs.cancel(current).catch(() => undefined);
+        if (current) void jobs.cancel(current).catch(() => undefined);
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
@@ -82,14 +87,11 @@ export function indexCommand(): Command {
         for (const folder of folders) {
           if (stoppedBy) break;
           const roots = await runtime.roots.with(folder);
-          const job = await runtime.jobs.start(
-            { path: folder, recursive: options.recursive },
-            roots
-          );
+          const job = await jobs.start({ path: folder, recursive: options.recursive }, roots);
           current = job.jobId;
           // A signal that arrived while the job was being recorded.
-          if (stoppedBy) await runtime.jobs.cancel(job.jobId);
-          const finished = await follow(runtime, job, (controls) => (bar = controls));
+          if (stoppedBy) await jobs.cancel(job.jobId);
+          const finished = await follow(open, job, (controls) => (bar = controls));
           current = undefined;
           bar = undefined;
           if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
@@ -97,8 +99,10 @@ export function indexCommand(): Command {
           else process.stderr.write(summary(finished));
         }
         if (!options.json) {
-          const total = await runtime.collection.count();
-          process.stderr.write(`The collection holds ${total} picture(s).\n`);
+          const total = await open.collection.count();
+          const which =
+            open.name === DEFAULT_COLLECTION ? 'The collection' : human`Collection ${open.name}`;
+          process.stderr.write(`${which} holds ${total} picture(s).\n`);
         }
       } finally {
         await runtime.close();
@@ -115,7 +119,7 @@ export function indexCommand(): Command {
  * own (a quick counting walk that runs alongside it); until it is known the bar counts up.
  */
 async function follow(
-  runtime: Runtime,
+  { jobs }: Pick<OpenCollection, 'jobs'>,
   job: JobRecord,
   setBar: (controls: BarControls) => void
 ): Promise<JobRecord> {
@@ -159,9 +163,9 @@ async function follow(
   try {
     // The job's progress events, as the web app gets them (at most ten a second); its errors
     // are listed from the finished job.
-    const events = await runtime.jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
+    const events = await jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
     for await (const event of events) if (event.type === 'progress') show(event.job);
-    const finished = await runtime.jobs.get(job.jobId);
+    const finished = await jobs.get(job.jobId);
     if (!finished) throw new UserError(`The index job ${job.jobId} is gone`);
     return finished;
   } finally {

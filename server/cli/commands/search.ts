@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { ImageRejectedError } from '../../embedding/image-decoder';
 import { UserError } from '../../errors';
-import { integerIn, openRuntime, withModelOptions } from '../options';
+import { integerIn, openCollection, withCollectionOption, withModelOptions } from '../options';
 import { BAND_WORDS, scoreBand, weakMatchIndex } from '#core/scores';
 import { human } from '../terminal-text';
 
@@ -14,7 +14,7 @@ interface SearchOptions {
 
 /** `lookalike search <image>`: the most similar pictures in the collection, best first. */
 export function searchCommand(): Command {
-  return withModelOptions(new Command('search'))
+  return withCollectionOption(withModelOptions(new Command('search')), 'the collection to search')
     .summary('find the pictures in the collection most similar to an image')
     .description(
       'find the pictures in the collection most similar to an image; with a model whose scores ' +
@@ -29,18 +29,18 @@ export function searchCommand(): Command {
       if (!info) throw new UserError(`No such file: ${image}`);
       if (!info.isFile()) throw new UserError(`Not a file: ${image}`);
 
-      const runtime = await openRuntime(options);
+      const { runtime, open } = await openCollection(options);
       try {
         const started = performance.now();
         let vector: Float32Array;
         try {
-          vector = await runtime.embedder.embedOne(image);
+          vector = await open.embedder.embedOne(image);
         } catch (error) {
           if (error instanceof ImageRejectedError)
             throw new UserError(`Cannot search with ${image}: ${error.message}`);
           throw error;
         }
-        const results = await runtime.collection.search(vector, options.topK);
+        const results = await open.collection.search(vector, options.topK);
         const tookMs = Math.round((performance.now() - started) * 100) / 100;
         if (options.json) {
           process.stdout.write(`${JSON.stringify({ results, tookMs })}\n`);
@@ -53,7 +53,7 @@ export function searchCommand(): Command {
           return;
         }
         // Words only for a model with measured bands: a synthetic model's scores mean nothing.
-        const { manifest } = runtime.model;
+        const { manifest } = open.model;
         const banded = manifest.scores !== undefined;
         const weakFrom = weakMatchIndex(results, manifest);
         const match = banded ? `${'match'.padEnd(12)}  ` : '';

@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { lockDataDir } from '../../data-dir-lock';
+import { openCatalogStore } from '../../runtime';
+import { DEFAULT_COLLECTION } from '../../stores/collection-names';
+import { configFrom } from '../options';
+import { human } from '../terminal-text';
+
+/**
+ * `lookalike collections`: the named collections of the data directory (or MySQL database), with
+ * their models and sizes. Reads the catalog only: no model is loaded.
+ */
+export function collectionsCommand(): Command {
+  return new Command('collections')
+    .description('list the collections, with the model that builds each and its picture count')
+    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR, default ./data)')
+    .option('--json', 'print [{ name, model, images, default }] as JSON')
+    .action(async (options: { json?: boolean; dataDir?: string }) => {
+      const config = configFrom(options);
+      const unlock = await lockDataDir(config.dataDir);
+      try {
+        const store = await openCatalogStore(config);
+        try {
+          const rows = (await store.listCollections()).map((c) => ({
+            name: c.name,
+            model: c.model ? { id: c.model.modelId, dimension: c.model.dimension } : null,
+            images: c.images,
+            default: c.name === DEFAULT_COLLECTION
+          }));
+          if (options.json) {
+            process.stdout.write(`${JSON.stringify(rows)}\n`);
+            return;
+          }
+          const width = Math.max(10, ...rows.map((r) => r.name.length));
+          process.stdout.write(`${'name'.padEnd(width)}  ${'images'.padStart(8)}  model\n`);
+          for (const r of rows) {
+            const model = r.model ? `${r.model.id} (${r.model.dimension}-d)` : '(none yet)';
+            process.stdout.write(
+              human`${r.name.padEnd(width)}  ${String(r.images).padStart(8)}  ${model}\n`
+            );
+          }
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await unlock();
+      }
+    });
+}
