@@ -1,6 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CollectionMismatchError } from '../../server/errors';
-import { CollectionNotFoundError, type CatalogStore } from '../../server/stores/catalog';
+import {
+  CollectionNotFoundError,
+  type Catalog,
+  type CatalogStore
+} from '../../server/stores/catalog';
 import { DEFAULT_COLLECTION } from '../../server/stores/collection-names';
 import { newImage } from './catalog.contract';
 
@@ -273,6 +277,28 @@ export function describeCollectionsContract(
       }
       const ids = (await Promise.all(catalogs.map((c) => c.idsAfter(0, 100)))).flat();
       expect(new Set(ids).size).toBe(24);
+
+      // Removals, links, adds and a clear in different collections at once: none waits on or
+      // deadlocks with another collection's writes, and none sees another's rows.
+      const [c1, c2, c3] = catalogs as [Catalog, Catalog, Catalog];
+      await Promise.all([
+        ...Array.from({ length: 4 }, (_, i) => c1.removePaths([`/p/${i}.jpg`])),
+        ...Array.from({ length: 4 }, (_, i) =>
+          c2.addImages([newImage(100 + i, `/p/${i}.jpg`)], { modelId: 'm1', dimension: 4 })
+        ),
+        c3.clear(),
+        ...Array.from({ length: 4 }, (_, i) =>
+          c1.linkPaths([{ path: `/q/${i}.jpg`, imageId: ids[7]!, size: 1, mtimeMs: 1 }])
+        )
+      ]);
+      expect(await c1.countImages()).toBe(4);
+      expect(await c1.latestSeq()).toBe(12);
+      expect(await c2.countImages()).toBe(8);
+      expect((await c2.removedSince(0)).length).toBe(4);
+      expect(await c2.latestSeq()).toBe(16);
+      expect(await c3.countImages()).toBe(0);
+      expect((await c3.removedSince(0)).length).toBe(8);
+      expect((await c1.pathsUnder('/q')).length).toBe(4);
     });
   });
 }
