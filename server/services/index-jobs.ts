@@ -607,6 +607,11 @@ export class IndexJobs {
       })
       .catch(() => undefined);
     try {
+      // Pictures the catalog holds but the vector index may lack (a server died between the two
+      // writes, say the one whose job of this folder this one takes over) go into the index
+      // first, so the folder's new job finishes what the old one left: it counts them unchanged.
+      const repaired = await collection.reconcile();
+      if (repaired > 0) log?.warn({ jobId: job.jobId, repaired }, 'pending pictures indexed');
       const completed = await indexFolder({
         root: job.path,
         recursive: job.recursive,
