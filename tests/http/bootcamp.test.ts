@@ -122,17 +122,19 @@ describe('bootcamp-compatible API, as the original tests use it', () => {
 });
 
 describe('bootcamp-compatible API, details', () => {
-  it('honours the topk form field and accepts (ignores) table_name', async () => {
+  it("honours the topk form field; the original's default table is the default collection", async () => {
     const res = await post('/img/search?table_name=milvus_img_search', {
       body: imageForm(await readFile(testJpg), { topk: '3' })
     });
     expect(res.status).toBe(200);
     expect((await res.json()) as Pair[]).toHaveLength(3);
-    const count = await post('/img/count?table_name=whatever');
-    expect(await count.json()).toBe(20);
+    expect(await (await post('/img/count?table_name=milvus_img_search')).json()).toBe(20);
+    expect(await (await post('/img/count?table_name=')).json()).toBe(20);
+    // Another table is another collection: none of that name yet, so null, as the original.
+    expect(await (await post('/img/count?table_name=whatever')).json()).toBeNull();
   });
 
-  it('loads with a Table field, which is ignored', async () => {
+  it("loads with the original's default Table into the default collection", async () => {
     const res = await post('/img/load', jsonRequest({ File: folder, Table: 'milvus_img_search' }));
     expect(res.status).toBe(200);
     expect(await res.json()).toBe('Successfully loaded data!');
@@ -143,7 +145,7 @@ describe('bootcamp-compatible API, details', () => {
 
   it('saves a new upload under the data dir, indexes it and serves it from /data', async () => {
     const bytes = await scene(80, 60, 4242);
-    const res = await post('/img/upload?table_name=x', { body: imageForm(bytes, {}, 'new.jpg') });
+    const res = await post('/img/upload', { body: imageForm(bytes, {}, 'new.jpg') });
     expect(res.status).toBe(200);
     const id = idOf(await res.json());
     expect(await (await post('/img/count')).json()).toBe(21);
@@ -188,8 +190,8 @@ describe('bootcamp-compatible API, details', () => {
     expect(invalid.status).toBe(400);
   });
 
-  it('drops everything', async () => {
-    expect(await (await post('/img/drop?table_name=x')).json()).toBe('ok');
+  it('drops the default collection: emptied, as it always exists', async () => {
+    expect(await (await post('/img/drop')).json()).toBe('ok');
     expect(await (await post('/img/count')).json()).toBe(0);
     const res = await post('/img/search', { body: imageForm(await readFile(testJpg)) });
     expect(await res.json()).toEqual([]);

@@ -9,12 +9,14 @@ import type { IndexJobs } from '../../services/index-jobs';
 import type { Uploads } from '../../services/uploads';
 import { UrlDownloader, urlDownloadOptionsFromEnv } from '../../services/url-download';
 import type { JobRecord } from '../../stores/catalog';
+import { DEFAULT_COLLECTION, isCollectionName } from '../../stores/collection-names';
+import { collectionScope } from '../collection-scope';
 import { createRouter } from '../context';
 import { HttpError } from '../errors';
 import { sendFile } from '../file-response';
 import { fileOfPath, readableRoots } from '../image-files';
 import { adminAuth } from '../middleware/auth';
-import { BinarySchema, ErrorSchema, errors, ImageFileSchema, TopKSchema } from '../schemas';
+import { BinarySchema, errors, ImageFileSchema, TopKSchema } from '../schemas';
 import { checkUploadSize } from '../upload-limits';
 
 /**
@@ -24,11 +26,29 @@ import { checkUploadSize } from '../upload-limits';
  */
 
 const TAG = 'bootcamp-compatible';
+
+/** The original's DEFAULT_TABLE: naming it is naming no table, there as here. */
+export const ORIGINAL_DEFAULT_TABLE = 'milvus_img_search';
+
 const TABLE =
-  'Accepted for compatibility and ignored: one collection per data directory (LOOKALIKE_DATA_DIR).';
+  "The collection (see /api/collections), as the original's Milvus collection and MySQL table of " +
+  `that name; left out, empty or \`${ORIGINAL_DEFAULT_TABLE}\` (the original's default table): ` +
+  `the \`${DEFAULT_COLLECTION}\` collection.`;
 const TableQuery = z.object({
-  table_name: z.string().optional().openapi({ description: TABLE })
+  table_name: z.string().max(64).optional().openapi({ description: TABLE, example: 'alpha' })
 });
+
+/** The collection a `table_name` / `Table` names, as the original defaulted its table. */
+export function collectionOfTable(table: string | null | undefined): string {
+  if (!table || table === ORIGINAL_DEFAULT_TABLE) return DEFAULT_COLLECTION;
+  if (!isCollectionName(table)) {
+    throw new ValidationError(
+      `table_name: "${String(table).slice(0, 64)}" is not a collection name (1 to 64 letters, digits, ` +
+        '"_" or "-", not starting with "-")'
+    );
+  }
+  return table;
+}
 
 /**
  * What `/progress` answers for a load: `current` counts the files dealt with (indexed, unchanged,
@@ -62,19 +82,8 @@ interface Load {
   jobId: Promise<string | undefined>;
 }
 
-const DOWNLOAD_ERRORS = {
-  502: {
-    description: 'The URL could not be downloaded (`download_failed`)',
-    content: { 'application/json': { schema: ErrorSchema } }
-  },
-  504: {
-    description: 'The URL took too long (`download_timeout`, LOOKALIKE_URL_TIMEOUT_MS)',
-    content: { 'application/json': { schema: ErrorSchema } }
-  }
-};
-
 export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads: Uploads) {
-  const { jobs, collection, embedder, config, roots } = runtime;
+  const { jobs, config, roots } = runtime;
   const readable = readableRoots(runtime);
   const auth = adminAuth(config.adminToken);
   const admin = [{ bearerAuth: [] }];
@@ -86,6 +95,21 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
   );
   let lastLoad: Load | undefined;
 
+  /** The named collection, else the default one and then every other (opened as needed). */
+  async function* collectionsToLookIn(table: string | undefined) {
+    if (table) {
+      const open = await runtime.collections.get(collectionOfTable(table));
+      if (open) yield open.collection;
+      return;
+    }
+    yield runtime.collection;
+    for (const { name } of await runtime.collections.list()) {
+      if (name === DEFAULT_COLLECTION) continue;
+      const open = await runtime.collections.get(name);
+      if (open) yield open.collection;
+    }
+  }
+
   const load = createRoute({
     method: 'post',
     path: '/img/load',
@@ -96,7 +120,8 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
       'did, `File` may be relative (to the working directory the server was started in) and only ' +
       'the files directly in the folder are loaded, not those of its subfolders (`Recursive: ' +
       'true` loads those too). The folder must lie inside the allowed image folders ' +
-      `(LOOKALIKE_IMAGE_ROOTS). \`Table\`: ${TABLE}`,
+      '(LOOKALIKE_IMAGE_ROOTS). A `Table` that does not exist yet is created with the ' +
+      `server's model, as the original created its collection. \`Table\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: {
@@ -106,7 +131,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
           'application/json': {
             schema: z.object({
               File: z.string().min(1).max(4096).openapi({ example: './example_img' }),
-              Table: z.string().nullable().optional().openapi({ description: TABLE }),
+              Table: z.string().max(64).nullable().optional().openapi({ description: TABLE }),
               Recursive: z.boolean().default(false).openapi({
                 description:
                   'Also load the subfolders (not in the original, which loaded one level)'
@@ -135,6 +160,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     tags: [TAG],
     summary: 'Progress of the latest load',
     description:
+      'Of the latest /img/load, whatever its table (the original kept one progress for all). ' +
       '`"current: X, total: Y"`: Y is the number of files in the folder, from the start of the ' +
       'load; X the files dealt with so far (indexed, unchanged, skipped or failed). X reaches Y ' +
       'exactly when the load has finished, even when files were skipped or failed.',
@@ -159,7 +185,9 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
       'as in the original, or a form field) names a picture the server downloads: http(s) only, ' +
       'public addresses only (see LOOKALIKE_URL_ALLOWED_NETWORKS), redirects checked the same ' +
       'way, at most LOOKALIKE_MAX_UPLOAD_BYTES within LOOKALIKE_URL_TIMEOUT_MS, and refused ' +
-      `unless it is an image. \`table_name\`: ${TABLE}`,
+      'unless it is an image (400 `url_not_allowed`, `download_failed`, `download_timeout` or ' +
+      '`invalid_image`). A `table_name` that does not exist yet is created with the ' +
+      `server's model, as the original did. \`table_name\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: {
@@ -190,8 +218,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
           }
         }
       },
-      ...errors(400, 401, 413, 503, 507),
-      ...DOWNLOAD_ERRORS
+      ...errors(400, 401, 413, 503, 507)
     }
   });
 
@@ -202,6 +229,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     summary: 'Most similar pictures to an uploaded picture, as [path, distance] pairs',
     description:
       'Sorted by ascending L2 distance between unit vectors (0 = identical, 2 = opposite). ' +
+      'A missing table is 404 `collection_not_found` (the original failed with a 500). ' +
       `\`table_name\`: ${TABLE}`,
     request: {
       query: TableQuery,
@@ -219,7 +247,7 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
           'application/json': { schema: z.array(z.tuple([z.string(), z.number()])) }
         }
       },
-      ...errors(400, 413, 503)
+      ...errors(400, 404, 413, 503)
     }
   });
 
@@ -228,10 +256,14 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     path: '/img/count',
     tags: [TAG],
     summary: 'How many pictures the collection holds',
-    description: `\`table_name\`: ${TABLE}`,
+    description: `\`null\` for a table that does not exist, as the original. \`table_name\`: ${TABLE}`,
     request: { query: TableQuery },
     responses: {
-      200: { description: 'Count', content: { 'application/json': { schema: z.int() } } }
+      200: {
+        description: 'Count, or null',
+        content: { 'application/json': { schema: z.int().nullable() } }
+      },
+      ...errors(400)
     }
   });
 
@@ -239,17 +271,21 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     method: 'post',
     path: '/img/drop',
     tags: [TAG],
-    summary: 'Empty the collection',
-    description: `\`table_name\`: ${TABLE}`,
+    summary: 'Delete the collection',
+    description:
+      'Deletes that collection only (its pictures, vectors and jobs); the default collection is ' +
+      'emptied instead, as it always exists. A table that does not exist: `"Milvus doesn\'t ' +
+      'have a collection named <table_name>"`, word for word as the original. ' +
+      `\`table_name\`: ${TABLE}`,
     security: admin,
     middleware: [auth] as const,
     request: { query: TableQuery },
     responses: {
       200: {
-        description: '"ok"',
+        description: '"ok", or that there is no such table',
         content: { 'application/json': { schema: z.string().openapi({ example: 'ok' }) } }
       },
-      ...errors(401)
+      ...errors(400, 401)
     }
   });
 
@@ -259,11 +295,14 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     tags: [TAG],
     summary: 'An indexed file, by its path',
     description:
-      'Only paths the collection holds (as returned by /img/search) are served, and only while ' +
+      'Only paths a collection holds (as returned by /img/search) are served, and only while ' +
       'they lie inside the allowed image folders (or the uploads folder); anything else is 404. ' +
       'A relative path is taken from the working directory the server was started in, as the ' +
-      'original did.',
-    request: { query: z.object({ image_path: z.string().min(1).max(4096) }) },
+      'original did. Any collection may hold it (the original served any file); `table_name` ' +
+      'looks in that one only.',
+    request: {
+      query: TableQuery.extend({ image_path: z.string().min(1).max(4096) })
+    },
     responses: {
       200: { description: 'The file', content: { 'image/*': { schema: BinarySchema } } },
       206: { description: 'Part of the file', content: { 'image/*': { schema: BinarySchema } } },
@@ -274,14 +313,16 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
 
   return createRouter()
     .openapi(load, async (c) => {
-      const { File: path, Recursive: recursive } = c.req.valid('json');
+      const { File: path, Table: table, Recursive: recursive } = c.req.valid('json');
+      const name = collectionOfTable(table);
+      // A folder that is missing (or outside the roots) creates no table, as the original's
+      // listdir failed before anything was inserted.
+      const real = await roots.resolve(path);
+      const { jobs } = await collectionScope(runtime, name, { create: true });
       // Counted before the job starts (as the original listed the folder first), so the first
       // /progress already has the real total; /progress waits for the count if asked meanwhile.
-      const counted = roots
-        .resolve(path)
-        .then((real) => countEntries(real, { recursive, roots }))
-        .catch(() => undefined);
-      const started = jobs.start({ path, recursive });
+      const counted = countEntries(real, { recursive, roots }).catch(() => undefined);
+      const started = jobs.start({ path: real, recursive });
       lastLoad = {
         jobs,
         counted,
@@ -309,20 +350,26 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
     })
     .openapi(upload, async (c) => {
       const form = c.req.valid('form');
-      const url = c.req.valid('query').url ?? form.url;
+      const query = c.req.valid('query');
+      const url = query.url ?? form.url;
+      const name = collectionOfTable(query.table_name);
       let bytes: Uint8Array;
       if (form.image) bytes = await checkUploadSize(form.image, config.maxUploadBytes);
       else if (url) bytes = await downloader.download(url, c.req.raw.signal);
       else throw new ValidationError('Image and url are required: send an image file or a url');
-      const result = await uploads.add(bytes, (task) => limiter.run(task));
+      const scope = await collectionScope(runtime, name, { create: true });
+      const into = name === DEFAULT_COLLECTION ? uploads : scope.uploads;
+      const result = await into.add(bytes, (task) => limiter.run(task));
       c.get('log').info(
-        { id: result.id, path: result.path, created: result.created, url },
+        { id: result.id, path: result.path, created: result.created, url, collection: name },
         'upload'
       );
       return c.json(`Successfully loaded data: ${result.id}`, 200);
     })
     .openapi(search, async (c) => {
       const { image, topk } = c.req.valid('form');
+      const name = collectionOfTable(c.req.valid('query').table_name);
+      const { collection, embedder } = await collectionScope(runtime, name);
       const bytes = await checkUploadSize(image, config.maxUploadBytes);
       const vector = await limiter.run(() => embedder.embedOne(bytes));
       const hits = await collection.search(vector, topk);
@@ -331,23 +378,40 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
         .sort((a, b) => a[1] - b[1]);
       return c.json(pairs, 200);
     })
-    .openapi(count, async (c) => c.json(await collection.count(), 200))
+    .openapi(count, async (c) => {
+      const open = await runtime.collections.get(
+        collectionOfTable(c.req.valid('query').table_name)
+      );
+      return c.json(open ? await open.collection.count() : null, 200);
+    })
     .openapi(drop, async (c) => {
-      await collection.clear();
-      c.get('log').warn('collection dropped');
+      const table = c.req.valid('query').table_name;
+      const name = collectionOfTable(table);
+      if (!(await runtime.collections.delete(name))) {
+        // The original's words, with the table name it defaulted to.
+        return c.json(
+          `Milvus doesn't have a collection named ${table || ORIGINAL_DEFAULT_TABLE}`,
+          200
+        );
+      }
+      c.get('log').warn({ collection: name }, 'collection dropped');
       return c.json('ok', 200);
     })
     .openapi(data, async (c) => {
-      const { image_path: path } = c.req.valid('query');
+      const { image_path: path, table_name: table } = c.req.valid('query');
       const allowed = await readable;
       // Paths are catalogued as real paths; the original took relative ones from its working
       // directory, so `./example_img/test.jpg` finds what was loaded from `./example_img`.
-      let file = await fileOfPath(collection, allowed, path);
-      if (!file && !path.includes('\0')) {
-        const real = await realpath(resolve(path)).catch(() => undefined);
-        if (real && real !== path) file = await fileOfPath(collection, allowed, real);
+      const real = path.includes('\0')
+        ? undefined
+        : await realpath(resolve(path)).catch(() => undefined);
+      const candidates = real && real !== path ? [path, real] : [path];
+      for await (const collection of collectionsToLookIn(table)) {
+        for (const candidate of candidates) {
+          const file = await fileOfPath(collection, allowed, candidate);
+          if (file) return sendFile(c, file);
+        }
       }
-      if (!file) throw new NotFoundError('No indexed file at that path');
-      return sendFile(c, file);
+      throw new NotFoundError('No indexed file at that path');
     });
 }
