@@ -1,3 +1,4 @@
+import { DEFAULT_COLLECTION, withCollection } from '$lib/api/collection-scope';
 import type { ModelInfo } from '$lib/api/types';
 import { EncodeError } from './errors';
 import { loadModelBytes, loadModelInfo, saveModelInfo } from './model-cache';
@@ -38,17 +39,22 @@ export interface EncodeResult {
   input?: Uint8ClampedArray;
 }
 
-/** GET /api/model, falling back to the copy kept with the cached model when the server is unreachable. */
-export async function fetchModelInfo(): Promise<{ info: ModelInfo; fromCache: boolean }> {
+/**
+ * GET /api/model for `collection` (each collection has its own model), falling back to the copy
+ * kept with the cached model when the server is unreachable.
+ */
+export async function fetchModelInfo(
+  collection: string = DEFAULT_COLLECTION
+): Promise<{ info: ModelInfo; fromCache: boolean }> {
   try {
-    const response = await fetch('/api/model', { cache: 'no-store' });
+    const response = await fetch(withCollection('/api/model', collection), { cache: 'no-store' });
     if (!response.ok) throw new Error(`The server answered ${response.status} for /api/model`);
     // Kept for offline use only once its model file is cached too (BrowserEncoder.create): an
     // interrupted download of a new model must not strand the page without any model offline.
     const info = (await response.json()) as ModelInfo;
     return { info, fromCache: false };
   } catch (error) {
-    const cached = await loadModelInfo().catch(() => undefined);
+    const cached = await loadModelInfo(collection).catch(() => undefined);
     if (cached) return { info: cached, fromCache: true };
     throw error;
   }
@@ -152,7 +158,12 @@ export class BrowserEncoder {
    */
   static async create(
     info: ModelInfo,
-    options: { preference?: BackendPreference; onProgress?: (p: LoadProgress) => void } = {}
+    options: {
+      preference?: BackendPreference;
+      onProgress?: (p: LoadProgress) => void;
+      /** Whose model this is: kept as that collection's model for offline use. */
+      collection?: string;
+    } = {}
   ): Promise<BrowserEncoder> {
     const started = performance.now();
     const { onProgress } = options;
@@ -160,7 +171,7 @@ export class BrowserEncoder {
     const load = async (refresh: boolean) => {
       let model: { bytes: ArrayBuffer; fromCache: boolean };
       try {
-        model = await loadModelBytes(info.fileUrl, {
+        model = await loadModelBytes(info, {
           sha256: publishedSha256(info),
           refresh,
           ...(onProgress ? { onProgress } : {})
@@ -189,7 +200,7 @@ export class BrowserEncoder {
       }
       launched = await startWorker(info, model.bytes, preference);
     }
-    await saveModelInfo(info).catch(() => undefined);
+    await saveModelInfo(info, options.collection).catch(() => undefined);
     const { worker, ready } = launched;
     return new BrowserEncoder(
       worker,

@@ -1,15 +1,49 @@
+import { DEFAULT_COLLECTION } from '$lib/api/collection-scope';
 import type { ModelInfo } from '$lib/api/types';
 import { readWithProgress } from '$lib/api/download';
 
 /**
- * The model file and the last GET /api/model answer, kept in the Cache API so a second visit
- * starts without a download and the page still knows its model when the server is unreachable.
- * One model file at a time: its key is its `fileUrl`, which carries the file's version, so a
- * changed model gets a new key and the old file is deleted.
+ * The model files and each collection's last GET /api/model answer, kept in the Cache API so a
+ * second visit starts without a download and the page still knows a collection's model when the
+ * server is unreachable. Collections may use different models, so files are kept by model id
+ * and version (`modelFileKey`), as many as the saved answers name: switching between a ResNet-50
+ * and an EfficientNet-Lite0 collection downloads each once. A file no saved answer names any
+ * more (a new version, a deleted collection) is deleted.
  */
 export const MODEL_CACHE_NAME = 'lookalike-model-v1';
-/** Where the last /api/model answer is kept (not a URL the server answers from the cache). */
-const INFO_KEY = '/__lookalike/model-info.json';
+/** Where the answers are kept (not URLs the server answers from the cache). */
+const INFO_PREFIX = '/__lookalike/model-info';
+const FILE_PREFIX = '/__lookalike/model-file/';
+
+/** Cache key of a collection's last /api/model answer; the default keeps its pre-collections key. */
+export function modelInfoKey(collection: string): string {
+  return collection === DEFAULT_COLLECTION
+    ? `${INFO_PREFIX}.json`
+    : `${INFO_PREFIX}.json?collection=${encodeURIComponent(collection)}`;
+}
+
+/**
+ * The file's version: its SHA-256 when published, else the `v` its URL carries (size and mtime
+ * on the server), else the URL itself. Never the collection: collections of one model share it.
+ */
+export function modelFileVersion(info: Pick<ModelInfo, 'fileUrl' | 'fileSha256'>): string {
+  if (info.fileSha256) return info.fileSha256.toLowerCase();
+  const v = new URL(info.fileUrl, 'http://x').searchParams.get('v');
+  return v ?? info.fileUrl;
+}
+
+/** Cache key of a model file: one per model id and version, whichever collection asked. */
+export function modelFileKey(info: Pick<ModelInfo, 'id' | 'fileUrl' | 'fileSha256'>): string {
+  return `${FILE_PREFIX}${encodeURIComponent(info.id)}?v=${encodeURIComponent(modelFileVersion(info))}`;
+}
+
+/** Two answers name the same file: switching between their collections loads nothing. */
+export function sameModelFile(
+  a: Pick<ModelInfo, 'id' | 'fileUrl' | 'fileSha256'>,
+  b: Pick<ModelInfo, 'id' | 'fileUrl' | 'fileSha256'>
+): boolean {
+  return modelFileKey(a) === modelFileKey(b);
+}
 
 export interface ModelBytesProgress {
   phase: 'download' | 'cached';
@@ -25,20 +59,64 @@ async function openCache(): Promise<Cache | undefined> {
 
 const absolute = (url: string) => new URL(url, location.href).href;
 
-export async function saveModelInfo(info: ModelInfo): Promise<void> {
+/** Files stored by this page and not yet named by a saved answer: pruning keeps them. */
+const storedThisVisit = new Set<string>();
+
+/**
+ * Keeps `info` as the collection's model for offline use (once its file is cached), then deletes
+ * the files no collection's saved answer names any more.
+ */
+export async function saveModelInfo(
+  info: ModelInfo,
+  collection: string = DEFAULT_COLLECTION
+): Promise<void> {
   const cache = await openCache();
-  await cache
-    ?.put(
-      absolute(INFO_KEY),
+  if (!cache) return;
+  try {
+    await cache.put(
+      absolute(modelInfoKey(collection)),
       new Response(JSON.stringify(info), { headers: { 'Content-Type': 'application/json' } })
-    )
-    .catch(() => undefined); // a full disk only costs the offline fallback
+    );
+    storedThisVisit.delete(absolute(modelFileKey(info)));
+    await pruneModelFiles(cache);
+  } catch {
+    // a full disk only costs the offline fallback
+  }
 }
 
-export async function loadModelInfo(): Promise<ModelInfo | undefined> {
+export async function loadModelInfo(
+  collection: string = DEFAULT_COLLECTION
+): Promise<ModelInfo | undefined> {
   const cache = await openCache();
-  const hit = await cache?.match(absolute(INFO_KEY));
+  const hit = await cache?.match(absolute(modelInfoKey(collection)));
   return hit ? ((await hit.json()) as ModelInfo) : undefined;
+}
+
+/** The collection was deleted: this device no longer needs its model (unless another uses it). */
+export async function forgetModelInfo(collection: string): Promise<void> {
+  const cache = await openCache();
+  if (!cache) return;
+  await cache.delete(absolute(modelInfoKey(collection))).catch(() => false);
+  await pruneModelFiles(cache).catch(() => undefined);
+}
+
+/** Deletes model files that no saved answer names, nor a download of this visit. */
+async function pruneModelFiles(cache: Cache): Promise<void> {
+  const keys = await cache.keys();
+  const infoPath = new URL(absolute(`${INFO_PREFIX}.json`)).pathname;
+  const wanted = new Set(storedThisVisit);
+  for (const request of keys) {
+    if (new URL(request.url).pathname !== infoPath) continue;
+    const saved = await cache.match(request);
+    const info = saved
+      ? ((await saved.json().catch(() => undefined)) as ModelInfo | undefined)
+      : undefined;
+    if (info?.fileUrl) wanted.add(absolute(modelFileKey(info)));
+  }
+  for (const request of keys) {
+    if (new URL(request.url).pathname === infoPath) continue;
+    if (!wanted.has(request.url) && !downloads.has(request.url)) await cache.delete(request);
+  }
 }
 
 /** A download in progress, shared by every caller that wants the same file meanwhile. */
@@ -60,18 +138,23 @@ export interface LoadModelOptions {
 }
 
 /**
- * The ONNX file at `fileUrl`: from the cache when it is there (and matches `sha256`), else
- * downloaded with progress and stored, replacing any other model file. Callers asking for the same
- * file while it downloads (a backend switch during the first visit) share that one download.
+ * The model's ONNX file: from the cache when it is there (and matches `sha256`), else downloaded
+ * from `info.fileUrl` with progress and stored under its model id and version. Callers asking
+ * for the same file while it downloads (a backend switch during the first visit, two collections
+ * of one model) share that one download.
  */
 export async function loadModelBytes(
-  fileUrl: string,
+  info: Pick<ModelInfo, 'id' | 'fileUrl' | 'fileSha256'>,
   options: LoadModelOptions = {}
 ): Promise<{ bytes: ArrayBuffer; fromCache: boolean }> {
   const { sha256, onProgress } = options;
-  const key = absolute(fileUrl);
+  const key = absolute(modelFileKey(info));
+  const url = absolute(info.fileUrl);
   const cache = await openCache();
-  const hit = options.refresh ? undefined : await cache?.match(key);
+  const hit =
+    options.refresh || !cache
+      ? undefined
+      : ((await cache.match(key)) ?? (await fromLegacyKey(cache, url, key)));
   if (hit) {
     const bytes = await hit.arrayBuffer();
     if (await matchesSha256(bytes, sha256)) {
@@ -87,7 +170,7 @@ export async function loadModelBytes(
       waiting: 0,
       bytes: Promise.resolve(new ArrayBuffer(0))
     };
-    entry.bytes = downloadAndStore(key, cache, sha256, (progress) => {
+    entry.bytes = downloadAndStore(url, key, cache, sha256, (progress) => {
       entry.last = progress;
       for (const listener of entry.listeners) listener(progress);
     }).finally(() => downloads.delete(key));
@@ -111,6 +194,23 @@ export async function loadModelBytes(
   }
 }
 
+/**
+ * Before collections a file was kept under its URL, which carries the same version: it is moved
+ * to its key rather than downloaded again (ResNet-50 is 94 MB).
+ */
+async function fromLegacyKey(cache: Cache, url: string, key: string) {
+  const old = await cache.match(url).catch(() => undefined);
+  if (!old) return undefined;
+  try {
+    await cache.put(key, old.clone());
+    storedThisVisit.add(key);
+    await cache.delete(url);
+  } catch {
+    // Not moved (out of quota): it is still good for this start.
+  }
+  return old;
+}
+
 /** True when no checksum is published (generated models) or the bytes have it. */
 export async function matchesSha256(bytes: ArrayBuffer, sha256: string | undefined) {
   // crypto.subtle exists only in secure contexts, like the Cache API itself.
@@ -121,12 +221,13 @@ export async function matchesSha256(bytes: ArrayBuffer, sha256: string | undefin
 }
 
 async function downloadAndStore(
+  url: string,
   key: string,
   cache: Cache | undefined,
   sha256: string | undefined,
   onProgress: (progress: ModelBytesProgress) => void
 ): Promise<ArrayBuffer> {
-  const bytes = await download(key, onProgress);
+  const bytes = await download(url, onProgress);
   if (!(await matchesSha256(bytes, sha256))) {
     throw new Error('the downloaded model file does not match its published SHA-256 checksum');
   }
@@ -141,9 +242,8 @@ async function downloadAndStore(
           }
         })
       );
-      for (const request of await cache.keys()) {
-        if (request.url !== key && request.url !== absolute(INFO_KEY)) await cache.delete(request);
-      }
+      // Kept until its collection's answer is saved (once a session has started on it).
+      storedThisVisit.add(key);
     } catch {
       // Out of quota: the page still works, it downloads again next time.
     }

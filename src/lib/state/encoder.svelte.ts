@@ -1,5 +1,7 @@
+import { DEFAULT_COLLECTION } from '$lib/api/collection-scope';
 import type { ModelInfo } from '$lib/api/types';
 import { BrowserEncoder, fetchModelInfo, type EncoderBackend } from '$lib/encoder';
+import { saveModelInfo, sameModelFile } from '$lib/encoder/model-cache';
 import type { BackendPreference } from './backend-preference';
 
 export type EncoderPhase =
@@ -19,11 +21,14 @@ interface Waiter {
  * The in-browser encoder's life: fetch the model manifest, download (or read the cached) model
  * with progress, start an onnxruntime-web session on the preferred backend. Components read the
  * fields; the page calls `start()` once and again when the backend preference changes, and
- * `retry()` (or `connectionChanged`) after a failure.
+ * `retry()` (or `connectionChanged`) after a failure. Queries are encoded with the model of the
+ * collection the page shows (`useCollection`): another collection's model loads in its place.
  */
 class EncoderState {
   phase = $state<EncoderPhase>('idle');
   info = $state<ModelInfo | undefined>(undefined);
+  /** The collection whose model `info` is. */
+  infoCollection = $state(DEFAULT_COLLECTION);
   /** Model download progress; total is unknown when the server sends no length. */
   loaded = $state(0);
   total = $state<number | undefined>(undefined);
@@ -41,6 +46,12 @@ class EncoderState {
   #preference: BackendPreference = 'auto';
   #waiters: Waiter[] = [];
   #online: boolean | undefined;
+  #collection = DEFAULT_COLLECTION;
+
+  /** The collection whose model this encodes with (or is loading). */
+  get collection(): string {
+    return this.#collection;
+  }
 
   get ready(): boolean {
     return this.phase === 'ready' && this.encoder !== undefined;
@@ -93,9 +104,44 @@ class EncoderState {
     if (cameBack && this.phase === 'failed') void this.retry();
   }
 
-  async start(preference: BackendPreference): Promise<void> {
+  /**
+   * The page shows another collection. Its model is asked for; when it is the same file as the
+   * one running (collections of one model), the encoder stays and this resolves `false`;
+   * otherwise that model loads in its place (as `start` does) and this resolves `true` at once,
+   * so the caller can wait for it with `whenReady()`.
+   */
+  async useCollection(collection: string): Promise<boolean> {
+    if (collection === this.#collection) return false;
+    this.#collection = collection;
+    if (this.phase !== 'ready' || !this.info) {
+      // Nothing running to keep (idle, failed or loading the old collection's model): start over.
+      if (this.phase !== 'idle') void this.start(this.#preference);
+      return true;
+    }
+    const generation = this.#generation;
+    const fetched = await fetchModelInfo(collection).catch(() => undefined);
+    // Superseded: another switch, or a start (which loads the current collection's model).
+    if (collection !== this.#collection || generation !== this.#generation) return true;
+    if (fetched && this.info && this.phase === 'ready' && sameModelFile(fetched.info, this.info)) {
+      this.info = fetched.info;
+      this.infoCollection = collection;
+      this.infoFromCache = fetched.fromCache;
+      // Its file is cached already: remember the answer so this collection works offline too.
+      if (!fetched.fromCache) await saveModelInfo(fetched.info, collection);
+      return false;
+    }
+    void this.start(this.#preference, fetched);
+    return true;
+  }
+
+  /** Loads the model of the collection in use; `known` is its manifest when already fetched. */
+  async start(
+    preference: BackendPreference,
+    known?: { info: ModelInfo; fromCache: boolean }
+  ): Promise<void> {
     const generation = ++this.#generation;
     const current = () => generation === this.#generation;
+    const collection = this.#collection;
     this.#preference = preference;
     const previous = this.encoder;
     this.encoder = undefined;
@@ -105,13 +151,15 @@ class EncoderState {
     this.phase = 'loading-info';
     try {
       previous?.dispose?.();
-      const { info, fromCache } = await fetchModelInfo();
+      const { info, fromCache } = known ?? (await fetchModelInfo(collection));
       if (!current()) return;
       this.info = info;
+      this.infoCollection = collection;
       this.infoFromCache = fromCache;
       this.phase = 'downloading';
       const encoder = await BrowserEncoder.create(info, {
         preference,
+        collection,
         onProgress: (progress) => {
           if (!current()) return;
           this.loaded = progress.loaded;
