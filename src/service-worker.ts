@@ -3,9 +3,10 @@
 /// <reference lib="webworker" />
 /// <reference types="@sveltejs/kit" />
 import { build, files, version } from '$service-worker';
+import { collectionOfUrl, DEFAULT_COLLECTION, isCollectionName } from '$lib/api/collection-scope';
 import {
   MAX_THUMBS,
-  THUMB_CACHE_PREFIX,
+  thumbCacheCollection,
   thumbCacheName,
   type ServiceWorkerMessage
 } from '$lib/offline/thumb-cache';
@@ -97,8 +98,19 @@ sw.addEventListener('message', (event) => {
   if (message?.type === 'lookalike:skip-waiting') {
     event.waitUntil(sw.skipWaiting());
   } else if (message?.type === 'lookalike:collection-epoch' && typeof message.epoch === 'string') {
+    const collection = message.collection ?? DEFAULT_COLLECTION;
+    if (!isCollectionName(collection)) return;
     // Answered once done, so the page's prefetch lands in the right cache.
-    event.waitUntil(useEpoch(message.epoch).then(() => event.ports[0]?.postMessage('done')));
+    event.waitUntil(
+      useEpoch(collection, message.epoch).then(() => event.ports[0]?.postMessage('done'))
+    );
+  } else if (
+    message?.type === 'lookalike:forget-collection' &&
+    isCollectionName(message.collection)
+  ) {
+    event.waitUntil(
+      forgetCollection(message.collection).then(() => event.ports[0]?.postMessage('done'))
+    );
   }
 });
 
@@ -109,7 +121,7 @@ sw.addEventListener('fetch', (event) => {
   if (url.origin !== sw.location.origin) return;
 
   if (THUMB_PATH.test(url.pathname)) {
-    event.respondWith(thumbnail(request, event));
+    event.respondWith(thumbnail(request, url, event));
   } else if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
     return; // network only
   } else if (request.mode === 'navigate') {
@@ -145,41 +157,63 @@ async function shellFile(request: Request, path: string, event: FetchEvent): Pro
 }
 
 /**
- * The thumbnail cache of the collection epoch the page last named (see thumb-cache.ts). Kept in
- * the cache's name, so it survives this worker being stopped; before the page names one, the
- * one found is used (or a placeholder, dropped at the first message).
+ * Per collection, the thumbnail cache of the epoch the page last named (see thumb-cache.ts).
+ * Kept in the caches' names, so it survives this worker being stopped; before the page names
+ * one, the collection's cache found is used (or a placeholder, dropped at the first message).
+ * A thumbnail's collection is in its URL (`?collection=`), so one collection's cache never
+ * answers for another's.
  */
-let thumbCache: Promise<string> | undefined;
+const thumbCaches = new Map<string, Promise<string>>();
 
-function currentThumbCache(): Promise<string> {
-  thumbCache ??= caches
-    .keys()
-    .then(
-      (names) =>
-        names.find((name) => name.startsWith(THUMB_CACHE_PREFIX)) ?? thumbCacheName('unknown')
-    );
-  return thumbCache;
+function currentThumbCache(collection: string): Promise<string> {
+  let current = thumbCaches.get(collection);
+  if (!current) {
+    current = caches
+      .keys()
+      .then(
+        (names) =>
+          names.find((name) => thumbCacheCollection(name) === collection) ??
+          thumbCacheName('unknown', collection)
+      );
+    thumbCaches.set(collection, current);
+  }
+  return current;
 }
 
-/** Another epoch: the server's ids started again, so every thumbnail kept may be wrong. */
-function useEpoch(epoch: string): Promise<string> {
-  const wanted = thumbCacheName(epoch);
-  const previous = currentThumbCache();
-  thumbCache = previous.then(async (current) => {
+/** Another epoch of the collection: its ids started again, so every thumbnail kept may be wrong. */
+function useEpoch(collection: string, epoch: string): Promise<string> {
+  const wanted = thumbCacheName(epoch, collection);
+  const next = currentThumbCache(collection).then(async (current) => {
     if (current === wanted) return wanted;
-    for (const name of await caches.keys()) {
-      if (name.startsWith(THUMB_CACHE_PREFIX) && name !== wanted) await caches.delete(name);
-    }
+    await deleteThumbCaches(collection, wanted);
     return wanted;
   });
-  return thumbCache;
+  thumbCaches.set(collection, next);
+  return next;
+}
+
+/** A deleted collection: all its thumbnails go (a new one of that name starts empty). */
+async function forgetCollection(collection: string): Promise<void> {
+  const placeholder = thumbCacheName('unknown', collection);
+  const done = currentThumbCache(collection).then(async () => {
+    await deleteThumbCaches(collection, undefined);
+    return placeholder;
+  });
+  thumbCaches.set(collection, done);
+  await done;
+}
+
+async function deleteThumbCaches(collection: string, except: string | undefined): Promise<void> {
+  for (const name of await caches.keys()) {
+    if (thumbCacheCollection(name) === collection && name !== except) await caches.delete(name);
+  }
 }
 
 let thumbsAdded = 0;
 
 /** Cache first: within one collection epoch a thumbnail never changes for its id. */
-async function thumbnail(request: Request, event: FetchEvent): Promise<Response> {
-  const cache = await caches.open(await currentThumbCache());
+async function thumbnail(request: Request, url: URL, event: FetchEvent): Promise<Response> {
+  const cache = await caches.open(await currentThumbCache(collectionOfUrl(url)));
   const cached = await cache.match(request);
   if (cached) return cached;
   const response = await fetch(request);

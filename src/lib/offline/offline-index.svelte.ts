@@ -1,16 +1,24 @@
 import { api, dataOf, isUnreachable } from '$lib/api/client';
 import { messageOf } from '$lib/api/collection';
+import { collectionQuery, DEFAULT_COLLECTION, withCollection } from '$lib/api/collection-scope';
 import type { SearchHit } from '$lib/api/types';
 import { readWithProgress } from '$lib/api/download';
 import type { SnapshotReply, SnapshotRequest } from './snapshot-protocol';
-import { readSnapshotMeta, type StoredSnapshotMeta } from './snapshot-store';
-import { collectionEpoch } from './thumb-cache';
-import { prefetchAllowed, prefetchThumbnails, tellCollectionEpoch } from './thumb-prefetch';
+import { deleteSnapshot, readSnapshotMeta, type StoredSnapshotMeta } from './snapshot-store';
+import { collectionEpoch, imageUrl, thumbUrl } from './thumb-cache';
+import {
+  forgetCollectionThumbnails,
+  prefetchAllowed,
+  prefetchThumbnails,
+  tellCollectionEpoch
+} from './thumb-prefetch';
 
 /**
- * The copy of the collection kept on this device for searching while the server cannot be
- * reached: what IndexedDB holds (reactive status), keeping it up to date with the server's
- * snapshot version, and searching it in a worker.
+ * The copies of the collections kept on this device for searching while the server cannot be
+ * reached, one per collection: what IndexedDB holds (reactive status), keeping it up to date with
+ * the server's snapshot version, and searching it in a worker. `offlineIndex` answers for the
+ * collection the page shows (`useCollection`); switching while offline searches that
+ * collection's copy if this device saved one.
  *
  * The worker holds a decoded snapshot (tens of MB) only while it is searched offline: downloads
  * are checked and stored by a worker that is then ended, and the first offline search loads it.
@@ -46,8 +54,10 @@ export class NoOfflineCopyError extends Error {
 type Pending = { resolve: (reply: SnapshotReply) => void; reject: (error: Error) => void };
 type Ok<T extends SnapshotRequest['type']> = Extract<SnapshotReply, { ok: true }> & { type: T };
 
-class OfflineIndex {
+/** One collection's saved copy. */
+class CollectionCopy {
   status = $state<OfflineStatus>({ available: false, syncing: false });
+  readonly collection: string;
 
   /** The model this page encodes queries with; a copy built by another cannot be searched. */
   #model: string | undefined;
@@ -65,21 +75,18 @@ class OfflineIndex {
   #prefetched: string | undefined;
   #prefetch: AbortController | undefined;
 
-  /** Tells which model the page's encoder uses (ModelInfo.id). */
+  constructor(collection: string) {
+    this.collection = collection;
+  }
+
+  /** Tells which model the page's encoder uses for this collection (ModelInfo.id). */
   useModel(modelId: string): void {
     this.#model = modelId;
   }
 
   /** Reads what IndexedDB holds; cheap (the description only), so safe to call more than once. */
   load(): Promise<void> {
-    if (!this.#loading) {
-      // On a first visit the service worker takes control after the first sync: sync again then,
-      // so it learns the collection's epoch and the thumbnails are fetched ahead through it.
-      globalThis.navigator?.serviceWorker?.addEventListener('controllerchange', () => {
-        if (navigator.serviceWorker.controller) void this.sync();
-      });
-    }
-    this.#loading ??= readSnapshotMeta()
+    this.#loading ??= readSnapshotMeta(this.collection)
       .then((meta) => this.#show(meta))
       .catch((error: unknown) => {
         // Private browsing or a blocked database: offline search is simply not available.
@@ -119,8 +126,12 @@ class OfflineIndex {
       );
     }
     // Thumbnails cached for another collection epoch would show other pictures under these ids.
-    void tellCollectionEpoch(collectionEpoch(version));
-    this.#workerLoaded ??= this.#request({ id: 0, type: 'load' }).catch((error: unknown) => {
+    void tellCollectionEpoch(collectionEpoch(version), this.collection);
+    this.#workerLoaded ??= this.#request({
+      id: 0,
+      type: 'load',
+      collection: this.collection
+    }).catch((error: unknown) => {
       this.#workerLoaded = undefined;
       throw error;
     });
@@ -133,8 +144,9 @@ class OfflineIndex {
       score,
       width,
       height,
-      imageUrl: `/api/images/${id}`,
-      thumbUrl: `/api/images/${id}/thumb`
+      // The URLs the server's own answers carry, so the service worker's copies match.
+      imageUrl: imageUrl(id, this.collection),
+      thumbUrl: thumbUrl(id, this.collection)
     }));
   }
 
@@ -142,10 +154,11 @@ class OfflineIndex {
     await this.load();
     this.status.syncing = true;
     try {
-      const remote = dataOf(await api.GET('/api/index/snapshot/version'));
+      const params = { query: collectionQuery(this.collection) };
+      const remote = dataOf(await api.GET('/api/index/snapshot/version', { params }));
       // The server answers: searches go there, the decoded copy need not stay in memory.
-      this.#release();
-      await tellCollectionEpoch(collectionEpoch(remote.version));
+      this.release();
+      await tellCollectionEpoch(collectionEpoch(remote.version), this.collection);
       if (this.#model && remote.modelId !== this.#model) {
         // The page's queries would not compare with vectors of another model.
         this.status.error = `The server's collection uses model ${remote.modelId}, not ${this.#model}; not saved for offline use`;
@@ -173,19 +186,20 @@ class OfflineIndex {
       const reply = await this.#request({
         id: 0,
         type: 'store',
+        collection: this.collection,
         data,
         modelId,
         savedAt: Date.now()
       });
       this.#show(reply.meta);
     } finally {
-      this.#release();
+      this.release();
     }
   }
 
   /** GET /api/index/snapshot, reporting progress as the bytes arrive; undefined on 304. */
   async #download(saved: string | undefined): Promise<ArrayBuffer | undefined> {
-    const response = await fetch('/api/index/snapshot', {
+    const response = await fetch(withCollection('/api/index/snapshot', this.collection), {
       cache: 'no-store',
       headers: saved ? { 'if-none-match': `"${saved}"` } : {}
     });
@@ -206,7 +220,8 @@ class OfflineIndex {
     this.#prefetch?.abort();
     const controller = (this.#prefetch = new AbortController());
     this.#prefetched = version;
-    prefetchThumbnails(this.#thumbIds, collectionEpoch(version), controller.signal).catch(() => {
+    const epoch = collectionEpoch(version);
+    prefetchThumbnails(this.#thumbIds, epoch, this.collection, controller.signal).catch(() => {
       this.#prefetched = undefined; // e.g. no Cache API: try again after the next sync
     });
   }
@@ -221,8 +236,14 @@ class OfflineIndex {
     this.#thumbIds = meta?.thumbIds ?? [];
   }
 
+  /** Stops fetching thumbnails ahead (another collection is shown, or this one was deleted). */
+  stopPrefetch(): void {
+    this.#prefetch?.abort();
+    this.#prefetched = undefined;
+  }
+
   /** Ends the worker, and with it the decoded snapshot it may hold, unless it is busy. */
-  #release(): void {
+  release(): void {
     if (!this.#worker || this.#pending.size > 0) return;
     this.#worker.terminate();
     this.#worker = undefined;
@@ -264,6 +285,91 @@ class OfflineIndex {
       this.#workerLoaded = undefined;
     };
     return worker;
+  }
+}
+
+/**
+ * The saved copy of the collection the page shows. Each collection keeps its own copy (and its
+ * own sync, worker and thumbnails); switching hands the page another one, and the one left is
+ * not kept decoded in memory.
+ */
+class OfflineIndex {
+  #current = $state.raw(new CollectionCopy(DEFAULT_COLLECTION));
+  readonly #copies = new Map<string, CollectionCopy>([[DEFAULT_COLLECTION, this.#current]]);
+  #listening = false;
+
+  get collection(): string {
+    return this.#current.collection;
+  }
+
+  get status(): OfflineStatus {
+    return this.#current.status;
+  }
+
+  /** The page shows `collection` now: status, sync and search are its copy's. */
+  useCollection(collection: string): void {
+    const previous = this.#current;
+    if (previous.collection === collection) return;
+    previous.stopPrefetch();
+    previous.release();
+    this.#current = this.#copy(collection);
+  }
+
+  /** Tells which model the page's encoder uses for `collection` (ModelInfo.id). */
+  useModel(modelId: string, collection: string = this.collection): void {
+    this.#copy(collection).useModel(modelId);
+  }
+
+  load(): Promise<void> {
+    this.#listen();
+    return this.#current.load();
+  }
+
+  sync(): Promise<void> {
+    this.#listen();
+    return this.#current.sync();
+  }
+
+  search(vector: Float32Array, topK: number): Promise<SearchHit[]> {
+    return this.#current.search(vector, topK);
+  }
+
+  /**
+   * The collection was deleted on the server: its saved copy and thumbnails go from this device
+   * (a new collection of that name starts with nothing saved).
+   */
+  async forget(collection: string): Promise<void> {
+    const copy = this.#copies.get(collection);
+    copy?.stopPrefetch();
+    copy?.release();
+    this.#copies.delete(collection);
+    await Promise.all([
+      deleteSnapshot(collection).catch(() => undefined),
+      forgetCollectionThumbnails(collection)
+    ]);
+    // Normally the page has switched away first; if not, it shows an empty copy, not a deleted one.
+    if (this.#current === copy) this.#current = this.#copy(collection);
+  }
+
+  #copy(collection: string): CollectionCopy {
+    let copy = this.#copies.get(collection);
+    if (!copy) {
+      copy = new CollectionCopy(collection);
+      this.#copies.set(collection, copy);
+    }
+    return copy;
+  }
+
+  /**
+   * On a first visit the service worker takes control after the first sync: sync again then, so
+   * it learns the collection's epoch and the thumbnails are fetched ahead through it.
+   */
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    globalThis.navigator?.serviceWorker?.addEventListener('controllerchange', () => {
+      if (navigator.serviceWorker.controller) void this.#current.sync();
+    });
   }
 }
 

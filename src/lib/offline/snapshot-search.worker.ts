@@ -30,16 +30,16 @@ async function store(request: Extract<SnapshotRequest, { type: 'store' }>) {
     bytes: request.data.byteLength,
     thumbIds: fresh.items.slice(0, MAX_THUMBS).map((item) => item.id)
   };
-  await writeSnapshot(request.data, meta);
+  await writeSnapshot(request.collection, request.data, meta);
   // A search running beside this store (the worker could not be ended) must see the new copy.
   snapshot = fresh;
   return meta;
 }
 
-async function load() {
-  const data = await readSnapshotData();
+async function load(collection: string) {
+  const data = await readSnapshotData(collection);
   snapshot = data ? decodeSnapshot(data) : undefined;
-  return readSnapshotMeta();
+  return readSnapshotMeta(collection);
 }
 
 async function handle(request: SnapshotRequest): Promise<SnapshotReply> {
@@ -47,7 +47,7 @@ async function handle(request: SnapshotRequest): Promise<SnapshotReply> {
     case 'store':
       return { id: request.id, ok: true, type: 'store', meta: await store(request) };
     case 'load':
-      return { id: request.id, ok: true, type: 'load', meta: await load() };
+      return { id: request.id, ok: true, type: 'load', meta: await load(request.collection) };
     case 'search': {
       if (!snapshot) throw new Error('No saved copy of the collection on this device');
       const hits = searchSnapshot(snapshot, request.vector, request.topK);

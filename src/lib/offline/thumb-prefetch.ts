@@ -1,9 +1,10 @@
+import { DEFAULT_COLLECTION } from '$lib/api/collection-scope';
 import { MAX_THUMBS, thumbCacheName, thumbUrl, type ServiceWorkerMessage } from './thumb-cache';
 
 /**
- * The page's side of the thumbnail cache: telling the service worker which collection epoch the
- * page shows (it drops thumbnails of another), and fetching thumbnails ahead so results found
- * offline have pictures. The fetches go through the service worker, which stores them.
+ * The page's side of the thumbnail cache: telling the service worker which epoch of a collection
+ * the page shows (it drops that collection's thumbnails of another epoch), and fetching
+ * thumbnails ahead so results found offline have pictures. The fetches go through the service worker, which stores them.
  */
 
 /** Thumbnails fetched at once: enough to be quick, few enough not to crowd out searches. */
@@ -20,8 +21,22 @@ function controller(): ServiceWorker | undefined {
   return globalThis.navigator?.serviceWorker?.controller ?? undefined;
 }
 
-/** Resolves once the service worker has switched to `epoch` (or gave no answer in time). */
-export function tellCollectionEpoch(epoch: string): Promise<void> {
+/** Resolves once the service worker uses `epoch` for `collection` (or did not answer in time). */
+export function tellCollectionEpoch(epoch: string, collection: string): Promise<void> {
+  const message: ServiceWorkerMessage =
+    collection === DEFAULT_COLLECTION
+      ? { type: 'lookalike:collection-epoch', epoch }
+      : { type: 'lookalike:collection-epoch', epoch, collection };
+  return askServiceWorker(message);
+}
+
+/** The collection was deleted: the service worker drops its thumbnails. */
+export function forgetCollectionThumbnails(collection: string): Promise<void> {
+  return askServiceWorker({ type: 'lookalike:forget-collection', collection });
+}
+
+/** Posts `message` with a reply port; resolves at the answer, or after ACK_TIMEOUT_MS. */
+function askServiceWorker(message: ServiceWorkerMessage): Promise<void> {
   const worker = controller();
   if (!worker) return Promise.resolve();
   return new Promise((resolve) => {
@@ -33,7 +48,6 @@ export function tellCollectionEpoch(epoch: string): Promise<void> {
       resolve();
     }
     channel.port1.onmessage = done;
-    const message: ServiceWorkerMessage = { type: 'lookalike:collection-epoch', epoch };
     worker.postMessage(message, [channel.port2]);
   });
 }
@@ -50,21 +64,27 @@ export function prefetchAllowed(): boolean {
 }
 
 /**
- * Fetches the thumbnails of `ids` (the first MAX_THUMBS) that the cache of `epoch` lacks, a few
- * at a time; stops at the first network failure (the server went away) and then rejects, so
- * the caller knows to try again. Returns how many it fetched.
+ * Fetches the thumbnails of `ids` (the first MAX_THUMBS) that the cache of `collection` at
+ * `epoch` lacks, a few at a time; stops at the first network failure (the server went away) and
+ * then rejects, so the caller knows to try again. Returns how many it fetched.
  */
 export async function prefetchThumbnails(
   ids: readonly number[],
   epoch: string,
+  collection: string,
   signal?: AbortSignal
 ): Promise<number> {
   if (!prefetchAllowed()) return 0;
-  const cache = await caches.open(thumbCacheName(epoch));
-  const cached = new Set((await cache.keys()).map((request) => new URL(request.url).pathname));
+  const cache = await caches.open(thumbCacheName(epoch, collection));
+  const cached = new Set(
+    (await cache.keys()).map((request) => {
+      const url = new URL(request.url);
+      return url.pathname + url.search;
+    })
+  );
   const missing = ids
     .slice(0, MAX_THUMBS)
-    .map(thumbUrl)
+    .map((id) => thumbUrl(id, collection))
     .filter((url) => !cached.has(url));
   let fetched = 0;
   let failed = false;
