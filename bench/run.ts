@@ -7,6 +7,7 @@ import { benchIndexing } from './indexing';
 import { benchLoad, benchUploads } from './load';
 import { benchQuality } from './quality';
 import { benchSearch } from './search';
+import { benchSearchMilvus } from './search-milvus';
 import { benchSnapshot } from './snapshot';
 import { benchSse } from './sse';
 
@@ -24,6 +25,14 @@ if (want('embedding')) sections.embedding = await benchEmbedding(cacheDir, threa
 if (want('indexing')) sections.indexing = await benchIndexing(cacheDir, threads);
 const sizes = (process.env.LOOKALIKE_BENCH_SIZES ?? '20000,100000').split(',').map(Number);
 if (want('search')) sections.search = await benchSearch(sizes, threads);
+// The embedded index beside a Milvus server (skipped, saying why, without an address).
+if (want('search-milvus'))
+  sections['search-milvus'] = await benchSearchMilvus(
+    Number(process.env.LOOKALIKE_BENCH_MILVUS_SIZE ?? 100_000),
+    Number(process.env.LOOKALIKE_BENCH_MILVUS_QUERIES ?? 200),
+    process.env.LOOKALIKE_BENCH_MILVUS_ADDRESS,
+    process.env.LOOKALIKE_BENCH_MILVUS_DATA_DIR
+  );
 if (want('load'))
   sections.load = [...(await benchLoad(cacheDir)), ...(await benchUploads(cacheDir))];
 if (only.includes('uploads')) sections.uploads = await benchUploads(cacheDir); // also part of load
