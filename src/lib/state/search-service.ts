@@ -1,4 +1,5 @@
 import { api, ApiRequestError, dataOf, isUnreachable } from '$lib/api/client';
+import { collectionQuery } from '$lib/api/collection-scope';
 import type { SearchHit, SearchSource } from '$lib/api/types';
 import { offlineIndex } from '$lib/offline/offline-index.svelte';
 import { connection } from './connection.svelte';
@@ -13,29 +14,49 @@ export interface SearchOutcome {
 export { NoOfflineCopyError } from '$lib/offline/offline-index.svelte';
 
 /**
- * Searches the server with a browser-encoded vector; when the server cannot be reached, searches
- * the snapshot kept on this device instead and says where the results came from.
+ * Searches `collection` on the server with a browser-encoded vector; when the server cannot be
+ * reached, searches the snapshot of it kept on this device instead and says where the results
+ * came from.
  */
-export async function searchVector(vector: Float32Array, topK: number): Promise<SearchOutcome> {
+export async function searchVector(
+  vector: Float32Array,
+  topK: number,
+  collection: string
+): Promise<SearchOutcome> {
   try {
     const body = { vector: Array.from(vector), topK };
-    const response = dataOf(await api.POST('/api/search', { body }));
+    const params = { query: collectionQuery(collection) };
+    const response = dataOf(await api.POST('/api/search', { params, body }));
     return { hits: response.results, source: { kind: 'server' }, tookMs: response.tookMs };
   } catch (error) {
     if (isUnreachable(error)) {
       connection.markOffline();
-      return searchOffline(vector, topK);
+      return searchOffline(vector, topK, collection);
     }
     // The server is there but its store is down (its own 503): the saved copy can still answer,
     // without calling the whole page offline.
-    if (error instanceof ApiRequestError && error.status === 503 && offlineIndex.status.available) {
-      return searchOffline(vector, topK);
+    if (
+      error instanceof ApiRequestError &&
+      error.status === 503 &&
+      offlineIndex.collection === collection &&
+      offlineIndex.status.available
+    ) {
+      return searchOffline(vector, topK, collection);
     }
     throw error;
   }
 }
 
-async function searchOffline(vector: Float32Array, topK: number): Promise<SearchOutcome> {
+async function searchOffline(
+  vector: Float32Array,
+  topK: number,
+  collection: string
+): Promise<SearchOutcome> {
+  // The page switches the saved copy with the collection; a search begun before a switch must
+  // not answer from the other collection's copy.
+  if (offlineIndex.collection !== collection) {
+    throw new Error(`The collection changed to ${offlineIndex.collection} during the search`);
+  }
   const started = performance.now();
   // Throws NoOfflineCopyError when this device has no saved copy (it waits for the copy to load).
   const hits = await offlineIndex.search(vector, topK);

@@ -89,6 +89,17 @@ export class SearchSession {
     return this.#vector ? this.searchWith(this.#vector, ++this.#run) : Promise.resolve();
   }
 
+  /**
+   * Another collection with another model: the vector means nothing there, and the results shown
+   * are the other collection's. Both go; the picture is encoded again (once that model is ready).
+   */
+  reencode(): Promise<void> {
+    this.#vector = undefined;
+    this.hits = [];
+    this.source = undefined;
+    return this.encodeAndSearch();
+  }
+
   async encodeAndSearch(): Promise<void> {
     const query = this.query;
     if (!query) return;

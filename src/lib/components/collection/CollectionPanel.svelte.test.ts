@@ -472,4 +472,109 @@ describe('CollectionPanel', () => {
     expect(within(details).queryByRole('button', { name: /Show all/ })).toBeNull();
     expect(calls.filter((c) => c.key === 'GET /api/index/job-7/errors').length).toBeGreaterThan(0);
   });
+
+  it('sends every call of a named collection to it: count, jobs, index, progress, clear', async () => {
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 2 }),
+      'GET /api/index': () => json({ jobs: [] }),
+      'POST /api/index': () => json({ jobId: 'job-1' }, 202),
+      'DELETE /api/images': () => json({ cleared: true })
+    });
+    render(CollectionPanel, { online: true, model, collection: 'wallpapers' });
+    await screen.findByTestId('image-count');
+    expect(screen.getByTestId('collection-name').textContent).toContain('wallpapers');
+
+    await fireEvent.input(screen.getByLabelText('Folder on the server'), {
+      target: { value: '/srv/walls' }
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Start' }));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(FakeEventSource.instances[0]!.url).toBe('/api/index/job-1/events?collection=wallpapers');
+    FakeEventSource.instances[0]!.emit(job({ state: 'done', finishedAt: 1_700_000_001_000 }));
+    await waitFor(() => expect(screen.getByText('Finished.')).toBeTruthy());
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Clear collection…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Forget 2 pictures' }));
+    await waitFor(() => expect(calls.map((c) => c.key)).toContain('DELETE /api/images'));
+
+    for (const call of calls) {
+      expect(new URL(call.url, 'http://x').searchParams.get('collection'), call.key).toBe(
+        'wallpapers'
+      );
+    }
+  });
+
+  it('makes no collection query for the default (the requests stay as before)', async () => {
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 2 }),
+      'GET /api/index': () => json({ jobs: [] })
+    });
+    render(CollectionPanel, { online: true, model });
+    await screen.findByTestId('image-count');
+    expect(calls.map((c) => c.url).sort()).toEqual(['/api/images/count', '/api/index?limit=10']);
+    // The default always exists: it is cleared, never deleted.
+    expect(screen.queryByRole('button', { name: 'Delete collection…' })).toBeNull();
+  });
+
+  it('deletes a named collection after a confirmation, with the admin token when asked', async () => {
+    setAdminToken('s3cret');
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 4 }),
+      'GET /api/index': () => json({ jobs: [] }),
+      'DELETE /api/collections/wallpapers': guarded(() => json({ deleted: true })),
+      'GET /api/collections': () =>
+        json({
+          collections: [{ name: 'default', model: null, images: 0, default: true }]
+        })
+    });
+    const ondeleted = vi.fn();
+    render(CollectionPanel, { online: true, model, collection: 'wallpapers', ondeleted });
+    await screen.findByTestId('image-count');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete collection…' }));
+    const dialog = screen.getByRole('alertdialog');
+    expect(dialog.textContent).toContain('“wallpapers”');
+    expect(dialog.textContent).toContain('its 4 pictures');
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Keep it' }));
+    expect(calls.map((c) => c.key)).not.toContain('DELETE /api/collections/wallpapers');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete collection…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete “wallpapers”' }));
+    await waitFor(() => expect(ondeleted).toHaveBeenCalledWith('wallpapers'));
+    const call = calls.find((c) => c.key === 'DELETE /api/collections/wallpapers');
+    expect(call?.authorization).toBe('Bearer s3cret');
+  });
+
+  it('creates a collection with a chosen model and switches to it', async () => {
+    const calls = fakeServer({
+      'GET /api/images/count': () => json({ count: 0 }),
+      'GET /api/index': () => json({ jobs: [] }),
+      'POST /api/collections': () =>
+        json(
+          { name: 'walls', model: { id: 'tiny', dimension: 128 }, images: 0, default: false },
+          201
+        ),
+      'GET /api/collections': () => json({ collections: [] })
+    });
+    const onswitch = vi.fn();
+    render(CollectionPanel, { online: true, model, serverModel: 'resnet50', onswitch });
+    await screen.findByTestId('image-count');
+
+    await fireEvent.click(screen.getByText('New collection…'));
+    const name = screen.getByLabelText('Name');
+    await fireEvent.input(name, { target: { value: 'no spaces' } });
+    expect(screen.getByText(/Letters, digits/)).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Create' }) as HTMLButtonElement).disabled).toBe(
+      true
+    );
+
+    await fireEvent.input(name, { target: { value: 'walls' } });
+    await fireEvent.input(screen.getByLabelText('Model'), { target: { value: 'tiny' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create' }));
+    await waitFor(() => expect(onswitch).toHaveBeenCalledWith('walls'));
+    expect(calls.find((c) => c.key === 'POST /api/collections')?.body).toEqual({
+      name: 'walls',
+      model: 'tiny'
+    });
+  });
 });

@@ -1,4 +1,5 @@
 import { indexJobEventsUrl } from '$lib/api/collection';
+import { DEFAULT_COLLECTION } from '$lib/api/collection-scope';
 import {
   FINISHED_JOB_STATES,
   type IndexJobError,
@@ -27,13 +28,17 @@ const parse = <T>(data: string): T | undefined => {
 };
 
 /**
- * Follows an index job over server-sent events until it finishes; returns a function that stops
- * following. The stream starts with the job's errors so far and its state, then brings progress
- * and only the errors added since. While the server is unreachable EventSource keeps reconnecting
+ * Follows an index job of `collection` over server-sent events until it finishes; returns a
+ * function that stops following. The stream starts with the job's errors so far and its state,
+ * then brings progress and only the errors added since. While the server is unreachable EventSource keeps reconnecting
  * by itself, and resumes after the last error it got (Last-Event-ID), so nothing is missed.
  */
-export function followJob(jobId: string, handlers: FollowHandlers): () => void {
-  const source = new EventSource(indexJobEventsUrl(jobId));
+export function followJob(
+  jobId: string,
+  handlers: FollowHandlers,
+  collection = DEFAULT_COLLECTION
+): () => void {
+  const source = new EventSource(indexJobEventsUrl(jobId, collection));
   source.onmessage = (event: MessageEvent<string>) => {
     const job = parse<IndexJobProgress>(event.data);
     if (!job) return;
