@@ -179,6 +179,8 @@ export class IndexJobs {
   private readonly owner: OwnerProcess | undefined;
   private readonly now: () => number;
   private renewal: ReturnType<typeof setInterval> | undefined;
+  /** Aborted by close(): ends the polling of jobs other servers run. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly deps: IndexJobsDeps) {
     this.events.setMaxListeners(0);
@@ -424,7 +426,7 @@ export class IndexJobs {
     push(first);
     void (async () => {
       while (!stopped) {
-        await delay(this.pollMs);
+        if (!(await this.pause())) return void follower.return();
         if (stopped) return;
         const job = await this.get(first.jobId).catch(() => undefined);
         if (job) push(job);
@@ -452,12 +454,14 @@ export class IndexJobs {
     if (!current) throw new NotFoundError(`No index job ${jobId}`);
     if (isFinished(current)) return current;
     if (!this.live.has(jobId)) {
-      for (;;) {
-        await delay(this.pollMs);
-        const job = await this.get(jobId).catch(() => undefined);
-        if (job && this.latest?.jobId === jobId) this.latest = job;
-        if (job && isFinished(job)) return job;
+      let job = current;
+      // Closing ends the wait with the job as last seen (still unfinished).
+      while (await this.pause()) {
+        job = (await this.get(jobId).catch(() => undefined)) ?? job;
+        if (this.latest?.jobId === jobId) this.latest = job;
+        if (isFinished(job)) break;
       }
+      return job;
     }
     return new Promise((resolve) => {
       const stop = this.subscribe(jobId, (job) => {
@@ -470,10 +474,21 @@ export class IndexJobs {
 
   /** Cancels everything and waits for the running job to stop cleanly. */
   async close(): Promise<void> {
+    this.closing.abort();
     for (const { abort } of this.live.values()) abort.abort();
     await this.queue;
     clearInterval(this.renewal);
     this.renewal = undefined;
+  }
+
+  /** Waits pollMs before reading a job another server runs again; false once closing. */
+  private async pause(): Promise<boolean> {
+    try {
+      await delay(this.pollMs, undefined, { signal: this.closing.signal });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private markRunningHere(jobId: string, running: boolean) {

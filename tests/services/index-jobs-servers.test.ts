@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedder } from '../../server/embedding/embedder';
 import type { Runtime } from '../../server/runtime';
-import { IndexJobs, type JobEvent, type OwnerProcess } from '../../server/services/index-jobs';
+import {
+  IndexJobs,
+  isFinished,
+  type JobEvent,
+  type OwnerProcess
+} from '../../server/services/index-jobs';
 import type { JobRecord, JobStore } from '../../server/stores/job-store';
 import { writeScenes } from '../http/helpers';
 import { testRuntime } from '../helpers/runtime';
@@ -238,6 +243,26 @@ describe('index jobs of several servers on one job store', () => {
     await new Promise((r) => setTimeout(r, 300));
     gated.open();
     expect(await b.jobs.waitFor(job.jobId)).toMatchObject({ state: 'cancelled' });
+  });
+
+  it("closing ends the following of and waiting for another server's job", async () => {
+    const gated = gatedEmbedder();
+    const a = server('A8', { embedder: gated.embedder });
+    const b = server('B8');
+    const job = await a.jobs.start({ path: await folder(2) });
+    const events = await b.jobs.follow(job.jobId);
+    const followed = (async () => {
+      const got: JobEvent[] = [];
+      for await (const event of events) got.push(event);
+      return got.length;
+    })();
+    const waited = b.jobs.waitFor(job.jobId);
+    await new Promise((r) => setTimeout(r, 100));
+    await b.jobs.close();
+    expect(isFinished(await waited)).toBe(false);
+    expect(await followed).toBeGreaterThan(0);
+    gated.open();
+    expect((await a.jobs.waitFor(job.jobId)).state).toBe('done');
   });
 
   it("sees only its own collection's jobs in list, latest and init", async () => {
