@@ -54,7 +54,7 @@ const CROSS_SITE =
 
 /**
  * Answers every operation can give before its handler runs, added to each one in the document:
- * the Host check's 421, the cross-site refusal's 403 (methods that change something), the body
+ * the `collection` query's 400 and 404, the Host check's 421, the cross-site refusal's 403 (methods that change something), the body
  * cap's 413 (operations with a body), the start-up app's 503 `starting` (serve's first model
  * download), and Node's own 431 (request line and headers over 16 KiB, without a body). Call it
  * once every route is registered.
@@ -80,6 +80,12 @@ export function addCommonResponses(registry: OpenAPIHono['openAPIRegistry']): vo
       }
     };
     if (route.method !== 'get' && route.method !== 'head') add(403, CROSS_SITE);
+    // The optional `collection` query (collection-scope.ts): a malformed name, an unknown one.
+    const query = route.request?.query as { shape?: Record<string, unknown> } | undefined;
+    if (query?.shape && 'collection' in query.shape) {
+      add(400, 'Not a collection name (`invalid_request`)');
+      add(404, 'No collection of that name (`collection_not_found`)');
+    }
     if (route.request?.body) add(413, ERROR_DESCRIPTIONS[413]);
     if (!route.path.endsWith('/health')) add(503, STARTING);
     add(

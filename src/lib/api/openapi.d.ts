@@ -1265,6 +1265,22 @@ export interface paths {
             };
           };
         };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         421: {
           headers: {
             [name: string]: unknown;
@@ -1327,6 +1343,14 @@ export interface paths {
               /** @enum {boolean} */
               cleared: true;
             };
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
           };
         };
         401: {
