@@ -81,7 +81,7 @@ async function seedFlow(runtime: Runtime) {
   const load = await app.request('/img/load', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ File: folder.root })
+    body: JSON.stringify({ File: folder.root, Recursive: true })
   });
   expect(load.status).toBe(200);
   const seedProgress = (await (await app.request('/progress')).json()) as string;
