@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchHit } from '../../server/services/collection';
 import { cleanupCliTempDirs, cliTempDir, runCli, type CliResult } from '../helpers/cli';
 import { writeScenes } from '../http/helpers';
+import { dropDatabase, mysqlReachable, mysqlTestUrl } from '../helpers/mysql';
 
 /**
  * Two collections with different models in one data directory, with the real binary: index,
@@ -38,6 +39,8 @@ beforeAll(async () => {
 });
 
 afterAll(cleanupCliTempDirs);
+
+const mysqlUp = await mysqlReachable();
 
 describe('lookalike --collection', () => {
   it('documents --collection on the commands that use one, and the collections command', async () => {
@@ -119,5 +122,44 @@ describe('lookalike --collection', () => {
     expect(listed.map((c) => [c.name, c.images])).toEqual([['default', 4]]);
     expect((await ok('count')).stdout).toBe('4\n');
     expect((await cli('count', '--collection', 'wall-papers')).code).toBe(1);
+  });
+
+  it.skipIf(!mysqlUp)('migrates every collection to MySQL, each with its model', async () => {
+    await ok(
+      'index',
+      join(root, 'wallpapers'),
+      '--collection',
+      'big',
+      '--model',
+      'synthetic-resnet50'
+    );
+    const url = mysqlTestUrl();
+    try {
+      const r = await runCli(['migrate', '--to', 'mysql'], {
+        dataDir,
+        env: { MYSQL_URL: url },
+        timeoutMs: 120_000
+      });
+      expect(r.code, output(r)).toBe(0);
+      expect(r.stderr).toMatch(/Migrated collection big: 3 pictures/);
+      expect(r.stderr).toMatch(/Migrated collection default: 4 pictures/);
+      const onMysql = (...args: string[]) =>
+        runCli(args, { dataDir, env: { MYSQL_URL: url }, timeoutMs: 120_000 });
+      const listed = await onMysql('collections', '--json');
+      expect(listed.code, output(listed)).toBe(0);
+      expect(
+        (JSON.parse(listed.stdout) as Listed[]).map((c) => [c.name, c.images, c.model?.id])
+      ).toEqual([
+        ['big', 3, 'synthetic-resnet50'],
+        ['default', 4, 'tiny']
+      ]);
+      const found = await onMysql('search', wallpapers[0]!, '--json', '--collection', 'big');
+      expect(found.code, output(found)).toBe(0);
+      expect((JSON.parse(found.stdout) as { results: SearchHit[] }).results[0]!.path).toBe(
+        wallpapers[0]
+      );
+    } finally {
+      await dropDatabase(url);
+    }
   });
 });
