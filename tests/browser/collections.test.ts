@@ -251,4 +251,45 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
     expect(new URL(page.url()).searchParams.has('collection')).toBe(false);
     await page.close();
   });
+
+  it('switches collections offline, each searching its own saved copy with its own model', async () => {
+    const page = await context.newPage();
+    const savedCopy = () => page.getByTestId('saved-copy').textContent();
+    await page.goto('/?backend=wasm');
+    await modelReady(page, 'Tiny');
+    await expect
+      .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), {
+        timeout: 60_000
+      })
+      .toBe(true);
+    // Online, each collection shown is saved on the device (its model is cached as it loads).
+    await expect.poll(savedCopy, { timeout: 60_000 }).toContain(`Saved copy: ${PICTURES} pictures`);
+    await switcher(page).selectOption('resnet');
+    await modelReady(page, 'ResNet-50');
+    await expect.poll(savedCopy, { timeout: 60_000 }).toContain(`Saved copy: ${PICTURES} pictures`);
+
+    await server.stop();
+    try {
+      await page.reload();
+      await page.getByTestId('offline-notice').waitFor({ timeout: 30_000 });
+      expect(await switcher(page).inputValue()).toBe('resnet');
+      await modelReady(page, 'ResNet-50');
+      const there = await searchWith(page, resnetPaths[3]!, 'res-03.jpg');
+      expect(there.every((name) => name.startsWith('res-'))).toBe(true);
+      expect(await page.getByTestId('offline-source').textContent()).toMatch(/Offline/);
+
+      // The other collection, still offline: its model from this device, its copy, its pictures.
+      await switcher(page).selectOption('default');
+      await expect
+        .poll(() => resultNames(page).then((names) => names[0]), { timeout: 120_000 })
+        .toMatch(/^day-/);
+      const back = await searchWith(page, defaultPaths[4]!, 'day-04.jpg');
+      expect(back.every((name) => name.startsWith('day-'))).toBe(true);
+      expect(await page.getByTestId('offline-source').textContent()).toMatch(/Offline/);
+      await saveScreenshot(page, 'collections-offline');
+    } finally {
+      await server.start();
+    }
+    await page.close();
+  }, 300_000);
 });
