@@ -11,6 +11,9 @@ import type { ImageRoots } from './image-roots';
 import { IndexJobs } from './index-jobs';
 import { Mutex } from './mutex';
 
+/** How long an open collection is trusted to still exist before the catalog is asked again. */
+const RECHECK_MS = 2000;
+
 /** A collection ready to use: its stores, its jobs and the model that builds it. */
 export interface OpenCollection {
   name: string;
@@ -71,6 +74,9 @@ export interface CollectionsDeps {
  */
 export class Collections {
   readonly #opened = new Map<string, Promise<OpenCollection>>();
+  /** The catalog id of each open collection, to notice one deleted by another server. */
+  readonly #ids = new Map<string, number>();
+  readonly #checkedAt = new Map<string, number>();
   readonly #models = new Map<string, Promise<ModelRuntime>>();
   /** Opening, creating and deleting never interleave (a delete must not race a first open). */
   readonly #changes = new Mutex();
@@ -155,17 +161,45 @@ export class Collections {
     };
   }
 
-  /** The collection, opened if it was not yet; undefined when there is none of that name. */
+  /**
+   * The collection, opened if it was not yet; undefined when there is none of that name. An open
+   * collection that another server sharing the catalog deleted (or deleted and created again) since
+   * is closed here and opened afresh.
+   */
   async get(name: string): Promise<OpenCollection | undefined> {
     const open = this.#opened.get(name);
-    if (open) return open;
+    if (open && (await this.#current(name))) return open;
     return this.#changes.run(async () => {
       const again = this.#opened.get(name);
-      if (again) return again;
+      if (again) {
+        if (await this.#current(name)) return again;
+        this.#opened.delete(name);
+        this.#ids.delete(name);
+        const stale = await again.catch(() => undefined);
+        this.deps.log?.warn({ collection: name }, 'collection deleted elsewhere; closed here');
+        await stale?.jobs.close();
+        await stale?.collection.close().catch(() => undefined);
+      }
       const summary = await this.deps.store.getCollection(name);
       if (!summary) return undefined;
       return this.#remember(name, this.#openExisting(name));
     });
+  }
+
+  /**
+   * Whether the open collection `name` is still the one of that name in the catalog (one small
+   * query; the default collection is never deleted, and one still opening counts as current).
+   */
+  async #current(name: string): Promise<boolean> {
+    const id = this.#ids.get(name);
+    if (name === DEFAULT_COLLECTION || id === undefined) return true;
+    // Looked up at most once per interval: the summary counts the pictures, and a search of a
+    // named collection should not pay that every time.
+    const now = Date.now();
+    if (now - (this.#checkedAt.get(name) ?? 0) < RECHECK_MS) return true;
+    const current = (await this.deps.store.getCollection(name))?.id === id;
+    if (current) this.#checkedAt.set(name, now);
+    return current;
   }
 
   /**
@@ -201,6 +235,7 @@ export class Collections {
       if (!summary && !opening) return false;
       if (opening) {
         this.#opened.delete(name);
+        this.#ids.delete(name);
         const open = await opening.catch(() => undefined);
         if (open) {
           await open.jobs.close();
@@ -289,6 +324,7 @@ export class Collections {
     await assertCollectionModel(catalog, manifest);
     const summary = await deps.store.getCollection(name);
     if (!summary) throw new Error(`Collection "${name}" vanished while opening`);
+    this.#ids.set(name, summary.id);
     const index = await deps.openVectors(summary, manifest.dimension, catalog);
     const collection = new Collection(catalog, index, manifest);
     try {

@@ -203,4 +203,27 @@ describe.skipIf(!mysqlUp || !milvus.address)('Collections on MySQL + Milvus', ()
     expect(await runtime.collections.get('wall-papers_2')).toBeUndefined();
     expect(await has(defaultName)).toBe(true);
   });
+
+  it('notices on another server that a collection was deleted or created again', async () => {
+    const other = await testRuntime({ roots: [root], env });
+    try {
+      const here = await runtime.collections.getOrCreate('shared');
+      expect(await indexInto(here, join(root, 'pics'))).toMatchObject({ state: 'done' });
+      const there = await other.runtime.collections.get('shared');
+      expect(await topPath(there!, pictures[1]!)).toBe(pictures[1]);
+
+      expect(await runtime.collections.delete('shared')).toBe(true);
+      // An open collection is trusted for up to 2 s before the catalog is asked again.
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      expect(await other.runtime.collections.get('shared')).toBeUndefined();
+
+      await runtime.collections.getOrCreate('shared', { model: 'synthetic-resnet50' });
+      const again = await other.runtime.collections.get('shared');
+      expect(again!.model.manifest.id).toBe('synthetic-resnet50');
+      expect(await again!.collection.count()).toBe(0);
+    } finally {
+      await other.cleanup();
+      await dropCollection(address, milvusCollectionName(prefix, 'shared')).catch(() => undefined);
+    }
+  });
 });
