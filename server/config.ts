@@ -91,6 +91,9 @@ const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _, not starting with a digit'),
   milvusIndexType: z.enum(['HNSW', 'IVF_FLAT', 'IVF_SQ8', 'FLAT']),
+  urlAllowedNetworks: z.string(),
+  urlTimeoutMs: positiveInt,
+  jobLeaseMs: positiveInt.min(1000, 'at least 1000 ms: the owner renews it several times a lease'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
 
@@ -132,6 +135,9 @@ export const SETTINGS = {
   milvusCollection: { env: 'MILVUS_COLLECTION', fallback: 'lookalike' },
   milvusPrefix: { env: 'LOOKALIKE_MILVUS_PREFIX', fallback: 'lookalike_' },
   milvusIndexType: { env: 'MILVUS_INDEX_TYPE', fallback: 'HNSW' },
+  urlAllowedNetworks: { env: 'LOOKALIKE_URL_ALLOWED_NETWORKS', fallback: '' },
+  urlTimeoutMs: { env: 'LOOKALIKE_URL_TIMEOUT_MS', fallback: '15000' },
+  jobLeaseMs: { env: 'LOOKALIKE_JOB_LEASE_MS', fallback: '30000' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
 

@@ -205,6 +205,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
       store,
       roots,
       batchSize: config.batchSize,
+      jobLeaseMs: config.jobLeaseMs,
       log,
       // Another collection's model: any the server can resolve, from the cache or generated.
       loadModel: (modelId) =>

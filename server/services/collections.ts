@@ -53,6 +53,8 @@ export interface CollectionsDeps {
   >;
   roots: ImageRoots;
   batchSize: number;
+  /** How long an index job's lease lasts before another server may take its folder over. */
+  jobLeaseMs?: number;
   log?: Logger;
   /** Loads a model by id (the composition root knows how); called once per id. */
   loadModel(modelId: string): Promise<ModelRuntime>;
@@ -342,7 +344,8 @@ export class Collections {
         roots: deps.roots,
         batchSize: deps.batchSize,
         log: deps.log,
-        collectionName: name
+        collectionName: name,
+        leaseMs: deps.jobLeaseMs
       });
       const interrupted = await jobs.init();
       if (interrupted > 0)

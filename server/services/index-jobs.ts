@@ -35,7 +35,7 @@ const FOLLOW_RETRY_AFTER_S = 5;
 /**
  * A job's lease: its owner renews it while the job is queued or running, and a job whose lease
  * ran out belongs to a server that is gone (other servers may then take the folder over).
- * LOOKALIKE_JOB_LEASE_MS shortens it (tests); until config.ts carries it, it is read here.
+ * The runtime passes LOOKALIKE_JOB_LEASE_MS (config `jobLeaseMs`).
  */
 export const DEFAULT_LEASE_MS = 30_000;
 /** Renewals per lease: a server that misses a few (a slow database) keeps its jobs. */
@@ -79,11 +79,6 @@ function pidExists(pid: number): boolean {
   }
 }
 
-function leaseFromEnv(): number {
-  const value = Number(process.env.LOOKALIKE_JOB_LEASE_MS);
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_LEASE_MS;
-}
-
 export type JobError = JobRecord['errors'][number];
 
 /**
@@ -118,7 +113,7 @@ export interface IndexJobsDeps {
   collectionName?: string;
   /** The owner of the jobs started here: PROCESS_SERVER_ID by default (tests: one per "server"). */
   serverId?: string;
-  /** How long a lease lasts (DEFAULT_LEASE_MS, or LOOKALIKE_JOB_LEASE_MS). */
+  /** How long a lease lasts (DEFAULT_LEASE_MS; the runtime passes LOOKALIKE_JOB_LEASE_MS). */
   leaseMs?: number;
   /** How often the leases of this instance's unfinished jobs are renewed (a sixth of the lease). */
   renewEveryMs?: number;
@@ -186,7 +181,7 @@ export class IndexJobs {
     this.events.setMaxListeners(0);
     this.collectionName = deps.collectionName ?? 'default';
     this.serverId = deps.serverId ?? PROCESS_SERVER_ID;
-    this.leaseMs = deps.leaseMs ?? leaseFromEnv();
+    this.leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
     this.renewEveryMs = deps.renewEveryMs ?? this.leaseMs / RENEWALS_PER_LEASE;
     this.pollMs = deps.pollMs ?? Math.min(DEFAULT_POLL_MS, this.renewEveryMs);
     this.owner = deps.ownerProcess === null ? undefined : (deps.ownerProcess ?? thisProcess());

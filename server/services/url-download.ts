@@ -61,28 +61,21 @@ const systemResolve = (host: string) => dnsLookup(host, { all: true, verbatim: t
 
 export const URL_ALLOWED_NETWORKS_ENV = 'LOOKALIKE_URL_ALLOWED_NETWORKS';
 export const URL_TIMEOUT_ENV = 'LOOKALIKE_URL_TIMEOUT_MS';
-const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_REDIRECTS = 5;
 
 /**
- * The download settings from the environment: LOOKALIKE_URL_ALLOWED_NETWORKS (addresses or CIDR
- * networks separated by "," or spaces, allowed besides the public internet; none by default) and
- * LOOKALIKE_URL_TIMEOUT_MS (15000).
+ * The download settings from the configuration: `allowedNetworks` (LOOKALIKE_URL_ALLOWED_NETWORKS:
+ * addresses or CIDR networks separated by "," or spaces, allowed besides the public internet; none
+ * by default) and `timeoutMs` (LOOKALIKE_URL_TIMEOUT_MS).
  */
-export function urlDownloadOptionsFromEnv(
-  env: NodeJS.ProcessEnv,
-  limits: { maxBytes: number; maxConcurrent: number }
-): UrlDownloadOptions {
-  const timeout = env[URL_TIMEOUT_ENV]?.trim();
-  const timeoutMs = timeout ? Number(timeout) : DEFAULT_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
-    throw new UserError(`${URL_TIMEOUT_ENV} must be a positive number of milliseconds`);
-  return {
-    ...limits,
-    timeoutMs,
-    maxRedirects: MAX_REDIRECTS,
-    allowed: parseNetworks(env[URL_ALLOWED_NETWORKS_ENV] ?? '')
-  };
+export function urlDownloadOptions(settings: {
+  allowedNetworks: string;
+  timeoutMs: number;
+  maxBytes: number;
+  maxConcurrent: number;
+}): UrlDownloadOptions {
+  const { allowedNetworks, ...limits } = settings;
+  return { ...limits, maxRedirects: MAX_REDIRECTS, allowed: parseNetworks(allowedNetworks) };
 }
 
 /** `127.0.0.1, 10.0.0.0/8 fd00::/8` → a BlockList of those (used here as an allow-list). */

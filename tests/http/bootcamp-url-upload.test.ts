@@ -305,18 +305,12 @@ describe('UrlDownloader', () => {
 
 describe('POST /img/upload with a url', () => {
   let s: TestServer;
-  const saved = process.env.LOOKALIKE_URL_ALLOWED_NETWORKS;
 
   beforeAll(async () => {
-    process.env.LOOKALIKE_URL_ALLOWED_NETWORKS = '127.0.0.1';
-    s = await startTestServer();
+    s = await startTestServer({ LOOKALIKE_URL_ALLOWED_NETWORKS: '127.0.0.1' });
   });
 
-  afterAll(async () => {
-    if (saved === undefined) delete process.env.LOOKALIKE_URL_ALLOWED_NETWORKS;
-    else process.env.LOOKALIKE_URL_ALLOWED_NETWORKS = saved;
-    await s.close();
-  });
+  afterAll(() => s.close());
 
   const upload = (query: string, body?: FormData) =>
     s.app.request(`/img/upload${query}`, { method: 'POST', body });

@@ -162,6 +162,37 @@ describe('POST /api/index', () => {
       slow.restore();
     }
   });
+
+  it('resumes a stopped job: a new job on its folder finishes the rest', async () => {
+    const folder = join(s.imagesRoot, 'resume');
+    await writeScenes(folder, 6, { firstSeed: 700 });
+    const slow = slowDown(s.runtime.embedder);
+    let stopped: string;
+    try {
+      stopped = (
+        (await (await s.app.request('/api/index', jsonRequest({ path: folder }))).json()) as {
+          jobId: string;
+        }
+      ).jobId;
+      // A queued or running job is answered as it is.
+      const same = await s.app.request(`/api/index/${stopped}/resume`, { method: 'POST' });
+      expect(same.status).toBe(202);
+      expect(await same.json()).toEqual({ jobId: stopped });
+      await s.app.request(`/api/index/${stopped}`, { method: 'DELETE' });
+    } finally {
+      slow.restore();
+    }
+    expect((await s.runtime.jobs.waitFor(stopped)).state).toBe('cancelled');
+    const res = await s.app.request(`/api/index/${stopped}/resume`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    expect(jobId).not.toBe(stopped);
+    const done = await s.runtime.jobs.waitFor(jobId);
+    expect(done).toMatchObject({ state: 'done', path: expect.stringContaining('resume') });
+    expect(done.indexed + done.unchanged).toBe(6);
+    const missing = await s.app.request('/api/index/no-such-job/resume', { method: 'POST' });
+    expect(missing.status).toBe(404);
+  });
 });
 
 describe('GET /api/index/:jobId/events', () => {

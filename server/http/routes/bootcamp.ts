@@ -7,7 +7,7 @@ import type { EncodeLimiter } from '../../services/encode-limiter';
 import { countEntries } from '../../services/folder-walker';
 import type { IndexJobs } from '../../services/index-jobs';
 import type { Uploads } from '../../services/uploads';
-import { UrlDownloader, urlDownloadOptionsFromEnv } from '../../services/url-download';
+import { UrlDownloader, urlDownloadOptions } from '../../services/url-download';
 import type { JobRecord } from '../../stores/catalog';
 import { DEFAULT_COLLECTION, isCollectionName } from '../../stores/collection-names';
 import { collectionScope } from '../collection-scope';
@@ -88,7 +88,9 @@ export function bootcampRoutes(runtime: Runtime, limiter: EncodeLimiter, uploads
   const auth = adminAuth(config.adminToken);
   const admin = [{ bearerAuth: [] }];
   const downloader = new UrlDownloader(
-    urlDownloadOptionsFromEnv(process.env, {
+    urlDownloadOptions({
+      allowedNetworks: config.urlAllowedNetworks,
+      timeoutMs: config.urlTimeoutMs,
       maxBytes: config.maxUploadBytes,
       maxConcurrent: config.encodeConcurrency
     })

@@ -216,6 +216,28 @@ export function indexJobRoutes(runtime: Runtime) {
     }
   });
 
+  const resume = createRoute({
+    method: 'post',
+    path: '/index/{jobId}/resume',
+    tags: ['indexing'],
+    summary: 'Index the folder of a stopped job again',
+    description:
+      'For a job that ended `interrupted`, `failed` or `cancelled` (its server stopped, or its lease ' +
+      'ran out while several servers share MySQL): starts a new job on the same folder, which ' +
+      'counts what the old one stored as unchanged and finishes the rest. A job still queued or ' +
+      'running (here or on another server) is answered as it is.',
+    security: admin,
+    middleware: [auth] as const,
+    request: { params: JobIdParam, query: CollectionQuerySchema },
+    responses: {
+      202: {
+        description: 'The job that indexes the folder now',
+        content: { 'application/json': { schema: z.object({ jobId: z.string() }) } }
+      },
+      ...errors(400, 401, 403, 404)
+    }
+  });
+
   const router = createRouter();
   // The event stream's bodies are documented as components (the stream itself is a string).
   router.openAPIRegistry.register('IndexJobProgress', JobProgressSchema);
@@ -243,6 +265,13 @@ export function indexJobRoutes(runtime: Runtime) {
       const { jobId } = c.req.valid('param');
       const { jobs } = await jobOf(c.req.valid('query'), jobId);
       return c.json(jobJson(await jobs.cancel(jobId)), 200);
+    })
+    .openapi(resume, async (c) => {
+      const { jobId } = c.req.valid('param');
+      const { jobs } = await jobOf(c.req.valid('query'), jobId);
+      const job = await jobs.resume(jobId);
+      c.get('log').info({ jobId: job.jobId, resumed: jobId, path: job.path }, 'index job resumed');
+      return c.json({ jobId: job.jobId }, 202);
     })
     .openapi(jobErrors, async (c) => {
       const { jobId } = c.req.valid('param');
