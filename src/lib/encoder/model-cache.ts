@@ -13,7 +13,8 @@ import { readWithProgress } from '$lib/api/download';
 export const MODEL_CACHE_NAME = 'lookalike-model-v1';
 /** Where the answers are kept (not URLs the server answers from the cache). */
 const INFO_PREFIX = '/__lookalike/model-info';
-const FILE_PREFIX = '/__lookalike/model-file/';
+/** Model files are kept under the default's file URL as it always was, with the model id added. */
+const FILE_PATH = '/api/model/file';
 
 /** Cache key of a collection's last /api/model answer; the default keeps its pre-collections key. */
 export function modelInfoKey(collection: string): string {
@@ -34,7 +35,8 @@ export function modelFileVersion(info: Pick<ModelInfo, 'fileUrl' | 'fileSha256'>
 
 /** Cache key of a model file: one per model id and version, whichever collection asked. */
 export function modelFileKey(info: Pick<ModelInfo, 'id' | 'fileUrl' | 'fileSha256'>): string {
-  return `${FILE_PREFIX}${encodeURIComponent(info.id)}?v=${encodeURIComponent(modelFileVersion(info))}`;
+  const query = new URLSearchParams({ v: modelFileVersion(info), model: info.id });
+  return `${FILE_PATH}?${query}`;
 }
 
 /** Two answers name the same file: switching between their collections loads nothing. */
