@@ -1,8 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { DataType } from '@zilliz/milvus2-sdk-node';
+import { ConsistencyLevelEnum, DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../server/errors';
-import { MilvusVectorIndex, type MilvusIndexType } from '../../server/stores/milvus/milvus-index';
+import {
+  MilvusVectorIndex,
+  READ_YOUR_WRITES_MS,
+  searchConsistency,
+  type MilvusIndexType
+} from '../../server/stores/milvus/milvus-index';
 import {
   TEST_MILVUS_ADDRESS,
   dropCollection,
@@ -110,6 +115,28 @@ describe.skipIf(noMilvus !== undefined)(
           expect(params).toMatchObject({ index_type: 'HNSW', metric_type: 'COSINE' });
           expect((await client.getLoadState(target)).state).toBe('LoadStateLoaded');
         });
+      });
+
+      it("sees its own writes at once, and another process's within the Bounded staleness", async () => {
+        const collection = uniqueCollectionName();
+        const writer = await open({ collection, dimension: D });
+        const reader = await open({ collection, dimension: D });
+        const entries = entriesOf(unitVectors(20, D, 33));
+        await writer.upsert(entries);
+        // No flush: the writer's next search is Strong, so it finds every vector it just wrote.
+        for (const { id, vector } of entries)
+          expect((await writer.search(vector, 1))[0]?.id).toBe(id);
+        // The reader never wrote: it searches Bounded, and the writes reach it within the bound.
+        const started = Date.now();
+        let seen = 0;
+        while (Date.now() - started < READ_YOUR_WRITES_MS) {
+          seen = 0;
+          for (const { id, vector } of entries)
+            if ((await reader.search(vector, 1))[0]?.id === id) seen += 1;
+          if (seen === entries.length) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(seen).toBe(entries.length);
       });
 
       it('reopening an existing collection keeps its vectors and its index type', async () => {
@@ -319,6 +346,16 @@ describe.skipIf(noLite !== undefined)(
     });
   }
 );
+
+describe('searchConsistency', () => {
+  it('is Strong while this process wrote recently, Bounded otherwise', () => {
+    const now = 1_000_000;
+    expect(searchConsistency(undefined, now)).toBe(ConsistencyLevelEnum.Bounded);
+    expect(searchConsistency(now, now)).toBe(ConsistencyLevelEnum.Strong);
+    expect(searchConsistency(now - READ_YOUR_WRITES_MS + 1, now)).toBe(ConsistencyLevelEnum.Strong);
+    expect(searchConsistency(now - READ_YOUR_WRITES_MS, now)).toBe(ConsistencyLevelEnum.Bounded);
+  });
+});
 
 describe('MilvusVectorIndex when Milvus is unreachable', () => {
   let silent: Server | undefined;
