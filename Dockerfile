@@ -3,7 +3,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+# The image's npm 10 ignores package.json's allowScripts: skip onnxruntime-node's CUDA download here.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
@@ -12,7 +13,7 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 LOOKALIKE_ALLOWED_HOSTS=localhost PORT=5000 LOOKALIKE_DATA_DIR=/data LOOKALIKE_IMAGE_ROOTS=/images
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY models ./models
 COPY server ./server
