@@ -39,6 +39,9 @@ const configSchema = z.object({
   maxFileBytes: positiveInt,
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1),
+  /** PEM files for HTTPS; `serve` checks that both are given and belong together. */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
   imageRoots: z.string().transform((v) => v.split(':').filter((p) => p.trim() !== '')),
   adminToken: z
     .string()
@@ -118,6 +121,8 @@ export const SETTINGS = {
   maxFileBytes: { env: 'LOOKALIKE_MAX_FILE_BYTES', fallback: String(256 * 1024 * 1024) },
   port: { env: 'PORT', fallback: '5000' },
   host: { env: 'HOST', fallback: '127.0.0.1' },
+  tlsCert: { env: 'LOOKALIKE_TLS_CERT', fallback: undefined },
+  tlsKey: { env: 'LOOKALIKE_TLS_KEY', fallback: undefined },
   imageRoots: { env: 'LOOKALIKE_IMAGE_ROOTS', fallback: '' },
   adminToken: { env: 'LOOKALIKE_ADMIN_TOKEN', fallback: undefined },
   corsOrigins: { env: 'LOOKALIKE_CORS_ORIGINS', fallback: '' },
@@ -166,7 +171,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     ...config,
     dataDir,
     modelCacheDir: resolve(config.modelCacheDir ?? `${dataDir}/models`),
-    modelFile: config.modelFile && resolve(config.modelFile)
+    modelFile: config.modelFile && resolve(config.modelFile),
+    tlsCert: config.tlsCert && resolve(config.tlsCert),
+    tlsKey: config.tlsKey && resolve(config.tlsKey)
   };
 }
 

@@ -1,5 +1,11 @@
-import { dirname } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { SingleBar } from 'cli-progress';
@@ -7,6 +13,7 @@ import { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { ModelManifest } from '#core/model-manifest';
 import type { Config } from '../../config';
+import { UserError } from '../../errors';
 import { createApp } from '../../http/app';
 import type { StartingHealth } from '../../http/routes/health';
 import { createStartingApp } from '../../http/starting-app';
@@ -46,8 +53,139 @@ export interface StartServerOptions {
 export interface StartedServer {
   server: Server;
   runtime: Runtime;
-  /** The address it answers on, e.g. http://localhost:5000. */
+  /** The address it answers on, e.g. http://localhost:5000 (https:// with a certificate). */
   url: string;
+}
+
+/** The PEM certificate (chain) and private key HTTPS serves with. */
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  /** The certificate's host names and addresses, e.g. "DNS:localhost, IP Address:127.0.0.1". */
+  names: string;
+}
+
+const CERT_OPTION = '--tls-cert or LOOKALIKE_TLS_CERT';
+const KEY_OPTION = '--tls-key or LOOKALIKE_TLS_KEY';
+
+async function readPem(path: string, what: string, option: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a folder'
+            : (error as Error).message;
+    throw new UserError(`Cannot read the TLS ${what} ${path} (${option}): ${why}.`);
+  }
+}
+
+/**
+ * Reads and checks the HTTPS certificate and key, so that a wrong file is one line at start-up
+ * (before any model work) instead of a failed handshake on the phone. Undefined without TLS.
+ */
+export async function loadTls(config: Config): Promise<TlsFiles | undefined> {
+  const { tlsCert, tlsKey } = config;
+  if (!tlsCert && !tlsKey) return undefined;
+  if (!tlsCert || !tlsKey)
+    throw new UserError(
+      `HTTPS needs both a certificate (${CERT_OPTION}) and its private key (${KEY_OPTION}); ` +
+        `only the ${tlsCert ? 'certificate' : 'key'} was given.`
+    );
+  const cert = await readPem(tlsCert, 'certificate', CERT_OPTION);
+  const key = await readPem(tlsKey, 'key', KEY_OPTION);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new UserError(
+      `The TLS certificate ${tlsCert} (${CERT_OPTION}) is not a PEM certificate ` +
+        '("-----BEGIN CERTIFICATE-----"); is it the key?'
+    );
+  }
+  try {
+    // What the HTTPS server does with them, so every problem it would have shows up here.
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
+        ? `The TLS key ${tlsKey} does not belong to the certificate ${tlsCert}: give the key ` +
+            'that was made with this certificate.'
+        : `The TLS key ${tlsKey} (${KEY_OPTION}) is not a PEM private key ` +
+            '("-----BEGIN PRIVATE KEY-----"; one protected by a passphrase is not supported).'
+    );
+  }
+  if (Date.parse(x509.validTo) < Date.now())
+    throw new UserError(
+      `The TLS certificate ${tlsCert} expired on ${x509.validTo}; browsers refuse it. Make a new one.`
+    );
+  return { cert, key, names: x509.subjectAltName ?? x509.subject };
+}
+
+/** One line for a failure to listen: which address, and what to change. */
+export function listenError(error: unknown, config: Config): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.host}:${config.port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new UserError(
+        `Port ${config.port} is already in use on ${config.host} (another Lookalike or another ` +
+          'server?): stop it, or choose another port with --port <n> or PORT=<n>.'
+      );
+    case 'EACCES':
+      return new UserError(
+        `Not allowed to listen on ${where} (ports below 1024 need privileges): choose another ` +
+          'port with --port <n> or PORT=<n>.'
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new UserError(
+        `Cannot listen on ${where}: "${config.host}" is not an address of this machine. Set HOST ` +
+          'to one of its addresses, 0.0.0.0 for all of them, or leave it out for 127.0.0.1.'
+      );
+    default:
+      return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/**
+ * Binds the port for a moment and lets it go: a port in use (or a HOST that is not this
+ * machine's) is reported before the model is downloaded, generated or loaded (which can take
+ * minutes), not after. Port 0 only checks the host.
+ */
+export function checkPort(config: Config): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (error) => reject(listenError(error, config)));
+    probe.listen({ port: config.port, host: config.host, exclusive: true }, () =>
+      probe.close(() => resolvePromise())
+    );
+  });
+}
+
+/** `host` as it goes in a URL: the wildcard addresses as localhost, IPv6 in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The addresses other devices (a phone on the same Wi-Fi) reach the server at: the machine's
+ * external IPv4 addresses when it listens on all of them, else none.
+ */
+export function lanUrls(config: Config, port: number, scheme: 'http' | 'https'): string[] {
+  if (config.host !== '0.0.0.0' && config.host !== '::') return [];
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
+    .map((a) => `${scheme}://${a!.address}:${port}`);
 }
 
 /** The model that built the collection in the data directory, if any (a collection keeps it). */
@@ -65,15 +203,36 @@ async function collectionModelId(config: Config, log: Logger): Promise<string | 
   }
 }
 
-/** Listens with `fetch`, resolving once the port is bound (or rejecting, e.g. EADDRINUSE). */
-function listen(config: Config, fetch: Fetch): Promise<{ server: Server; url: string }> {
-  return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: config.port, hostname: config.host }, (info) => {
-      server.off('error', reject);
-      const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
-      resolve({ server: server as Server, url: `http://${host}:${info.port}` });
+/**
+ * Listens with `fetch` (over HTTPS with `tls`), resolving once the port is bound; a failure to
+ * bind (the port taken since checkPort) is one line.
+ */
+function listen(
+  config: Config,
+  fetch: Fetch,
+  tls: TlsFiles | undefined
+): Promise<{ server: Server; url: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (error: Error) => reject(listenError(error, config));
+    const base = { fetch, port: config.port, hostname: config.host };
+    const options = tls
+      ? {
+          ...base,
+          // HTTP/1.1 only: over HTTP/2 the event streams' Transfer-Encoding and Connection
+          // headers (set by Hono's streamSSE) are forbidden and end the process.
+          createServer: createHttpsServer,
+          serverOptions: { cert: tls.cert, key: tls.key }
+        }
+      : base;
+    const server = serve(options, (info) => {
+      server.off('error', onError);
+      const scheme = tls ? 'https' : 'http';
+      resolvePromise({
+        server: server as Server,
+        url: `${scheme}://${urlHost(config.host)}:${info.port}`
+      });
     });
-    server.once('error', reject);
+    server.once('error', onError);
   });
 }
 
@@ -149,6 +308,9 @@ export async function startServer(
   const write = options.write ?? ((text: string) => void process.stderr.write(text));
   const appOptions = { staticDir: options.staticDir, logger: log };
   const manifest = options.defaultManifest ?? getManifest(DEFAULT_MODEL_ID);
+  // Mistakes in the certificate or the port first: the model work below can take minutes.
+  const tls = await loadTls(config);
+  await checkPort(config);
   const plan = await planDefaultDownload(config, manifest, () => collectionModelId(config, log));
 
   if (plan) {
@@ -158,7 +320,7 @@ export async function startServer(
     };
     const starting = createStartingApp(() => status, config, appOptions);
     let handler: Fetch = starting.fetch;
-    const listening = await listen(config, (request, env) => handler(request, env));
+    const listening = await listen(config, (request, env) => handler(request, env), tls);
     write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
     try {
       await firstRunDownload(plan, status, write, log, options.signal);
@@ -173,7 +335,7 @@ export async function startServer(
   const runtime = await createRuntime(config, log);
   try {
     const app = createApp(runtime, appOptions);
-    return { ...(await listen(config, app.fetch)), runtime };
+    return { ...(await listen(config, app.fetch, tls)), runtime };
   } catch (error) {
     await runtime.close();
     throw error;
@@ -185,13 +347,42 @@ export function serveCommand(): Command {
     .description('serve the web app and the HTTP API')
     .option('-p, --port <port>', 'port (env PORT, default 5000)')
     .option(
+      '--tls-cert <file>',
+      'serve HTTPS with this PEM certificate (chain); needs --tls-key (env LOOKALIKE_TLS_CERT)'
+    )
+    .option('--tls-key <file>', "the certificate's PEM private key (env LOOKALIKE_TLS_KEY)")
+    .option(
       '--no-model-download',
       'with no model configured or cached, start on the synthetic model instead of downloading ' +
         'resnet50 first (env LOOKALIKE_MODEL_DOWNLOAD=false)'
     )
+    .addHelpText(
+      'after',
+      `
+Environment:
+  LOOKALIKE_IMAGE_ROOTS  folders the server may index, separated by ":" (none by default)
+  HOST                   listen address (default 127.0.0.1, this machine only); 0.0.0.0 lets
+                         phones and other computers on the network in
+  LOOKALIKE_TLS_CERT, LOOKALIKE_TLS_KEY
+                         as --tls-cert/--tls-key. A phone needs HTTPS for offline search,
+                         installing the app and threaded encoding
+  LOOKALIKE_ALLOWED_HOSTS, LOOKALIKE_ADMIN_TOKEN, LOOKALIKE_CORS_ORIGINS: see the README
+
+Example, for a phone on the same network (certificate from mkcert, see the README):
+  HOST=0.0.0.0 LOOKALIKE_IMAGE_ROOTS=$HOME/Pictures npx lookalike serve \\
+    --tls-cert lookalike.pem --tls-key lookalike-key.pem`
+    )
     .action(async (options: Record<string, string | boolean | undefined>) => {
+      const flag = (name: string) => {
+        const value = options[name];
+        return typeof value === 'string' && value !== '' ? resolve(value) : undefined;
+      };
+      const loaded = configFrom(options);
       const config: Config = {
-        ...configFrom(options),
+        ...loaded,
+        // Flags over the environment, as configFrom does for the shared ones.
+        tlsCert: flag('tlsCert') ?? loaded.tlsCert,
+        tlsKey: flag('tlsKey') ?? loaded.tlsKey,
         ...(options.modelDownload === false ? { modelDownload: false } : {})
       };
       const log = createLogger(config.logLevel);
@@ -256,5 +447,15 @@ export function serveCommand(): Command {
       process.stderr.write(
         `Lookalike on ${url} (model ${manifest.id}, ${runtime.embedder.description})\n`
       );
+      const scheme = url.startsWith('https:') ? 'https' : 'http';
+      const others = lanUrls(config, (started.server.address() as AddressInfo).port, scheme);
+      if (others.length > 0) {
+        process.stderr.write(`From a phone or another computer: ${others.join('  ')}\n`);
+        if (scheme === 'http')
+          process.stderr.write(
+            'Over plain HTTP a phone cannot search offline, install the app or encode with ' +
+              'threads; serve HTTPS with --tls-cert and --tls-key (see the README).\n'
+          );
+      }
     });
 }

@@ -1,0 +1,151 @@
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { get, type RequestOptions } from 'node:https';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupCliTempDirs, cliTempDir, runCli, startCli, type CliProcess } from '../helpers/cli';
+
+/**
+ * `serve` over HTTPS, as a phone on the LAN needs it (service worker, offline search and
+ * installing only work in a secure context): a real process with a certificate made here by the
+ * openssl binary, and clients that trust exactly that certificate.
+ */
+
+let dir: string;
+let cert: string;
+let key: string;
+let otherKey: string;
+let ca: Buffer;
+
+/** A self-signed certificate for localhost and 127.0.0.1, valid for two days. */
+function makeCertificate(name: string): { cert: string; key: string } {
+  const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', '/CN=localhost'],
+      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']
+    ],
+    { stdio: 'ignore' }
+  );
+  return files;
+}
+
+beforeAll(async () => {
+  dir = await cliTempDir('lookalike-tls-');
+  ({ cert, key } = makeCertificate('lookalike'));
+  otherKey = makeCertificate('other').key;
+  ca = await readFile(cert);
+});
+
+const started: CliProcess[] = [];
+afterAll(async () => {
+  for (const cli of started) {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  }
+  await cleanupCliTempDirs();
+});
+
+interface Reply {
+  status: number;
+  type: string;
+  body: string;
+}
+
+/** GET over HTTPS (HTTP/1.1) with the given TLS options, e.g. `{ ca }`. */
+function fetchTls(url: string, options: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { agent: false, ...options }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body })
+      );
+      res.on('error', reject);
+    });
+    request.on('error', reject);
+  });
+}
+
+/** What is left in a data directory: a check failing before any model work leaves it empty. */
+async function contents(dataDir: string): Promise<string[]> {
+  return readdir(dataDir, { recursive: true });
+}
+
+describe('lookalike serve over HTTPS', () => {
+  it('serves the API, the page and its service worker over HTTPS with the given certificate', async () => {
+    const cli = await startCli(['serve', '--model', 'tiny', '--port', '0'], {
+      env: { LOG_LEVEL: 'warn', LOOKALIKE_TLS_CERT: cert, LOOKALIKE_TLS_KEY: key }
+    });
+    started.push(cli);
+    const [, base] = await cli.waitForStderr(/Lookalike on (https:\/\/[^\s]+)/);
+
+    const health = await fetchTls(`${base}/api/health`, { ca });
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', model: { id: 'tiny' } });
+
+    const page = await fetchTls(`${base}/`, { ca });
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/^text\/html/);
+
+    const worker = await fetchTls(`${base}/service-worker.js`, { ca });
+    expect(worker.status).toBe(200);
+    expect(worker.type).toMatch(/javascript/);
+    expect(worker.body).toMatch(/addEventListener\(["'`]fetch["'`]/);
+
+    // It is this certificate that is served: a client that does not trust it refuses the server.
+    await expect(fetchTls(`${base}/api/health`)).rejects.toMatchObject({
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT'
+    });
+
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('refuses a key that does not belong to the certificate in one line, before any model work', async () => {
+    const dataDir = await cliTempDir('lookalike-tls-data-');
+    const result = await runCli(
+      ['serve', '--port', '0', '--tls-cert', cert, '--tls-key', otherKey],
+      {
+        dataDir,
+        env: { LOOKALIKE_MODEL_CACHE: undefined, LOOKALIKE_MODEL_DOWNLOAD: 'false' }
+      }
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `lookalike: The TLS key ${otherKey} does not belong to the certificate ${cert}: give the ` +
+        'key that was made with this certificate.\n'
+    );
+    expect(await contents(dataDir)).toEqual([]);
+  });
+
+  it.each([
+    {
+      what: 'a missing key file',
+      args: () => ['--tls-cert', cert, '--tls-key', join(dir, 'missing.pem')],
+      message:
+        /^lookalike: Cannot read the TLS key .*missing\.pem \(--tls-key or LOOKALIKE_TLS_KEY\): no such file\.\n$/
+    },
+    {
+      what: 'the key given as the certificate',
+      args: () => ['--tls-cert', key, '--tls-key', key],
+      message: /^lookalike: The TLS certificate .* is not a PEM certificate .*is it the key\?\n$/
+    },
+    {
+      what: 'a certificate without a key',
+      args: () => ['--tls-cert', cert],
+      message: /^lookalike: HTTPS needs both a certificate .* only the certificate was given\.\n$/
+    }
+  ])('says what is wrong with $what in one line', async ({ args, message }) => {
+    const dataDir = await cliTempDir('lookalike-tls-data-');
+    const result = await runCli(['serve', '--port', '0', ...args()], {
+      dataDir,
+      env: { LOOKALIKE_MODEL_CACHE: undefined, LOOKALIKE_MODEL_DOWNLOAD: 'false' }
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(await contents(dataDir)).toEqual([]);
+  });
+});
