@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { UserError } from './errors';
 
 /** The data directory is being used by another live process. */
@@ -10,7 +11,26 @@ export class DataDirInUseError extends UserError {
   override readonly code = 'data_dir_in_use';
 }
 
-const alive = (pid: number) => {
+export const LOCK_FILE = 'lookalike.lock';
+
+/**
+ * How a CLI command reaches the `lookalike serve` that holds a data directory: serve records its
+ * address next to the lock once it listens and removes the record when it stops. The record may
+ * hold the admin token, so only its owner may read it (who can read the catalog beside it anyway).
+ */
+export const SERVER_FILE = 'lookalike.server.json';
+
+const RunningServerSchema = z.object({
+  /** The address serve printed ("Lookalike on …"). */
+  url: z.url(),
+  pid: z.number().int().positive(),
+  host: z.string(),
+  /** The server's LOOKALIKE_ADMIN_TOKEN, if it has one: writes through its API need it. */
+  adminToken: z.string().optional()
+});
+export type RunningServer = z.infer<typeof RunningServerSchema>;
+
+export const isProcessAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -26,7 +46,7 @@ const alive = (pid: number) => {
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
-  const path = join(dataDir, 'lookalike.lock');
+  const path = join(dataDir, LOCK_FILE);
   const me = JSON.stringify({ host: hostname(), pid: process.pid });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -43,7 +63,19 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
         pid?: number;
       };
       const sameHost = holder.host === hostname();
-      if (sameHost && holder.pid !== undefined && holder.pid !== process.pid && alive(holder.pid)) {
+      if (
+        sameHost &&
+        holder.pid !== undefined &&
+        holder.pid !== process.pid &&
+        isProcessAlive(holder.pid)
+      ) {
+        const server = await findRunningServer(dataDir);
+        if (server?.pid === holder.pid) {
+          throw new DataDirInUseError(
+            `The data directory ${dataDir} is in use by \`lookalike serve\` on ${server.url} ` +
+              `(pid ${server.pid}): stop it first (Ctrl-C in its terminal, or kill ${server.pid}).`
+          );
+        }
         throw new DataDirInUseError(
           `The data directory ${dataDir} is in use by process ${holder.pid} (a running ` +
             '`lookalike serve` or `index`?). Use its HTTP API, stop it, or choose another LOOKALIKE_DATA_DIR.'
@@ -59,4 +91,55 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
     }
   }
   throw new DataDirInUseError(`Could not lock ${dataDir}`);
+}
+
+/**
+ * Records this process as the server of the data directory; returns the function that removes
+ * the record (only while it is still this process's). serve calls it once it listens, and the
+ * remover when it stops.
+ */
+export async function recordRunningServer(
+  dataDir: string,
+  server: { url: string; adminToken?: string }
+): Promise<() => Promise<void>> {
+  const path = join(dataDir, SERVER_FILE);
+  const record: RunningServer = {
+    url: server.url,
+    pid: process.pid,
+    host: hostname(),
+    ...(server.adminToken ? { adminToken: server.adminToken } : {})
+  };
+  const text = JSON.stringify(record);
+  // A record a crashed server left behind is replaced; the mode is set before any byte is written.
+  await mkdir(dataDir, { recursive: true });
+  await rm(path, { force: true });
+  const file = await open(path, 'wx', 0o600);
+  try {
+    await file.writeFile(text);
+  } finally {
+    await file.close();
+  }
+  return async () => {
+    if ((await readFile(path, 'utf8').catch(() => '')) === text) await rm(path, { force: true });
+  };
+}
+
+/**
+ * The live `serve` recorded in the data directory, or undefined: no record, one left by a process
+ * that is gone, or one written on another machine sharing the folder.
+ */
+export async function findRunningServer(dataDir: string): Promise<RunningServer | undefined> {
+  const text = await readFile(join(dataDir, SERVER_FILE), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const record = RunningServerSchema.safeParse(parsed);
+  if (!record.success) return undefined;
+  const { host, pid } = record.data;
+  if (host !== hostname() || pid === process.pid || !isProcessAlive(pid)) return undefined;
+  return record.data;
 }

@@ -1,22 +1,47 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type Config } from '../config';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CollectionMismatchError, UserError } from '../errors';
 import { createLogger } from '../log';
 import { createRuntime, type Runtime } from '../runtime';
 import type { OpenCollection } from '../services/collections';
 import { DEFAULT_COLLECTION, isCollectionName } from '../stores/collection-names';
 
+/** `--data-dir`, for every command that reads or writes a data directory. */
+export function withDataDirOption(command: Command): Command {
+  return command.option(
+    '--data-dir <dir>',
+    'data directory (env LOOKALIKE_DATA_DIR, default ./data)'
+  );
+}
+
+/**
+ * The flags of the commands that run the model: which model, and how to run it. `batch: false`
+ * hides `--batch-size` (it only matters to commands that embed many images); `listed: false`
+ * hides them all, for the commands that compute no embedding. Hidden flags are still accepted,
+ * so scripts written before keep working (`--model` still checks the collection's model).
+ */
+export function withModelChoice(
+  command: Command,
+  { batch = true, listed = true }: { batch?: boolean; listed?: boolean } = {}
+): Command {
+  const add = (flags: string, description: string, shown = listed) =>
+    command.addOption(new Option(flags, description).hideHelp(!shown));
+  add('--model <id>', 'model id from models/ (env LOOKALIKE_MODEL)');
+  add('--model-file <path>', 'use this ONNX file instead of the cache (env LOOKALIKE_MODEL_FILE)');
+  add('--threads <n>', 'inference threads (env LOOKALIKE_THREADS, default: all cores)');
+  add(
+    '--batch-size <n>',
+    'images per model call (env LOOKALIKE_BATCH_SIZE, default 8)',
+    listed && batch
+  );
+  return command;
+}
+
 /** The flags every model-using command shares; each falls back to its environment variable. */
 export function withModelOptions(command: Command): Command {
-  return command
-    .option('--model <id>', 'model id from models/ (env LOOKALIKE_MODEL)')
-    .option(
-      '--model-file <path>',
-      'use this ONNX file instead of the cache (env LOOKALIKE_MODEL_FILE)'
-    )
-    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR, default ./data)')
-    .option('--threads <n>', 'inference threads (env LOOKALIKE_THREADS, default: all cores)')
-    .option('--batch-size <n>', 'images per model call (env LOOKALIKE_BATCH_SIZE, default 8)');
+  return withDataDirOption(withModelChoice(command));
 }
 
 /** `--collection <name>`, for the commands that work on one collection. */
@@ -137,4 +162,17 @@ export function numberIn(min: number, max: number): (value: string) => number {
 export function shout(message: string): void {
   const line = '!'.repeat(Math.min(100, message.length + 4));
   process.stderr.write(`\n${line}\n! ${message}\n${line}\n\n`);
+}
+
+/**
+ * For the commands that only read: a data directory without a catalog is a mistyped
+ * `--data-dir` (or LOOKALIKE_DATA_DIR), not a wish for a new collection. Checked before anything
+ * (the lock included) creates the folder. A MySQL catalog lives elsewhere and is not checked.
+ */
+export function requireCatalog(config: Config): void {
+  if (config.mysqlUrl || existsSync(join(config.dataDir, 'catalog.db'))) return;
+  throw new UserError(
+    `There is no collection in ${config.dataDir} (no catalog.db there): check --data-dir or ` +
+      'LOOKALIKE_DATA_DIR, or index a folder first (lookalike index <folder>).'
+  );
 }

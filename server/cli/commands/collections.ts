@@ -1,8 +1,10 @@
 import { Command } from 'commander';
+import type { Config } from '../../config';
 import { lockDataDir } from '../../data-dir-lock';
 import { openCatalogStore } from '../../runtime';
 import { DEFAULT_COLLECTION } from '../../stores/collection-names';
-import { configFrom } from '../options';
+import { configFrom, requireCatalog, withDataDirOption } from '../options';
+import { runningServerFor } from '../server-client';
 import { human } from '../terminal-text';
 
 /**
@@ -10,39 +12,45 @@ import { human } from '../terminal-text';
  * their models and sizes. Reads the catalog only: no model is loaded.
  */
 export function collectionsCommand(): Command {
-  return new Command('collections')
+  return withDataDirOption(new Command('collections'))
     .description('list the collections, with the model that builds each and its picture count')
-    .option('--data-dir <dir>', 'data directory (env LOOKALIKE_DATA_DIR, default ./data)')
     .option('--json', 'print [{ name, model, images, default }] as JSON')
     .action(async (options: { json?: boolean; dataDir?: string }) => {
       const config = configFrom(options);
-      const unlock = await lockDataDir(config.dataDir);
-      try {
-        const store = await openCatalogStore(config);
-        try {
-          const rows = (await store.listCollections()).map((c) => ({
-            name: c.name,
-            model: c.model ? { id: c.model.modelId, dimension: c.model.dimension } : null,
-            images: c.images,
-            default: c.name === DEFAULT_COLLECTION
-          }));
-          if (options.json) {
-            process.stdout.write(`${JSON.stringify(rows)}\n`);
-            return;
-          }
-          const width = Math.max(10, ...rows.map((r) => r.name.length));
-          process.stdout.write(`${'name'.padEnd(width)}  ${'images'.padStart(8)}  model\n`);
-          for (const r of rows) {
-            const model = r.model ? `${r.model.id} (${r.model.dimension}-d)` : '(none yet)';
-            process.stdout.write(
-              human`${r.name.padEnd(width)}  ${String(r.images).padStart(8)}  ${model}\n`
-            );
-          }
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await unlock();
+      requireCatalog(config);
+      const server = await runningServerFor(config);
+      const rows = server ? await server.collections() : await readCollections(config);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(rows)}\n`);
+        return;
+      }
+      const width = Math.max(10, ...rows.map((r) => r.name.length));
+      process.stdout.write(`${'name'.padEnd(width)}  ${'images'.padStart(8)}  model\n`);
+      for (const r of rows) {
+        const model = r.model ? `${r.model.id} (${r.model.dimension}-d)` : '(none yet)';
+        process.stdout.write(
+          human`${r.name.padEnd(width)}  ${String(r.images).padStart(8)}  ${model}\n`
+        );
       }
     });
+}
+
+/** The catalog's collections, read under the data directory's lock (no model is loaded). */
+async function readCollections(config: Config) {
+  const unlock = await lockDataDir(config.dataDir);
+  try {
+    const store = await openCatalogStore(config);
+    try {
+      return (await store.listCollections()).map((c) => ({
+        name: c.name,
+        model: c.model ? { id: c.model.modelId, dimension: c.model.dimension } : null,
+        images: c.images,
+        default: c.name === DEFAULT_COLLECTION
+      }));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await unlock();
+  }
 }

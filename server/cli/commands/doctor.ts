@@ -1,5 +1,12 @@
 import { Command } from 'commander';
-import { openRuntime, withModelOptions } from '../options';
+import {
+  configFrom,
+  openRuntime,
+  requireCatalog,
+  withDataDirOption,
+  withModelChoice
+} from '../options';
+import { refuseBesideServer } from '../server-client';
 import { human } from '../terminal-text';
 
 /**
@@ -8,10 +15,14 @@ import { human } from '../terminal-text';
  * the same repair; this reports it.
  */
 export function doctorCommand(): Command {
-  return withModelOptions(new Command('doctor'))
+  // The stored vectors are checked, none computed: the model flags are not listed.
+  return withDataDirOption(withModelChoice(new Command('doctor'), { listed: false }))
     .description('check and repair the catalog and the vector index against each other')
     .option('--json', 'print the report as JSON')
     .action(async (options: Record<string, unknown>) => {
+      const config = configFrom(options);
+      requireCatalog(config);
+      await refuseBesideServer(config, 'doctor');
       const runtime = await openRuntime(options, { warn: false });
       try {
         const report = await runtime.collection.audit();

@@ -2,7 +2,12 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
 import { DEFAULT_COLLECTION } from '../../stores/collection-names';
-import { openCollection, withCollectionOption, withModelOptions } from '../options';
+import {
+  openCollection,
+  withCollectionOption,
+  withDataDirOption,
+  withModelChoice
+} from '../options';
 import { human } from '../terminal-text';
 
 /**
@@ -11,7 +16,7 @@ import { human } from '../terminal-text';
  */
 export function dropCommand(): Command {
   return withCollectionOption(
-    withModelOptions(new Command('drop')),
+    withDataDirOption(withModelChoice(new Command('drop'), { listed: false })),
     'the collection to delete (the default one is emptied instead)'
   )
     .description(

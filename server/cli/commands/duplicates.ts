@@ -6,12 +6,16 @@ import {
   type DuplicateGroup
 } from '../../services/duplicates';
 import {
+  configFrom,
   integerIn,
   numberIn,
   openCollection,
+  requireCatalog,
   withCollectionOption,
-  withModelOptions
+  withDataDirOption,
+  withModelChoice
 } from '../options';
+import { refuseBesideServer } from '../server-client';
 import { human } from '../terminal-text';
 
 interface DuplicatesOptions {
@@ -25,7 +29,10 @@ interface DuplicatesOptions {
 
 /** `lookalike duplicates`: identical files, copies of one picture, and look-alikes. */
 export function duplicatesCommand(): Command {
-  return withCollectionOption(withModelOptions(new Command('duplicates')))
+  // The vectors are read, not computed: the model flags are not listed.
+  return withCollectionOption(
+    withDataDirOption(withModelChoice(new Command('duplicates'), { listed: false }))
+  )
     .summary('list identical files, copies of one picture and look-alikes')
     .description(
       'list groups of duplicates: identical files (same-bytes), re-encoded or resized copies ' +
@@ -46,6 +53,9 @@ export function duplicatesCommand(): Command {
     .option('--neighbours <n>', 'nearest neighbours checked per picture', integerIn(1, 1000), 10)
     .option('--json', 'print the groups as a JSON array')
     .action(async (options: DuplicatesOptions) => {
+      const config = configFrom(options);
+      requireCatalog(config);
+      await refuseBesideServer(config, 'duplicates');
       const { runtime, open } = await openCollection(options);
       const fallback = defaultThreshold(open.model.manifest);
       const threshold = options.threshold ?? fallback.threshold;

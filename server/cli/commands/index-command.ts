@@ -1,10 +1,10 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import cliProgress, { type Options as BarOptions, type Params } from 'cli-progress';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
-import type { OpenCollection } from '../../services/collections';
 import type { JobRecord } from '../../stores/catalog';
-import { openCollection, withCollectionOption, withModelOptions } from '../options';
+import { configFrom, openCollection, withCollectionOption, withModelOptions } from '../options';
+import { runningServerFor, type ServerClient } from '../server-client';
 import { DEFAULT_COLLECTION } from '../../stores/collection-names';
 import { human } from '../terminal-text';
 
@@ -65,6 +65,8 @@ export function indexCommand(): Command {
         if (!info.isDirectory() && !info.isFile())
           throw new UserError(`Not a folder or a file: ${folder}`);
       }
+      const server = await runningServerFor(configFrom(options));
+      if (server) return indexThroughServer(server, folders, options);
       const { runtime, open } = await openCollection(options, { create: true });
       const { jobs } = open;
       let anyFailed = false;
@@ -91,7 +93,21 @@ export function indexCommand(): Command {
           current = job.jobId;
           // A signal that arrived while the job was being recorded.
           if (stoppedBy) await jobs.cancel(job.jobId);
-          const finished = await follow(open, job, (controls) => (bar = controls));
+          const finished = await follow(
+            job,
+            async function* () {
+              // The job's progress events, as the web app gets them (at most ten a second); its
+              // errors are listed from the finished job.
+              const events = await jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
+              for await (const event of events) if (event.type === 'progress') yield event.job;
+            },
+            async () => {
+              const done = await jobs.get(job.jobId);
+              if (!done) throw new UserError(`The index job ${job.jobId} is gone`);
+              return done;
+            },
+            (controls) => (bar = controls)
+          );
           current = undefined;
           bar = undefined;
           if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
@@ -114,15 +130,35 @@ export function indexCommand(): Command {
     });
 }
 
+/** What the progress bar and the summary read of a job: a JobRecord, or the API's job JSON. */
+type JobView = Pick<
+  JobRecord,
+  | 'state'
+  | 'path'
+  | 'recursive'
+  | 'seen'
+  | 'total'
+  | 'indexed'
+  | 'unchanged'
+  | 'skipped'
+  | 'failed'
+  | 'removed'
+  | 'createdAt'
+  | 'finishedAt'
+  | 'message'
+> & { errors: readonly { path: string; reason: string }[] };
+
 /**
  * Shows a job's progress until it finishes and returns the finished job. The total is the job's
  * own (a quick counting walk that runs alongside it); until it is known the bar counts up.
+ * `updates` are the job's progress events (in process or from the server's event stream).
  */
-async function follow(
-  { jobs }: Pick<OpenCollection, 'jobs'>,
-  job: JobRecord,
+async function follow<Finished extends JobView>(
+  job: Pick<JobView, 'path' | 'recursive'>,
+  updates: () => AsyncIterable<Omit<JobView, 'errors'>>,
+  finished: () => Promise<Finished>,
   setBar: (controls: BarControls) => void
-): Promise<JobRecord> {
+): Promise<Finished> {
   process.stderr.write(human`Indexing ${job.path}${job.recursive ? '' : ' (this folder only)'}\n`);
   const bar = new SingleBar({
     format: (options: BarOptions, params: Params, payload: BarPayload) =>
@@ -154,32 +190,102 @@ async function follow(
     cancelling: () => bar.update(seen, { note: ' | cancelling after this batch…' }),
     stop: () => bar.stop()
   });
-  const show = (update: JobRecord) => {
-    seen = update.seen;
-    bar.setTotal(Math.max(update.total ?? 0, seen));
-    bar.update(seen, { ...countersOf(update), counted: update.total !== undefined });
-  };
-
   try {
-    // The job's progress events, as the web app gets them (at most ten a second); its errors
-    // are listed from the finished job.
-    const events = await jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
-    for await (const event of events) if (event.type === 'progress') show(event.job);
-    const finished = await jobs.get(job.jobId);
-    if (!finished) throw new UserError(`The index job ${job.jobId} is gone`);
-    return finished;
+    for await (const update of updates()) {
+      seen = update.seen;
+      bar.setTotal(Math.max(update.total ?? 0, seen));
+      bar.update(seen, { ...countersOf(update), counted: update.total !== undefined });
+    }
+    return await finished();
   } finally {
     bar.stop();
   }
 }
 
-function countersOf(job: JobRecord): Partial<BarPayload> {
+/**
+ * `index` beside a running `serve` on the same data directory: each folder becomes a job of that
+ * server (POST /api/index), followed over its event stream with the same bar; Ctrl-C cancels it
+ * (DELETE /api/index/{jobId}). The server indexes with its own model, inside its own
+ * LOOKALIKE_IMAGE_ROOTS.
+ */
+async function indexThroughServer(
+  server: ServerClient,
+  folders: string[],
+  options: IndexOptions
+): Promise<void> {
+  const collection = options.collection as string | undefined;
+  const ignored = ['model', 'modelFile', 'threads', 'batchSize'].filter(
+    (key) => options[key] !== undefined
+  );
+  if (ignored.length > 0) {
+    const flags = ignored.map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    process.stderr.write(
+      `Ignoring ${flags.join(', ')}: ${server.description} indexes with its own settings.\n`
+    );
+  }
+  process.stderr.write(`Indexing through ${server.description}\n`);
+  let anyFailed = false;
+  let stoppedBy: NodeJS.Signals | undefined;
+  let current: string | undefined;
+  let bar: BarControls | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppedBy) {
+      bar?.stop();
+      process.stderr.write('lookalike: stopping at once (the job goes on in the server)\n');
+      process.exit(SIGNAL_EXIT[signal] ?? 1);
+    }
+    stoppedBy = signal;
+    bar?.cancelling();
+    if (current) void server.cancel(collection, current).catch(() => undefined);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const folder of folders) {
+      if (stoppedBy) break;
+      // The server resolves paths against its own working directory: send the real one.
+      const path = await realpath(folder);
+      const jobId = await server.startIndex(collection, path, options.recursive);
+      current = jobId;
+      if (stoppedBy) await server.cancel(collection, jobId);
+      const finished = await follow(
+        { path, recursive: options.recursive },
+        () => server.follow(collection, jobId),
+        () => server.job(collection, jobId),
+        (controls) => (bar = controls)
+      );
+      current = undefined;
+      bar = undefined;
+      if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
+      if (options.json) process.stdout.write(`${JSON.stringify(finished)}\n`);
+      else process.stderr.write(summary(finished));
+    }
+    if (!options.json) {
+      const total = await server.count(collection);
+      const which =
+        !collection || collection === DEFAULT_COLLECTION
+          ? 'The collection'
+          : human`Collection ${collection}`;
+      process.stderr.write(`${which} holds ${total} picture(s).\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy] ?? 1;
+  else if (anyFailed) process.exitCode = 1;
+}
+
+function countersOf(job: Omit<JobView, 'errors'>): Partial<BarPayload> {
   const { indexed, unchanged, skipped, failed } = job;
   return { indexed, unchanged, skipped, failed };
 }
 
-/** The human summary: the counters as a table, then the problems, at most 20 of them listed. */
-function summary(job: JobRecord): string {
+/**
+ * The human summary: the counters as a table, then the problems, at most 20 of them listed (the
+ * API's job JSON carries exactly the first 20).
+ */
+function summary(job: JobView): string {
   const seconds = ((job.finishedAt ?? Date.now()) - job.createdAt) / 1000;
   const heading = {
     done: 'Indexed',

@@ -2,8 +2,17 @@ import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { ImageRejectedError } from '../../embedding/image-decoder';
 import { UserError } from '../../errors';
-import { integerIn, openCollection, withCollectionOption, withModelOptions } from '../options';
-import { BAND_WORDS, scoreBand, weakMatchIndex } from '#core/scores';
+import {
+  configFrom,
+  integerIn,
+  openCollection,
+  requireCatalog,
+  withCollectionOption,
+  withDataDirOption,
+  withModelChoice
+} from '../options';
+import { BAND_WORDS, scoreBand, weakMatchIndex, type Banded } from '#core/scores';
+import { runningServerFor } from '../server-client';
 import { human } from '../terminal-text';
 
 interface SearchOptions {
@@ -14,7 +23,11 @@ interface SearchOptions {
 
 /** `lookalike search <image>`: the most similar pictures in the collection, best first. */
 export function searchCommand(): Command {
-  return withCollectionOption(withModelOptions(new Command('search')), 'the collection to search')
+  // One image per search: --batch-size does nothing here.
+  return withCollectionOption(
+    withDataDirOption(withModelChoice(new Command('search'), { batch: false })),
+    'the collection to search'
+  )
     .summary('find the pictures in the collection most similar to an image')
     .description(
       'find the pictures in the collection most similar to an image; with a model whose scores ' +
@@ -29,6 +42,15 @@ export function searchCommand(): Command {
       if (!info) throw new UserError(`No such file: ${image}`);
       if (!info.isFile()) throw new UserError(`Not a file: ${image}`);
 
+      const config = configFrom(options);
+      requireCatalog(config);
+      const server = await runningServerFor(config);
+      if (server) {
+        const collection = options.collection as string | undefined;
+        const { results, tookMs } = await server.searchImage(collection, image, options.topK);
+        print(results, tookMs, await server.model(collection), options.json);
+        return;
+      }
       const { runtime, open } = await openCollection(options);
       try {
         const started = performance.now();
@@ -42,37 +64,48 @@ export function searchCommand(): Command {
         }
         const results = await open.collection.search(vector, options.topK);
         const tookMs = Math.round((performance.now() - started) * 100) / 100;
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify({ results, tookMs })}\n`);
-          return;
-        }
-        if (results.length === 0) {
-          process.stderr.write(
-            'The collection is empty: index a folder first (lookalike index <folder>).\n'
-          );
-          return;
-        }
-        // Words only for a model with measured bands: a synthetic model's scores mean nothing.
-        const { manifest } = open.model;
-        const banded = manifest.scores !== undefined;
-        const weakFrom = weakMatchIndex(results, manifest);
-        const match = banded ? `${'match'.padEnd(12)}  ` : '';
-        process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  ${match}path\n`);
-        results.forEach((hit, i) => {
-          if (i === weakFrom) {
-            process.stdout.write(
-              i === 0 ? '      -- no close match --\n' : '      -- weaker matches --\n'
-            );
-          }
-          const band = scoreBand(hit.score, manifest);
-          const word = band ? `${BAND_WORDS[band].label.padEnd(12)}  ` : '';
-          process.stdout.write(
-            human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${word}${hit.path}\n`
-          );
-        });
-        process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
+        print(results, tookMs, open.model.manifest, options.json);
       } finally {
         await runtime.close();
       }
     });
+}
+
+/**
+ * The results as a table (or JSON). Words only for a model with measured bands: a synthetic
+ * model's scores mean nothing.
+ */
+function print(
+  results: readonly { score: number; path: string }[],
+  tookMs: number,
+  model: Banded,
+  json: boolean | undefined
+): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ results, tookMs })}\n`);
+    return;
+  }
+  if (results.length === 0) {
+    process.stderr.write(
+      'The collection is empty: index a folder first (lookalike index <folder>).\n'
+    );
+    return;
+  }
+  const banded = model.scores !== undefined;
+  const weakFrom = weakMatchIndex(results, model);
+  const match = banded ? `${'match'.padEnd(12)}  ` : '';
+  process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padEnd(7)}  ${match}path\n`);
+  results.forEach((hit, i) => {
+    if (i === weakFrom) {
+      process.stdout.write(
+        i === 0 ? '      -- no close match --\n' : '      -- weaker matches --\n'
+      );
+    }
+    const band = scoreBand(hit.score, model);
+    const word = band ? `${BAND_WORDS[band].label.padEnd(12)}  ` : '';
+    process.stdout.write(
+      human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${word}${hit.path}\n`
+    );
+  });
+  process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
 }

@@ -1,0 +1,166 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_FILE } from '../../server/data-dir-lock';
+import {
+  cleanupCliTempDirs,
+  cliTempDir,
+  runCli,
+  startCli,
+  type CliProcess,
+  type CliResult
+} from '../helpers/cli';
+import { writeScenes } from '../http/helpers';
+
+/**
+ * The CLI next to a running `lookalike serve` on the same data directory, with the real binary
+ * on both sides: the read commands and `index` go through the server's HTTP API; the commands
+ * that need the data directory to themselves say which server holds it.
+ */
+
+const output = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+
+const servers: CliProcess[] = [];
+afterAll(async () => {
+  for (const cli of servers) {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  }
+  await cleanupCliTempDirs();
+});
+
+async function serve(dataDir: string, env: Record<string, string>) {
+  const cli = await startCli(['serve', '--model', 'tiny', '--port', '0', '--batch-size', '1'], {
+    env: { LOG_LEVEL: 'warn', ...env },
+    dataDir,
+    timeoutMs: 240_000
+  });
+  servers.push(cli);
+  const [, base] = await cli.waitForStderr(/Lookalike on (https?:\/\/[^\s]+)/, 60_000);
+  return { cli, base: base! };
+}
+
+describe('the CLI beside a running serve', () => {
+  let dataDir: string;
+  let images: string;
+  let photos: string[];
+  let server: { cli: CliProcess; base: string };
+  const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
+    runCli(args, { dataDir, env, timeoutMs: 120_000 });
+
+  beforeAll(async () => {
+    dataDir = await cliTempDir('lookalike-beside-data-');
+    images = await cliTempDir('lookalike-beside-images-');
+    photos = await writeScenes(join(images, 'photos'), 4, { firstSeed: 30 });
+    await writeScenes(join(images, 'many'), 300, { width: 320, height: 240, firstSeed: 100 });
+    server = await serve(dataDir, {
+      LOOKALIKE_IMAGE_ROOTS: images,
+      LOOKALIKE_ADMIN_TOKEN: 'beside-secret'
+    });
+  }, 120_000);
+
+  it('records how to reach it, readable by its owner only', async () => {
+    const info = await stat(join(dataDir, SERVER_FILE));
+    expect(info.mode & 0o777).toBe(0o600);
+  });
+
+  it('indexes through the server, with its admin token, and reads the result back', async () => {
+    const r = await cli(['index', join(images, 'photos')]);
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stderr).toMatch(/Indexing through the running `lookalike serve` on http/);
+    expect(r.stderr).toMatch(/Indexed .*photos/);
+    expect(r.stderr).toMatch(/The collection holds 4 picture\(s\)/);
+
+    // The server itself has them.
+    const res = await fetch(`${server.base}/api/images/count`);
+    expect(await res.json()).toEqual({ count: 4 });
+
+    const count = await cli(['count']);
+    expect(count.code, output(count)).toBe(0);
+    expect(count.stdout.trim()).toBe('4');
+
+    const listed = await cli(['collections', '--json']);
+    expect(listed.code, output(listed)).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      {
+        name: 'default',
+        model: { id: 'tiny', dimension: expect.any(Number) },
+        images: 4,
+        default: true
+      }
+    ]);
+
+    const search = await cli(['search', photos[2]!, '--json', '-k', '2']);
+    expect(search.code, output(search)).toBe(0);
+    const { results } = JSON.parse(search.stdout) as { results: { path: string; score: number }[] };
+    expect(results).toHaveLength(2);
+    expect(results[0]!.path).toBe(photos[2]);
+    expect(results[0]!.score).toBeGreaterThan(0.99);
+
+    const table = await cli(['search', photos[1]!]);
+    expect(table.code, output(table)).toBe(0);
+    expect(table.stdout).toContain(photos[1]);
+  });
+
+  it('says so when the caller gives a wrong admin token', async () => {
+    const r = await cli(['index', join(images, 'photos')], {
+      LOOKALIKE_ADMIN_TOKEN: 'wrong-token-123'
+    });
+    expect(r.code, output(r)).toBe(1);
+    expect(r.stderr).toMatch(/answered 401: Wrong bearer token \(set LOOKALIKE_ADMIN_TOKEN/);
+  });
+
+  it('Ctrl-C cancels the server job it started', async () => {
+    const run = await startCli(['index', join(images, 'many')], {
+      dataDir,
+      timeoutMs: 120_000
+    });
+    await run.waitForStderr(/Indexing through/, 60_000);
+    // The job is the server's newest; wait until it is really indexing.
+    let jobId: string | undefined;
+    for (let i = 0; i < 200 && !jobId; i++) {
+      const { jobs } = (await (await fetch(`${server.base}/api/index?limit=1`)).json()) as {
+        jobs: { jobId: string; path: string; state: string; indexed: number }[];
+      };
+      const job = jobs[0];
+      if (job?.path.endsWith('many') && job.state === 'running' && job.indexed > 0)
+        jobId = job.jobId;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(jobId).toBeDefined();
+    run.child.kill('SIGINT');
+    const r = await run.exited;
+    expect(r.code, output(r)).toBe(130);
+    expect(r.stderr).toMatch(/Cancelled .*many/);
+    const job = (await (await fetch(`${server.base}/api/index/${jobId}`)).json()) as {
+      state: string;
+      indexed: number;
+    };
+    expect(job.state).toBe('cancelled');
+    expect(job.indexed).toBeLessThan(300);
+  });
+
+  it('refuses the commands that need the data directory to themselves, naming the server', async () => {
+    const drop = await cli(['drop', '--yes']);
+    expect(drop.code, output(drop)).toBe(1);
+    expect(drop.stderr).toMatch(
+      /in use by `lookalike serve` on http:\/\/\S+ \(pid \d+\): stop it first/
+    );
+    for (const command of ['duplicates', 'doctor']) {
+      const r = await cli([command]);
+      expect(r.code, output(r)).toBe(1);
+      expect(r.stderr.trim().split('\n'), output(r)).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`\`lookalike ${command}\` cannot run beside`));
+    }
+  });
+
+  it('works on its own again once the server has stopped, which removes its record', async () => {
+    server.cli.child.kill('SIGINT');
+    expect((await server.cli.exited).code).toBe(0);
+    await expect(stat(join(dataDir, SERVER_FILE))).rejects.toThrow(/ENOENT/);
+    const count = await cli(['count']);
+    expect(count.code, output(count)).toBe(0);
+    expect(Number(count.stdout.trim())).toBeGreaterThanOrEqual(4);
+    const doctor = await cli(['doctor']);
+    expect(doctor.code, output(doctor)).toBe(0);
+  });
+});
