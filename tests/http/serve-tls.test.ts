@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { get, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
@@ -30,6 +31,34 @@ function makeCertificate(name: string): { cert: string; key: string } {
     { stdio: 'ignore' }
   );
   return files;
+}
+
+/**
+ * The README's recipe without mkcert: a local CA (the one file a phone is told to trust) and a
+ * server certificate it signs for the names and addresses the server is opened at.
+ */
+function makeLocalCaCertificate(): { ca: string; cert: string; key: string } {
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl(
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650'],
+    ...['-subj', '/CN=Lookalike local CA', '-keyout', file('ca-key.pem'), '-out', file('ca.pem')]
+  );
+  writeFileSync(
+    file('server.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:192.168.1.20\n' +
+      'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n'
+  );
+  openssl(
+    ...['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=lookalike'],
+    ...['-keyout', file('server-key.pem'), '-out', file('server.csr')]
+  );
+  openssl(
+    ...['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem')],
+    ...['-CAkey', file('ca-key.pem'), '-CAcreateserial', '-days', '397'],
+    ...['-extfile', file('server.ext'), '-out', file('server.pem')]
+  );
+  return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server-key.pem') };
 }
 
 beforeAll(async () => {
@@ -100,6 +129,27 @@ describe('lookalike serve over HTTPS', () => {
       code: 'DEPTH_ZERO_SELF_SIGNED_CERT'
     });
 
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('serves with a certificate signed by a local CA, to clients that trust only the CA', async () => {
+    const local = makeLocalCaCertificate();
+    const cli = await startCli(
+      ['serve', '--model', 'tiny', '--port', '0', '--tls-cert', local.cert, '--tls-key', local.key],
+      { env: { LOG_LEVEL: 'warn' } }
+    );
+    started.push(cli);
+    const [, base] = await cli.waitForStderr(/Lookalike on (https:\/\/[^\s]+)/);
+    const trusted = { ca: await readFile(local.ca) };
+    expect((await fetchTls(`${base}/api/health`, trusted)).status).toBe(200);
+    const manifest = await fetchTls(`${base}/manifest.webmanifest`, trusted);
+    expect(manifest.status).toBe(200);
+    expect(JSON.parse(manifest.body)).toHaveProperty('name');
+    // Trusting the self-signed certificate of the other test is not trusting this one.
+    await expect(fetchTls(`${base}/api/health`, { ca })).rejects.toMatchObject({
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+    });
     cli.child.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
   });
