@@ -26,7 +26,9 @@ const RunningServerSchema = z.object({
   pid: z.number().int().positive(),
   host: z.string(),
   /** The server's LOOKALIKE_ADMIN_TOKEN, if it has one: writes through its API need it. */
-  adminToken: z.string().optional()
+  adminToken: z.string().optional(),
+  /** The certificate file an HTTPS server serves: the CLI trusts exactly that certificate. */
+  tlsCert: z.string().optional()
 });
 export type RunningServer = z.infer<typeof RunningServerSchema>;
 
@@ -100,14 +102,15 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
  */
 export async function recordRunningServer(
   dataDir: string,
-  server: { url: string; adminToken?: string }
+  server: { url: string; adminToken?: string; tlsCert?: string }
 ): Promise<() => Promise<void>> {
   const path = join(dataDir, SERVER_FILE);
   const record: RunningServer = {
     url: server.url,
     pid: process.pid,
     host: hostname(),
-    ...(server.adminToken ? { adminToken: server.adminToken } : {})
+    ...(server.adminToken ? { adminToken: server.adminToken } : {}),
+    ...(server.tlsCert ? { tlsCert: server.tlsCert } : {})
   };
   const text = JSON.stringify(record);
   // A record a crashed server left behind is replaced; the mode is set before any byte is written.

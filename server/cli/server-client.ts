@@ -1,5 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { scoreBandsSchema } from '#core/model-manifest';
 import type { Config } from '../config';
@@ -116,6 +120,44 @@ export class ServerClient {
     }
   }
 
+  /**
+   * fetch over HTTPS to the recorded server, trusting exactly its certificate (Node's fetch takes
+   * no certificate): nothing, not even the request line with the token, is sent before the peer
+   * has shown that certificate. A fresh connection per request, so each one is checked.
+   */
+  private async pinnedFetch(url: string, init: RequestInit): Promise<Response> {
+    const expected = (await pinnedCertificate(this.server)).fingerprint256;
+    const request = new Request(url, init);
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(url, {
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        agent: false,
+        // The chain is not checked against the system's CAs; the pin below replaces that.
+        rejectUnauthorized: false
+      });
+      req.once('socket', (socket: TLSSocket) => {
+        socket.once('secureConnect', () => {
+          if (socket.getPeerCertificate().fingerprint256 === expected) req.end(body);
+          else req.destroy(new Error('it presented another certificate than the one it recorded'));
+        });
+      });
+      req.once('error', reject);
+      req.once('response', (res) => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (typeof value === 'string') headers.set(name, value);
+        resolve(
+          new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, {
+            status: res.statusCode,
+            headers
+          })
+        );
+      });
+    });
+  }
+
   private async json(method: string, path: string, body?: unknown): Promise<unknown> {
     return (await this.fetch(method, path, body)).json();
   }
@@ -136,7 +178,8 @@ export class ServerClient {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, init);
+      const url = `${this.base}${path}`;
+      res = url.startsWith('https:') ? await this.pinnedFetch(url, init) : await fetch(url, init);
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message;
       throw new UserError(
@@ -153,6 +196,26 @@ export class ServerClient {
         : '';
     throw new UserError(
       `${capitalize(this.description)} answered ${res.status}: ${message}${hint}`
+    );
+  }
+}
+
+/**
+ * Which certificate an HTTPS server must present: the one it recorded. A self-signed or local-CA
+ * certificate is what serving phones on a LAN uses, and it may not name 127.0.0.1.
+ */
+async function pinnedCertificate(server: RunningServer): Promise<X509Certificate> {
+  if (!server.tlsCert)
+    throw new UserError(
+      `The running server on ${server.url} did not record its certificate; run this command ` +
+        'against its data directory once it is restarted.'
+    );
+  try {
+    return new X509Certificate(await readFile(server.tlsCert));
+  } catch (error) {
+    throw new UserError(
+      `Cannot read the certificate ${server.tlsCert} of the running server on ${server.url}: ` +
+        `${(error as Error).message}`
     );
   }
 }

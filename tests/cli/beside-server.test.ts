@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_FILE } from '../../server/data-dir-lock';
@@ -162,5 +163,64 @@ describe('the CLI beside a running serve', () => {
     expect(Number(count.stdout.trim())).toBeGreaterThanOrEqual(4);
     const doctor = await cli(['doctor']);
     expect(doctor.code, output(doctor)).toBe(0);
+  });
+});
+
+describe('the CLI beside a running serve over HTTPS', () => {
+  let dataDir: string;
+  let images: string;
+  let dir: string;
+  let server: { cli: CliProcess; base: string };
+
+  /** A self-signed certificate for localhost only: the CLI calls 127.0.0.1 and pins it. */
+  function makeCertificate(name: string): { cert: string; key: string } {
+    const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+        ...['-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', '/CN=localhost'],
+        ...['-addext', 'subjectAltName=DNS:localhost']
+      ],
+      { stdio: 'ignore' }
+    );
+    return files;
+  }
+
+  beforeAll(async () => {
+    dataDir = await cliTempDir('lookalike-beside-tls-data-');
+    images = await cliTempDir('lookalike-beside-tls-images-');
+    dir = await cliTempDir('lookalike-beside-tls-');
+    await writeScenes(join(images, 'photos'), 3, { firstSeed: 70 });
+    const { cert, key } = makeCertificate('server');
+    server = await serve(dataDir, {
+      LOOKALIKE_IMAGE_ROOTS: images,
+      LOOKALIKE_TLS_CERT: cert,
+      LOOKALIKE_TLS_KEY: key
+    });
+  }, 120_000);
+
+  it('indexes and counts through it, trusting exactly its certificate', async () => {
+    expect(server.base).toMatch(/^https:/);
+    const r = await runCli(['index', join(images, 'photos')], { dataDir, timeoutMs: 120_000 });
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stderr).toMatch(/Indexing through the running `lookalike serve` on https/);
+    const count = await runCli(['count'], { dataDir });
+    expect(count.code, output(count)).toBe(0);
+    expect(count.stdout.trim()).toBe('3');
+  });
+
+  it('refuses a server that presents another certificate than the one it recorded', async () => {
+    const path = join(dataDir, SERVER_FILE);
+    const record = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify({ ...record, tlsCert: makeCertificate('other').cert }));
+    const count = await runCli(['count'], { dataDir });
+    expect(count.code, output(count)).toBe(1);
+    expect(count.stderr).toMatch(
+      /^lookalike: Could not reach the running `lookalike serve` on https:\S+ \(pid \d+\): it presented another certificate/
+    );
+    await writeFile(path, JSON.stringify(record));
+    server.cli.child.kill('SIGINT');
+    expect((await server.cli.exited).code).toBe(0);
   });
 });
