@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { get, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uncoveredUrls } from '../../server/cli/commands/serve';
 import { cleanupCliTempDirs, cliTempDir, runCli, startCli, type CliProcess } from '../helpers/cli';
 
 /**
@@ -152,6 +154,24 @@ describe('lookalike serve over HTTPS', () => {
     });
     cli.child.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
+  });
+
+  it('names the addresses a phone would open that the certificate does not cover', async () => {
+    const local = makeLocalCaCertificate();
+    const certificate = new X509Certificate(await readFile(local.cert));
+    const urls = ['https://localhost:5000', 'https://192.168.1.20:5000'];
+    expect(uncoveredUrls(certificate, urls)).toEqual([]);
+    const more = [
+      ...urls,
+      'https://192.168.1.21:5000',
+      'https://[::1]:5000',
+      'https://pc.lan:5000'
+    ];
+    expect(uncoveredUrls(certificate, more)).toEqual([
+      'https://192.168.1.21:5000',
+      'https://[::1]:5000',
+      'https://pc.lan:5000'
+    ]);
   });
 
   it('refuses a key that does not belong to the certificate in one line, before any model work', async () => {

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, isIP, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -55,14 +55,15 @@ export interface StartedServer {
   runtime: Runtime;
   /** The address it answers on, e.g. http://localhost:5000 (https:// with a certificate). */
   url: string;
+  /** The certificate it serves over HTTPS. */
+  certificate?: X509Certificate;
 }
 
 /** The PEM certificate (chain) and private key HTTPS serves with. */
 export interface TlsFiles {
   cert: Buffer;
   key: Buffer;
-  /** The certificate's host names and addresses, e.g. "DNS:localhost, IP Address:127.0.0.1". */
-  names: string;
+  certificate: X509Certificate;
 }
 
 const CERT_OPTION = '--tls-cert or LOOKALIKE_TLS_CERT';
@@ -125,7 +126,7 @@ export async function loadTls(config: Config): Promise<TlsFiles | undefined> {
     throw new UserError(
       `The TLS certificate ${tlsCert} expired on ${x509.validTo}; browsers refuse it. Make a new one.`
     );
-  return { cert, key, names: x509.subjectAltName ?? x509.subject };
+  return { cert, key, certificate: x509 };
 }
 
 /** One line for a failure to listen: which address, and what to change. */
@@ -167,6 +168,18 @@ export function checkPort(config: Config): Promise<void> {
     probe.listen({ port: config.port, host: config.host, exclusive: true }, () =>
       probe.close(() => resolvePromise())
     );
+  });
+}
+
+/**
+ * The URLs whose host the certificate does not name: a browser refuses them even when it trusts
+ * the certificate's CA, the usual slip when a phone opens the machine's LAN address.
+ */
+export function uncoveredUrls(certificate: X509Certificate, urls: string[]): string[] {
+  return urls.filter((url) => {
+    const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+    const named = isIP(host) ? certificate.checkIP(host) : certificate.checkHost(host);
+    return named === undefined;
   });
 }
 
@@ -326,7 +339,7 @@ export async function startServer(
       await firstRunDownload(plan, status, write, log, options.signal);
       const runtime = await createRuntime(config, log);
       handler = createApp(runtime, appOptions).fetch;
-      return { ...listening, runtime };
+      return { ...listening, runtime, certificate: tls?.certificate };
     } catch (error) {
       listening.server.close();
       throw error;
@@ -335,7 +348,7 @@ export async function startServer(
   const runtime = await createRuntime(config, log);
   try {
     const app = createApp(runtime, appOptions);
-    return { ...(await listen(config, app.fetch, tls)), runtime };
+    return { ...(await listen(config, app.fetch, tls)), runtime, certificate: tls?.certificate };
   } catch (error) {
     await runtime.close();
     throw error;
@@ -457,5 +470,13 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
               'threads; serve HTTPS with --tls-cert and --tls-key (see the README).\n'
           );
       }
+      const refused = started.certificate
+        ? uncoveredUrls(started.certificate, [url, ...others])
+        : [];
+      if (refused.length > 0)
+        process.stderr.write(
+          `The certificate does not name ${refused.map((u) => new URL(u).hostname).join(', ')}: ` +
+            `browsers will refuse ${refused.join('  ')}. Make one that lists them (see the README).\n`
+        );
     });
 }
