@@ -47,9 +47,8 @@ export async function ensureWebBuild(): Promise<void> {
     execFileSync(
       process.execPath,
       ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'],
-      {
-        stdio: 'inherit'
-      }
+      // Vitest sets NODE_ENV=test, which would give Svelte's development build: test what ships.
+      { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } }
     );
     writeFileSync(STAMP, new Date(startedAt).toISOString());
   } finally {
