@@ -28,7 +28,7 @@ import {
 import { writeBrowserCopy } from '../../models/float16-copy';
 import { browserModelPath, DEFAULT_MODEL_ID, getManifest } from '../../models/registry';
 import { createRuntime, openCatalog, type Runtime } from '../../runtime';
-import { lockDataDir } from '../../data-dir-lock';
+import { lockDataDir, recordRunningServer } from '../../data-dir-lock';
 import { configFrom, shout, withModelOptions } from '../options';
 
 /** How long shutdown may take (cancelling jobs, saving the index) before exiting anyway. */
@@ -403,6 +403,8 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
       // Ctrl-C during a first-start download stops it (kept for the next start) and exits.
       const aborter = new AbortController();
       let started: StartedServer | undefined;
+      // Removes this server's record from the data directory; nothing to remove until it is written.
+      let forget = (): Promise<void> => Promise.resolve();
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) return;
@@ -421,10 +423,12 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
         server.close();
         server.closeIdleConnections();
         // Cancels running jobs (their finished batches are durable) and saves the index.
-        void runtime
-          .close()
-          .catch((error: unknown) => log.error({ err: error }, 'error while shutting down'))
-          .finally(() => process.exit(0));
+        void Promise.allSettled([
+          forget(),
+          runtime
+            .close()
+            .catch((error: unknown) => log.error({ err: error }, 'error while shutting down'))
+        ]).finally(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -441,6 +445,13 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
       if (stopping) return shutDown(started);
 
       const { runtime, url } = started;
+      // CLI commands run beside this server find it here and call its API instead of refusing
+      // (data directory in use); over HTTPS they trust exactly this certificate.
+      forget = await recordRunningServer(config.dataDir, {
+        url,
+        adminToken: config.adminToken,
+        tlsCert: config.tlsCert
+      });
       const { manifest, source, path, warning } = runtime.model;
       log.info({ model: manifest.id, source, path, synthetic: manifest.synthetic }, 'model loaded');
       if (warning) {
