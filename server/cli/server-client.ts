@@ -20,6 +20,17 @@ import {
 } from '../http/schemas';
 import { DEFAULT_COLLECTION } from '../stores/collection-names';
 
+/** The server's answer was an error: its message, and the status for callers that explain it. */
+export class ServerAnswerError extends UserError {
+  override name = 'ServerAnswerError';
+  constructor(
+    readonly answerStatus: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
 /**
  * The CLI's side of a data directory held by a running `lookalike serve`: the read commands and
  * `index` ask that server over its HTTP API (the schemas in server/http are the contract) instead
@@ -194,7 +205,8 @@ export class ServerClient {
       res.status === 401
         ? ' (set LOOKALIKE_ADMIN_TOKEN to the token the server was started with)'
         : '';
-    throw new UserError(
+    throw new ServerAnswerError(
+      res.status,
       `${capitalize(this.description)} answered ${res.status}: ${message}${hint}`
     );
   }
@@ -269,4 +281,23 @@ export async function refuseBesideServer(config: Config, command: string): Promi
       `${config.dataDir} (its HTTP API has no ${command} endpoint yet): stop it first ` +
       `(Ctrl-C in its terminal, or kill ${server.server.pid}).`
   );
+}
+
+/**
+ * The model flags do nothing through a server, which embeds with its own model and settings:
+ * one line says so rather than ignoring them silently.
+ */
+export function noteIgnoredFlags(server: ServerClient, options: Record<string, unknown>): void {
+  const flags = Object.entries({
+    model: '--model',
+    modelFile: '--model-file',
+    threads: '--threads',
+    batchSize: '--batch-size'
+  })
+    .filter(([key]) => options[key] !== undefined)
+    .map(([, flag]) => flag);
+  if (flags.length > 0)
+    process.stderr.write(
+      `Ignoring ${flags.join(', ')}: ${server.description} uses its own model settings.\n`
+    );
 }

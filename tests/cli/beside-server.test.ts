@@ -102,6 +102,20 @@ describe('the CLI beside a running serve', () => {
     expect(table.stdout).toContain(photos[1]);
   });
 
+  it("explains a folder outside the server's image folders, and flags it ignores", async () => {
+    const outside = await cliTempDir('lookalike-beside-outside-');
+    await writeScenes(outside, 1, { firstSeed: 90 });
+    const r = await cli(['index', outside, '--batch-size', '2']);
+    expect(r.code, output(r)).toBe(1);
+    expect(r.stderr).toMatch(/Ignoring --batch-size: the running `lookalike serve` on http/);
+    expect(r.stderr).toMatch(
+      /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) indexes only inside its LOOKALIKE_IMAGE_ROOTS, which do not include \S+: restart it/m
+    );
+    const count = await cli(['count', '--model', 'tiny']);
+    expect(count.code, output(count)).toBe(0);
+    expect(count.stderr).toMatch(/Ignoring --model: .* uses its own model settings/);
+  });
+
   it('says so when the caller gives a wrong admin token', async () => {
     const r = await cli(['index', join(images, 'photos')], {
       LOOKALIKE_ADMIN_TOKEN: 'wrong-token-123'

@@ -7,7 +7,7 @@ import {
   withDataDirOption,
   withModelChoice
 } from '../options';
-import { runningServerFor } from '../server-client';
+import { noteIgnoredFlags, runningServerFor } from '../server-client';
 
 /**
  * `lookalike count`: how many distinct pictures the collection holds; asked of the running
@@ -18,11 +18,12 @@ export function countCommand(): Command {
     withDataDirOption(withModelChoice(new Command('count'), { listed: false }))
   )
     .description('print the number of distinct pictures in the collection')
-    .action(async (options: { collection?: string; dataDir?: string }) => {
+    .action(async (options: { collection?: string; dataDir?: string; [flag: string]: unknown }) => {
       const config = configFrom(options);
       requireCatalog(config);
       const server = await runningServerFor(config);
       if (server) {
+        noteIgnoredFlags(server, options);
         process.stdout.write(`${await server.count(options.collection)}\n`);
         return;
       }

@@ -4,7 +4,12 @@ import { Command } from 'commander';
 import { UserError } from '../../errors';
 import type { JobRecord } from '../../stores/catalog';
 import { configFrom, openCollection, withCollectionOption, withModelOptions } from '../options';
-import { runningServerFor, type ServerClient } from '../server-client';
+import {
+  noteIgnoredFlags,
+  runningServerFor,
+  ServerAnswerError,
+  type ServerClient
+} from '../server-client';
 import { DEFAULT_COLLECTION } from '../../stores/collection-names';
 import { human } from '../terminal-text';
 
@@ -214,15 +219,7 @@ async function indexThroughServer(
   options: IndexOptions
 ): Promise<void> {
   const collection = options.collection as string | undefined;
-  const ignored = ['model', 'modelFile', 'threads', 'batchSize'].filter(
-    (key) => options[key] !== undefined
-  );
-  if (ignored.length > 0) {
-    const flags = ignored.map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-    process.stderr.write(
-      `Ignoring ${flags.join(', ')}: ${server.description} indexes with its own settings.\n`
-    );
-  }
+  noteIgnoredFlags(server, options);
   process.stderr.write(`Indexing through ${server.description}\n`);
   let anyFailed = false;
   let stoppedBy: NodeJS.Signals | undefined;
@@ -245,7 +242,17 @@ async function indexThroughServer(
       if (stoppedBy) break;
       // The server resolves paths against its own working directory: send the real one.
       const path = await realpath(folder);
-      const jobId = await server.startIndex(collection, path, options.recursive);
+      const jobId = await server.startIndex(collection, path, options.recursive).catch((error) => {
+        // The folder exists (checked above): the server's image folders do not include it.
+        if (error instanceof ServerAnswerError && [403, 404].includes(error.answerStatus))
+          throw new UserError(
+            `${capitalized(server.description)} indexes only inside its LOOKALIKE_IMAGE_ROOTS, ` +
+              `which do not include ${path}: restart it with the folder added ` +
+              `(LOOKALIKE_IMAGE_ROOTS=${path}, folders separated by ":"), or stop it and run ` +
+              'this command again.'
+          );
+        throw error;
+      });
       current = jobId;
       if (stoppedBy) await server.cancel(collection, jobId);
       const finished = await follow(
@@ -317,3 +324,5 @@ function summary(job: JobView): string {
   }
   return `${text}\n`;
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

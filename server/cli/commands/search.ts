@@ -12,7 +12,7 @@ import {
   withModelChoice
 } from '../options';
 import { BAND_WORDS, scoreBand, weakMatchIndex, type Banded } from '#core/scores';
-import { runningServerFor } from '../server-client';
+import { noteIgnoredFlags, runningServerFor } from '../server-client';
 import { human } from '../terminal-text';
 
 interface SearchOptions {
@@ -46,6 +46,7 @@ export function searchCommand(): Command {
       requireCatalog(config);
       const server = await runningServerFor(config);
       if (server) {
+        noteIgnoredFlags(server, options);
         const collection = options.collection as string | undefined;
         const { results, tookMs } = await server.searchImage(collection, image, options.topK);
         print(results, tookMs, await server.model(collection), options.json);
