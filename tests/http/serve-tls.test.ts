@@ -174,6 +174,20 @@ describe('lookalike serve over HTTPS', () => {
     ]);
   });
 
+  it('serve --help names the image folders, HOST and the TLS options', async () => {
+    const help = await runCli(['serve', '--help']);
+    expect(help.code).toBe(0);
+    for (const name of [
+      '--tls-cert <file>',
+      '--tls-key <file>',
+      'LOOKALIKE_TLS_CERT',
+      'LOOKALIKE_TLS_KEY',
+      'LOOKALIKE_IMAGE_ROOTS',
+      'HOST'
+    ])
+      expect(help.stdout).toContain(name);
+  });
+
   it('refuses a key that does not belong to the certificate in one line, before any model work', async () => {
     const dataDir = await cliTempDir('lookalike-tls-data-');
     const result = await runCli(
