@@ -23,7 +23,7 @@ const SLOW_TESTS = [
   'tests/server/first-run-cli.test.ts',
   'tests/services/crash.test.ts',
   'tests/http/openapi-conformance.test.ts',
-  'tests/http/serve.test.ts'
+  'tests/http/serve*.test.ts'
 ];
 
 /**
