@@ -167,10 +167,13 @@ export function shout(message: string): void {
 /**
  * For the commands that only read: a data directory without a catalog is a mistyped
  * `--data-dir` (or LOOKALIKE_DATA_DIR), not a wish for a new collection. Checked before anything
- * (the lock included) creates the folder. A MySQL catalog lives elsewhere and is not checked.
+ * (the lock included) creates the folder. Only for the embedded stores: with MYSQL_URL the
+ * catalog lives elsewhere, and with MILVUS_ADDRESS an unreachable Milvus is the first thing to
+ * report (the stores are opened, and checked, before anything else).
  */
 export function requireCatalog(config: Config): void {
-  if (config.mysqlUrl || existsSync(join(config.dataDir, 'catalog.db'))) return;
+  if (config.mysqlUrl || config.milvusAddress) return;
+  if (existsSync(join(config.dataDir, 'catalog.db'))) return;
   throw new UserError(
     `There is no collection in ${config.dataDir} (no catalog.db there): check --data-dir or ` +
       'LOOKALIKE_DATA_DIR, or index a folder first (lookalike index <folder>).'
