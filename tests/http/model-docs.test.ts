@@ -115,6 +115,7 @@ describe('OpenAPI and docs', () => {
     '/api/index/snapshot/version': ['get'],
     '/api/index/{jobId}': ['delete', 'get'],
     '/api/index/{jobId}/events': ['get'],
+    '/api/index/{jobId}/resume': ['post'],
     '/api/index/{jobId}/errors': ['get'],
     '/api/search': ['post'],
     '/api/search/image': ['post'],
