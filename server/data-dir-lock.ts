@@ -129,7 +129,8 @@ export async function recordRunningServer(
 
 /**
  * The live `serve` recorded in the data directory, or undefined: no record, one left by a process
- * that is gone, or one written on another machine sharing the folder.
+ * that is gone (or whose pid now belongs to a process that does not hold the lock), or one written
+ * on another machine sharing the folder.
  */
 export async function findRunningServer(dataDir: string): Promise<RunningServer | undefined> {
   const text = await readFile(join(dataDir, SERVER_FILE), 'utf8').catch(() => undefined);
@@ -144,5 +145,9 @@ export async function findRunningServer(dataDir: string): Promise<RunningServer 
   if (!record.success) return undefined;
   const { host, pid } = record.data;
   if (host !== hostname() || pid === process.pid || !isProcessAlive(pid)) return undefined;
+  // The server holds the lock while it serves: a record whose pid was reused by another process
+  // after a crash is not believed.
+  const lock = await readFile(join(dataDir, LOCK_FILE), 'utf8').catch(() => '');
+  if (lock !== JSON.stringify({ host, pid })) return undefined;
   return record.data;
 }

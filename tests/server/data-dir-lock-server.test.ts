@@ -48,11 +48,14 @@ it('records the server owner-only and removes only its own record', async () => 
   expect(await readFile(path, 'utf8')).toBe(other);
 });
 
-it('finds a live server of this machine, not a gone one, another host or itself', async () => {
+it('finds a live server of this machine holding the lock, not a gone one, another host or itself', async () => {
   const path = join(dir, SERVER_FILE);
   expect(await findRunningServer(dir)).toBeUndefined();
   const record = { url: 'http://0.0.0.0:5000', pid: process.ppid, host: hostname() };
   await writeFile(path, JSON.stringify(record));
+  // Without the lock (a crashed server's pid reused by another process) it is not believed.
+  expect(await findRunningServer(dir)).toBeUndefined();
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify({ host: hostname(), pid: process.ppid }));
   expect(await findRunningServer(dir)).toEqual(record);
   await writeFile(path, JSON.stringify({ ...record, pid: deadPid() }));
   expect(await findRunningServer(dir)).toBeUndefined();
