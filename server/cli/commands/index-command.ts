@@ -71,67 +71,11 @@ export function indexCommand(): Command {
           throw new UserError(`Not a folder or a file: ${folder}`);
       }
       const server = await runningServerFor(configFrom(options));
-      if (server) return indexThroughServer(server, folders, options);
-      const { runtime, open } = await openCollection(options, { create: true });
-      const { jobs } = open;
-      let anyFailed = false;
-      let stoppedBy: NodeJS.Signals | undefined;
-      let current: string | undefined;
-      let bar: BarControls | undefined;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (stoppedBy) {
-          bar?.stop(); // restores the cursor
-          process.stderr.write('lookalike: stopping at once\n');
-          process.exit(SIGNAL_EXIT[signal] ?? 1);
-        }
-        stoppedBy = signal;
-        bar?.cancelling();
-        if (current) void jobs.cancel(current).catch(() => undefined);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        for (const folder of folders) {
-          if (stoppedBy) break;
-          const roots = await runtime.roots.with(folder);
-          const job = await jobs.start({ path: folder, recursive: options.recursive }, roots);
-          current = job.jobId;
-          // A signal that arrived while the job was being recorded.
-          if (stoppedBy) await jobs.cancel(job.jobId);
-          const finished = await follow(
-            job,
-            async function* () {
-              // The job's progress events, as the web app gets them (at most ten a second); its
-              // errors are listed from the finished job.
-              const events = await jobs.follow(job.jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
-              for await (const event of events) if (event.type === 'progress') yield event.job;
-            },
-            async () => {
-              const done = await jobs.get(job.jobId);
-              if (!done) throw new UserError(`The index job ${job.jobId} is gone`);
-              return done;
-            },
-            (controls) => (bar = controls)
-          );
-          current = undefined;
-          bar = undefined;
-          if (finished.state === 'failed' || finished.failed > 0) anyFailed = true;
-          if (options.json) process.stdout.write(`${JSON.stringify(finished)}\n`);
-          else process.stderr.write(summary(finished));
-        }
-        if (!options.json) {
-          const total = await open.collection.count();
-          const which =
-            open.name === DEFAULT_COLLECTION ? 'The collection' : human`Collection ${open.name}`;
-          process.stderr.write(`${which} holds ${total} picture(s).\n`);
-        }
-      } finally {
-        await runtime.close();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy] ?? 1;
-      else if (anyFailed) process.exitCode = 1;
+      await runJobs(
+        server ? serverHost(server, options) : await localHost(options),
+        folders,
+        options
+      );
     });
 }
 
@@ -207,39 +151,60 @@ async function follow<Finished extends JobView>(
   }
 }
 
+/** Where the jobs run: in this process, or in the `serve` that holds the data directory. */
+interface JobHost {
+  start(folder: string): Promise<Pick<JobView, 'path' | 'recursive'> & { jobId: string }>;
+  /** The job's progress events until it ends (its errors are listed from the finished job). */
+  updates(jobId: string): AsyncIterable<Omit<JobView, 'errors'>>;
+  /** The finished job, as --json prints it. */
+  finished(jobId: string): Promise<JobView>;
+  cancel(jobId: string): Promise<void>;
+  /** "The collection" or "Collection <name>", and how many pictures it holds now. */
+  label: string;
+  count(): Promise<number>;
+  /** Said when a second Ctrl-C exits at once. */
+  abandoned: string;
+  close(): Promise<void>;
+}
+
+/** Jobs in this process, as `POST /api/index` runs them; each folder counts as allowed. */
+async function localHost(options: IndexOptions): Promise<JobHost> {
+  const { runtime, open } = await openCollection(options, { create: true });
+  const { jobs } = open;
+  return {
+    start: async (folder) => {
+      const roots = await runtime.roots.with(folder);
+      return jobs.start({ path: folder, recursive: options.recursive }, roots);
+    },
+    async *updates(jobId) {
+      // As the web app gets them: at most ten a second.
+      const events = await jobs.follow(jobId, { errorsFrom: Number.MAX_SAFE_INTEGER });
+      for await (const event of events) if (event.type === 'progress') yield event.job;
+    },
+    finished: async (jobId) => {
+      const done = await jobs.get(jobId);
+      if (!done) throw new UserError(`The index job ${jobId} is gone`);
+      return done;
+    },
+    cancel: (jobId) => jobs.cancel(jobId).then(() => undefined),
+    label: open.name === DEFAULT_COLLECTION ? 'The collection' : human`Collection ${open.name}`,
+    count: () => open.collection.count(),
+    abandoned: 'stopping at once',
+    close: () => runtime.close()
+  };
+}
+
 /**
- * `index` beside a running `serve` on the same data directory: each folder becomes a job of that
- * server (POST /api/index), followed over its event stream with the same bar; Ctrl-C cancels it
- * (DELETE /api/index/{jobId}). The server indexes with its own model, inside its own
- * LOOKALIKE_IMAGE_ROOTS.
+ * Jobs of a running `serve` on the same data directory: each folder becomes a job of that server
+ * (POST /api/index), followed over its event stream; Ctrl-C cancels it (DELETE
+ * /api/index/{jobId}). The server indexes with its own model, inside its LOOKALIKE_IMAGE_ROOTS.
  */
-async function indexThroughServer(
-  server: ServerClient,
-  folders: string[],
-  options: IndexOptions
-): Promise<void> {
+function serverHost(server: ServerClient, options: IndexOptions): JobHost {
   const collection = options.collection as string | undefined;
   noteIgnoredFlags(server, options);
   process.stderr.write(`Indexing through ${server.description}\n`);
-  let anyFailed = false;
-  let stoppedBy: NodeJS.Signals | undefined;
-  let current: string | undefined;
-  let bar: BarControls | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stoppedBy) {
-      bar?.stop();
-      process.stderr.write('lookalike: stopping at once (the job goes on in the server)\n');
-      process.exit(SIGNAL_EXIT[signal] ?? 1);
-    }
-    stoppedBy = signal;
-    bar?.cancelling();
-    if (current) void server.cancel(collection, current).catch(() => undefined);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    for (const folder of folders) {
-      if (stoppedBy) break;
+  return {
+    start: async (folder) => {
       // The server resolves paths against its own working directory: send the real one.
       const path = await realpath(folder);
       const jobId = await server.startIndex(collection, path, options.recursive).catch((error) => {
@@ -253,12 +218,53 @@ async function indexThroughServer(
           );
         throw error;
       });
-      current = jobId;
-      if (stoppedBy) await server.cancel(collection, jobId);
+      return { jobId, path, recursive: options.recursive };
+    },
+    updates: (jobId) => server.follow(collection, jobId),
+    finished: (jobId) => server.job(collection, jobId),
+    cancel: (jobId) => server.cancel(collection, jobId),
+    label:
+      !collection || collection === DEFAULT_COLLECTION
+        ? 'The collection'
+        : human`Collection ${collection}`,
+    count: () => server.count(collection),
+    abandoned: 'stopping at once (the job goes on in the server)',
+    close: async () => undefined
+  };
+}
+
+/**
+ * One job per folder on `host`, each with the progress bar; the first Ctrl-C cancels the running
+ * job (its finished batches are kept), a second exits at once. Exit code 1 if any file failed.
+ */
+async function runJobs(host: JobHost, folders: string[], options: IndexOptions): Promise<void> {
+  let anyFailed = false;
+  let stoppedBy: NodeJS.Signals | undefined;
+  let current: string | undefined;
+  let bar: BarControls | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppedBy) {
+      bar?.stop(); // restores the cursor
+      process.stderr.write(`lookalike: ${host.abandoned}\n`);
+      process.exit(SIGNAL_EXIT[signal] ?? 1);
+    }
+    stoppedBy = signal;
+    bar?.cancelling();
+    if (current) void host.cancel(current).catch(() => undefined);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const folder of folders) {
+      if (stoppedBy) break;
+      const job = await host.start(folder);
+      current = job.jobId;
+      // A signal that arrived while the job was being recorded.
+      if (stoppedBy) await host.cancel(job.jobId);
       const finished = await follow(
-        { path, recursive: options.recursive },
-        () => server.follow(collection, jobId),
-        () => server.job(collection, jobId),
+        job,
+        () => host.updates(job.jobId),
+        () => host.finished(job.jobId),
         (controls) => (bar = controls)
       );
       current = undefined;
@@ -267,15 +273,10 @@ async function indexThroughServer(
       if (options.json) process.stdout.write(`${JSON.stringify(finished)}\n`);
       else process.stderr.write(summary(finished));
     }
-    if (!options.json) {
-      const total = await server.count(collection);
-      const which =
-        !collection || collection === DEFAULT_COLLECTION
-          ? 'The collection'
-          : human`Collection ${collection}`;
-      process.stderr.write(`${which} holds ${total} picture(s).\n`);
-    }
+    if (!options.json)
+      process.stderr.write(`${host.label} holds ${await host.count()} picture(s).\n`);
   } finally {
+    await host.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
