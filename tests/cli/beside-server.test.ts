@@ -156,10 +156,14 @@ describe('the CLI beside a running serve', () => {
 
   it('refuses the commands that need the data directory to themselves, naming the server', async () => {
     const drop = await cli(['drop', '--yes']);
-    expect(drop.code, output(drop)).toBe(1);
-    expect(drop.stderr).toMatch(
-      /in use by `lookalike serve` on http:\/\/\S+ \(pid \d+\): stop it first/
-    );
+    // migrate copies the embedded stores, which have one writer: the server must stop first.
+    const migrate = await cli(['migrate', '--to', 'milvus'], { MILVUS_ADDRESS: '127.0.0.1:9' });
+    for (const r of [drop, migrate]) {
+      expect(r.code, output(r)).toBe(1);
+      expect(r.stderr).toMatch(
+        /^lookalike: The data directory \S+ is in use by `lookalike serve` on http:\/\/\S+ \(pid \d+\): stop it first/
+      );
+    }
     for (const command of ['duplicates', 'doctor']) {
       const r = await cli([command]);
       expect(r.code, output(r)).toBe(1);

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { lockDataDir } from '../../data-dir-lock';
 import { UserError } from '../../errors';
 import { openCatalogStore, openVectorIndex } from '../../runtime';
 import { migrateCollection, type MigrationReport } from '../../services/migrate';
@@ -41,7 +43,17 @@ export function migrateCommand(): Command {
           throw new UserError('Set MILVUS_ADDRESS to the Milvus to migrate to');
         if (toMysql && !config.mysqlUrl)
           throw new UserError('Set MYSQL_URL to the MySQL database to migrate to');
-        const source = await SqliteCatalogStore.open(join(config.dataDir, 'catalog.db'));
+        const catalogPath = join(config.dataDir, 'catalog.db');
+        if (!existsSync(catalogPath))
+          throw new UserError(
+            `There is no embedded collection in ${config.dataDir} (no catalog.db there) to migrate`
+          );
+        // The embedded stores have one writer: a serve (or index) using them must stop first.
+        const unlock = await lockDataDir(config.dataDir);
+        const source = await SqliteCatalogStore.open(catalogPath).catch(async (error: unknown) => {
+          await unlock();
+          throw error;
+        });
         let target: CatalogStore | undefined;
         try {
           const all = await source.listCollections();
@@ -71,6 +83,7 @@ export function migrateCommand(): Command {
         } finally {
           if (target && target !== source) await target.close();
           await source.close();
+          await unlock();
         }
 
         async function migrateOne(
