@@ -16,11 +16,13 @@ import { requestLogging } from './middleware/request-log';
 import { mountStaticSite } from './middleware/static-site';
 import { collectionRoutes } from './routes/collections';
 import { docsRoutes } from './routes/docs';
+import { duplicateRoutes } from './routes/duplicates';
 import { encodeRoutes } from './routes/encode';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
 import { indexJobRoutes } from './routes/index-jobs';
 import { modelRoutes } from './routes/model';
+import { modelListRoutes } from './routes/models';
 import { searchRoutes } from './routes/search';
 import { bootcampRoutes } from './routes/bootcamp';
 import { snapshotRoutes } from './routes/snapshot';
@@ -101,7 +103,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   app.route('/api', searchRoutes(runtime, limiter));
   app.route('/api', encodeRoutes(runtime, limiter));
   app.route('/api', imageRoutes(runtime, thumbnails));
+  app.route('/api', duplicateRoutes(runtime));
   app.route('/api', modelRoutes(runtime));
+  app.route('/api', modelListRoutes(runtime));
   app.route('/', bootcampRoutes(runtime, limiter, uploads));
   addCommonResponses(app.openAPIRegistry);
   app.doc('/api/openapi.json', {

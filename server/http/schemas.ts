@@ -268,3 +268,64 @@ export const ImageIdParamSchema = z.object({
 });
 
 export const BinarySchema = z.string().openapi({ type: 'string', format: 'binary' });
+
+/** One picture of a duplicate group, with what a person needs to choose between them. */
+export const DuplicateMemberSchema = z
+  .object({
+    id: z.int(),
+    paths: z.array(z.string()).openapi({ description: 'Every file with these bytes' }),
+    score: z.number().optional().openapi({
+      description: 'Best cosine similarity to another member (picture groups only)'
+    }),
+    width: z.int(),
+    height: z.int(),
+    bytes: z.int().openapi({ description: 'Size of one file, in bytes' }),
+    format: z.string().openapi({ example: 'jpeg' }),
+    imageUrl: z.string().openapi({ example: '/api/images/42' }),
+    thumbUrl: z.string().openapi({ example: '/api/images/42/thumb' })
+  })
+  .openapi('DuplicateMember');
+
+export const DuplicateGroupSchema = z
+  .object({
+    reason: z.enum(['same-bytes', 'same-picture', 'similar-scene']).openapi({
+      description:
+        '`same-bytes`: one picture stored under several paths; `same-picture`: re-encoded or ' +
+        'resized copies (close vectors and difference hashes); `similar-scene`: close vectors only'
+    }),
+    explanation: z.string().openapi({ description: 'Why these belong together, in one sentence' }),
+    members: z.array(DuplicateMemberSchema),
+    keep: z
+      .object({
+        id: z.int(),
+        path: z.string(),
+        why: z.string().openapi({ description: 'What decided it, in words' })
+      })
+      .openapi({
+        description:
+          'A suggestion only (nothing is deleted): the member with the most pixels, then a ' +
+          'lossless format (PNG, TIFF, BMP) over a camera format (JPEG, HEIF) over a web ' +
+          're-encode (WebP, AVIF, GIF, others), then the most bytes, then the oldest file, then ' +
+          'the shortest path; of its paths, the oldest file, then the shortest path'
+      })
+  })
+  .openapi('DuplicateGroup');
+
+export const DuplicatesResponseSchema = z
+  .object({
+    groups: z.array(DuplicateGroupSchema).openapi({
+      description: 'Identical files first, then copies, then look-alikes; bigger groups first'
+    }),
+    model: z.string().openapi({ description: "The collection's model id" }),
+    threshold: z.number().openapi({ description: 'The cosine similarity that linked pictures' }),
+    thresholdMeasured: z.boolean().openapi({
+      description:
+        'False when the threshold is a fixed fallback: the model has no measured score bands'
+    }),
+    hammingMax: z.int(),
+    neighbours: z.int(),
+    tookMs: z.number()
+  })
+  .openapi('Duplicates');
+export type DuplicatesResponse = z.infer<typeof DuplicatesResponseSchema>;
+export type DuplicateGroupJson = z.infer<typeof DuplicateGroupSchema>;

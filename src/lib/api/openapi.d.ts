@@ -1688,6 +1688,83 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/duplicates': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: {
+      parameters: {
+        query?: {
+          collection?: string;
+          threshold?: number;
+          hammingMax?: number;
+          neighbours?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Duplicates'];
+          };
+        };
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        431: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/model': {
     parameters: {
       query?: never;
@@ -1817,6 +1894,62 @@ export interface paths {
           };
           content: {
             'application/json': components['schemas']['Error'];
+          };
+        };
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        431: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ModelList'];
           };
         };
         421: {
@@ -2616,6 +2749,37 @@ export interface components {
       dimension: number;
       tookMs: number;
     };
+    Duplicates: {
+      groups: components['schemas']['DuplicateGroup'][];
+      model: string;
+      threshold: number;
+      thresholdMeasured: boolean;
+      hammingMax: number;
+      neighbours: number;
+      tookMs: number;
+    };
+    DuplicateGroup: {
+      /** @enum {string} */
+      reason: 'same-bytes' | 'same-picture' | 'similar-scene';
+      explanation: string;
+      members: components['schemas']['DuplicateMember'][];
+      keep: {
+        id: number;
+        path: string;
+        why: string;
+      };
+    };
+    DuplicateMember: {
+      id: number;
+      paths: string[];
+      score?: number;
+      width: number;
+      height: number;
+      bytes: number;
+      format: string;
+      imageUrl: string;
+      thumbUrl: string;
+    };
     Model: {
       id: string;
       name: string;
@@ -2627,6 +2791,20 @@ export interface components {
       fileSha256?: string;
     } & {
       [key: string]: unknown;
+    };
+    ModelList: {
+      models: components['schemas']['ModelChoice'][];
+    };
+    ModelChoice: {
+      id: string;
+      name: string;
+      dimension: number;
+      synthetic: boolean;
+      default: boolean;
+      available: boolean;
+      /** @enum {string} */
+      availability: 'in-use' | 'cached' | 'generatable' | 'importable' | 'downloadable';
+      note: string;
     };
   };
   responses: never;
