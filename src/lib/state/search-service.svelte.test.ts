@@ -13,11 +13,14 @@ vi.mock('$lib/offline/offline-index.svelte', () => ({
 }));
 vi.mock('./connection.svelte', () => ({ connection: { markOffline: vi.fn() } }));
 
-const { searchVector } = await import('./search-service');
+const { searchImage, searchVector } = await import('./search-service');
+const { ServerEncodeUnreachableError } = await import('./server-encode');
 
 let urls: string[] = [];
+let bodies: { image: unknown; topK: unknown }[] = [];
 beforeEach(() => {
   urls = [];
+  bodies = [];
   offline.collection = 'default';
   offline.search.mockClear();
 });
@@ -29,6 +32,10 @@ function answer(respond: () => Response) {
     vi.fn(async (input: RequestInfo | URL) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
       urls.push(url.pathname + url.search);
+      if (input instanceof Request && input.method === 'POST' && url.pathname.endsWith('/image')) {
+        const form = await input.formData();
+        bodies.push({ image: form.get('image'), topK: form.get('topK') });
+      }
       return respond();
     })
   );
@@ -58,5 +65,33 @@ describe('searchVector', () => {
       /collection changed/
     );
     expect(offline.search).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('searchImage (the server encodes the picture)', () => {
+  const TIFF = { kind: 'unreadable', format: 'TIFF' } as const;
+
+  it('posts the picture and top-K as a form to the collection it is given', async () => {
+    answer(results);
+    const tiff = new File([new Uint8Array([0x49, 0x49, 0x2a, 0])], 'scan.tiff', {
+      type: 'image/tiff'
+    });
+    const outcome = await searchImage(tiff, 7, 'wallpapers', TIFF);
+    expect(outcome.source).toEqual({ kind: 'server' });
+    expect(urls).toEqual(['/api/search/image?collection=wallpapers']);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.topK).toBe('7');
+    const sent = bodies[0]!.image as File;
+    expect(new Uint8Array(await sent.arrayBuffer())).toEqual(new Uint8Array([0x49, 0x49, 0x2a, 0]));
+  });
+
+  it('says the server is needed when it cannot be reached: no saved-copy fallback', async () => {
+    answer(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(searchImage(new Blob(['II*']), 5, 'default', TIFF)).rejects.toBeInstanceOf(
+      ServerEncodeUnreachableError
+    );
+    expect(offline.search).not.toHaveBeenCalled();
   });
 });

@@ -3,6 +3,7 @@ import { collectionQuery } from '$lib/api/collection-scope';
 import type { SearchHit, SearchSource } from '$lib/api/types';
 import { offlineIndex } from '$lib/offline/offline-index.svelte';
 import { connection } from './connection.svelte';
+import { ServerEncodeUnreachableError, type ServerEncodeReason } from './server-encode';
 
 export interface SearchOutcome {
   hits: SearchHit[];
@@ -71,4 +72,39 @@ async function searchOffline(
     },
     tookMs: performance.now() - started
   };
+}
+
+/**
+ * Searches `collection` with a picture the server encodes (POST /api/search/image): for pictures
+ * the browser cannot decode (`reason`). There is no offline fallback: without the server there is
+ * no vector to search the saved copy with.
+ */
+export async function searchImage(
+  image: Blob,
+  topK: number,
+  collection: string,
+  reason: ServerEncodeReason
+): Promise<SearchOutcome> {
+  try {
+    const form = new FormData();
+    // A File's own name (duck-typed: File classes differ between realms), else a neutral one.
+    const name = 'name' in image && typeof image.name === 'string' && image.name ? image.name : '';
+    form.append('image', image, name || 'picture');
+    form.append('topK', String(topK));
+    const response = dataOf(
+      await api.POST('/api/search/image', {
+        params: { query: collectionQuery(collection) },
+        // The document types the file part as a string (binary); the body sent is the form.
+        body: { image: '', topK },
+        bodySerializer: () => form
+      })
+    );
+    return { hits: response.results, source: { kind: 'server' }, tookMs: response.tookMs };
+  } catch (error) {
+    if (isUnreachable(error)) {
+      connection.markOffline();
+      throw new ServerEncodeUnreachableError(reason);
+    }
+    throw error;
+  }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { SearchHit } from '$lib/api/types';
 import type { SearchOutcome } from './search-service';
 import { SearchSession, type EncodedQuery, type SearchDeps } from './search.svelte';
+import type { ServerEncodeReason } from './server-encode';
 
 const hit = (id: number): SearchHit => ({
   id,
@@ -24,8 +25,21 @@ function fakeDeps() {
     source: { kind: 'server' },
     tookMs: 2
   }));
-  const deps: SearchDeps = { encode, search, describe: (e) => `described: ${String(e)}` };
-  return { deps, encode, search };
+  // By default no failure goes to the server's encoder.
+  const fallback = vi.fn(async (): Promise<ServerEncodeReason | undefined> => undefined);
+  const searchImage = vi.fn(async (_blob: Blob, topK: number): Promise<SearchOutcome> => ({
+    hits: Array.from({ length: topK }, (_, i) => hit(50 + i)),
+    source: { kind: 'server' },
+    tookMs: 40
+  }));
+  const deps: SearchDeps = {
+    encode,
+    search,
+    fallback,
+    searchImage,
+    describe: (e) => `described: ${String(e)}`
+  };
+  return { deps, encode, search, fallback, searchImage };
 }
 
 // jsdom has no object URLs.
@@ -149,5 +163,66 @@ describe('SearchSession with an encode under way', () => {
     await first;
     expect(session.phase).toBe('done');
     expect(session.error).toBeUndefined();
+  });
+
+  describe('pictures the browser cannot encode', () => {
+    const TIFF: ServerEncodeReason = { kind: 'unreadable', format: 'TIFF' };
+
+    it('searches with the picture on the server when the fallback says so, for every top-K', async () => {
+      const { deps, encode, search, fallback, searchImage } = fakeDeps();
+      const failure = new Error('cannot decode');
+      encode.mockRejectedValue(failure);
+      fallback.mockResolvedValue(TIFF);
+      const session = new SearchSession(deps);
+      const tiff = new Blob(['II*']);
+      await session.setQuery(tiff, 'scan.tiff');
+      expect(fallback).toHaveBeenCalledWith(failure, tiff);
+      expect(session.phase).toBe('done');
+      expect(session.serverEncode).toEqual(TIFF);
+      expect(session.encoded).toBeUndefined();
+      expect(session.hits[0]!.id).toBe(50);
+      expect(searchImage).toHaveBeenLastCalledWith(tiff, 10, TIFF);
+
+      // No vector here: a new top-K, a refresh and another collection send the picture again.
+      await session.setTopK(3);
+      expect(session.hits).toHaveLength(3);
+      await session.refresh();
+      await session.reencode();
+      expect(searchImage).toHaveBeenCalledTimes(4);
+      expect(encode).toHaveBeenCalledTimes(1);
+      expect(search).not.toHaveBeenCalled();
+
+      // No crop for it: the server encodes the whole picture.
+      await session.setRegion({ x: 0, y: 0, width: 1, height: 1 });
+      expect(session.region).toBeUndefined();
+      expect(encode).toHaveBeenCalledTimes(1);
+
+      // The next picture the browser can read is encoded here again.
+      encode.mockReset();
+      encode.mockResolvedValue({ vector: new Float32Array([1, 0]), backend: 'wasm', ms: 3 });
+      await session.setQuery(new Blob(['jpeg']), 'b.jpg');
+      expect(session.serverEncode).toBeUndefined();
+      expect(search).toHaveBeenCalledTimes(1);
+    });
+
+    it('keeps the failure when the fallback declines, and says why when the server is gone', async () => {
+      const { deps, encode, fallback, searchImage } = fakeDeps();
+      encode.mockRejectedValue(new Error('not a picture'));
+      const session = new SearchSession(deps);
+      await session.setQuery(new Blob(['text']), 'notes.txt');
+      expect(session.phase).toBe('failed');
+      expect(session.error).toBe('described: Error: not a picture');
+      expect(searchImage).not.toHaveBeenCalled();
+
+      fallback.mockResolvedValue(TIFF);
+      searchImage.mockRejectedValueOnce(new Error('unreachable'));
+      await session.setQuery(new Blob(['II*']), 'scan.tiff');
+      expect(session.phase).toBe('failed');
+      expect(session.error).toBe('described: Error: unreachable');
+      expect(session.hits).toEqual([]);
+      // The server back: refresh sends the picture again.
+      await session.refresh();
+      expect(session.phase).toBe('done');
+    });
   });
 });

@@ -2,6 +2,7 @@ import type { SearchHit, SearchSource } from '$lib/api/types';
 import type { Rect } from '$lib/components/search/crop';
 import type { EncoderBackend } from '$lib/encoder';
 import type { SearchOutcome } from './search-service';
+import type { ServerEncodeReason } from './server-encode';
 
 export const DEFAULT_TOP_K = 10;
 
@@ -17,6 +18,13 @@ export interface EncodedQuery {
 export interface SearchDeps {
   encode(blob: Blob, region: Rect | undefined): Promise<EncodedQuery>;
   search(vector: Float32Array, topK: number): Promise<SearchOutcome>;
+  /**
+   * Whether a picture the browser failed to encode goes to the server's encoder instead
+   * (`server-encode.ts`), and why; undefined keeps the failure.
+   */
+  fallback(error: unknown, blob: Blob): Promise<ServerEncodeReason | undefined>;
+  /** Searches with the picture itself, encoded by the server. */
+  searchImage(blob: Blob, topK: number, reason: ServerEncodeReason): Promise<SearchOutcome>;
   /** Turns an encode or search failure into a sentence for the page. */
   describe(error: unknown): string;
 }
@@ -44,6 +52,11 @@ export class SearchSession {
   encoded = $state.raw<Omit<EncodedQuery, 'vector'> | undefined>(undefined);
   searchMs = $state<number | undefined>(undefined);
   error = $state<string | undefined>(undefined);
+  /**
+   * Set when the browser could not encode this picture and the server does (its note says why):
+   * then there is no vector here, every search sends the picture, and there is no crop.
+   */
+  serverEncode = $state.raw<ServerEncodeReason | undefined>(undefined);
 
   #vector: Float32Array | undefined;
   /** The encode under way: asked again for the same picture and crop, it is reused, not repeated. */
@@ -67,11 +80,14 @@ export class SearchSession {
     this.query = { blob, url: URL.createObjectURL(blob), name };
     this.region = undefined;
     this.#vector = undefined;
+    this.serverEncode = undefined;
     return this.encodeAndSearch();
   }
 
   /** A new crop (or none): encode the region and search. */
   setRegion(region: Rect | undefined): Promise<void> {
+    // The server encodes the whole picture: a crop would be silently ignored (the page hides it).
+    if (this.serverEncode) return Promise.resolve();
     this.region = region;
     this.#vector = undefined;
     return this.encodeAndSearch();
@@ -81,11 +97,15 @@ export class SearchSession {
   setTopK(topK: number): Promise<void> {
     this.topK = topK;
     if (!this.query) return Promise.resolve();
+    if (this.serverEncode) return this.#searchOnServer(this.serverEncode, ++this.#run);
     return this.#vector ? this.searchWith(this.#vector, ++this.#run) : this.encodeAndSearch();
   }
 
   /** The collection changed (indexed, cleared): the same vector, fresh results. */
   refresh(): Promise<void> {
+    if (this.query && this.serverEncode) {
+      return this.#searchOnServer(this.serverEncode, ++this.#run);
+    }
     return this.#vector ? this.searchWith(this.#vector, ++this.#run) : Promise.resolve();
   }
 
@@ -97,6 +117,10 @@ export class SearchSession {
     this.#vector = undefined;
     this.hits = [];
     this.source = undefined;
+    // The server encodes with the new collection's model itself.
+    if (this.query && this.serverEncode) {
+      return this.#searchOnServer(this.serverEncode, ++this.#run);
+    }
     return this.encodeAndSearch();
   }
 
@@ -106,6 +130,7 @@ export class SearchSession {
     const run = ++this.#run;
     this.phase = 'encoding';
     this.error = undefined;
+    this.serverEncode = undefined;
     try {
       const { vector, ...encoded } = await this.#encode(query.blob, this.region);
       if (run !== this.#run) return;
@@ -113,7 +138,18 @@ export class SearchSession {
       this.encoded = encoded;
     } catch (error) {
       if (run !== this.#run) return;
-      this.fail(error);
+      // A crop cannot be sent: only a whole picture goes to the server's encoder.
+      const reason = this.region
+        ? undefined
+        : await this.#deps.fallback(error, query.blob).catch(() => undefined);
+      if (run !== this.#run) return;
+      if (!reason) {
+        this.fail(error);
+        return;
+      }
+      this.serverEncode = reason;
+      this.encoded = undefined;
+      await this.#searchOnServer(reason, run);
       return;
     }
     await this.searchWith(this.#vector, run);
@@ -138,6 +174,24 @@ export class SearchSession {
     this.error = undefined;
     try {
       const outcome = await this.#deps.search(vector, this.topK);
+      if (run !== this.#run) return;
+      this.hits = outcome.hits;
+      this.source = outcome.source;
+      this.searchMs = outcome.tookMs;
+      this.phase = 'done';
+    } catch (error) {
+      if (run !== this.#run) return;
+      this.fail(error);
+    }
+  }
+
+  async #searchOnServer(reason: ServerEncodeReason, run: number): Promise<void> {
+    const query = this.query;
+    if (!query) return;
+    this.phase = 'searching';
+    this.error = undefined;
+    try {
+      const outcome = await this.#deps.searchImage(query.blob, this.topK, reason);
       if (run !== this.#run) return;
       this.hits = outcome.hits;
       this.source = outcome.source;
