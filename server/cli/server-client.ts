@@ -11,6 +11,7 @@ import { UserError } from '../errors';
 import { findRunningServer, type RunningServer } from '../data-dir-lock';
 import { CollectionInfoSchema } from '../http/routes/collections';
 import {
+  DuplicatesResponseSchema,
   ErrorSchema,
   JobProgressSchema,
   JobSchema,
@@ -74,6 +75,20 @@ export class ServerClient {
     form.append('topK', String(topK));
     const body = await this.json('POST', `/api/search/image${query({ collection })}`, form);
     return SearchResponseSchema.parse(body);
+  }
+
+  /** The explained duplicate groups; parameters left out take the server's defaults. */
+  async duplicates(
+    collection: string | undefined,
+    params: { threshold?: number; hammingMax?: number; neighbours?: number }
+  ) {
+    const extra = Object.fromEntries(
+      Object.entries(params)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [key, String(value)])
+    );
+    const body = await this.json('GET', `/api/duplicates${query({ collection, ...extra })}`);
+    return DuplicatesResponseSchema.parse(body);
   }
 
   /** Starts an index job (the server creates a new collection with its own model). */
@@ -250,11 +265,11 @@ export function baseUrlOf(recorded: string): string {
   return url.origin;
 }
 
-function query(params: { collection?: string; errorsFrom?: string }): string {
+function query(params: { collection?: string; [name: string]: string | undefined }): string {
+  const { collection, ...rest } = params;
   const search = new URLSearchParams();
-  if (params.collection && params.collection !== DEFAULT_COLLECTION)
-    search.set('collection', params.collection);
-  if (params.errorsFrom) search.set('errorsFrom', params.errorsFrom);
+  if (collection && collection !== DEFAULT_COLLECTION) search.set('collection', collection);
+  for (const [name, value] of Object.entries(rest)) if (value) search.set(name, value);
   const text = search.toString();
   return text ? `?${text}` : '';
 }

@@ -15,7 +15,8 @@ import {
   withDataDirOption,
   withModelChoice
 } from '../options';
-import { refuseBesideServer } from '../server-client';
+import type { DuplicateGroupJson } from '../../http/schemas';
+import { noteIgnoredFlags, runningServerFor } from '../server-client';
 import { human } from '../terminal-text';
 
 interface DuplicatesOptions {
@@ -24,6 +25,7 @@ interface DuplicatesOptions {
   hammingMax: number;
   neighbours: number;
   json?: boolean;
+  collection?: string;
   [flag: string]: unknown;
 }
 
@@ -55,45 +57,74 @@ export function duplicatesCommand(): Command {
     .action(async (options: DuplicatesOptions) => {
       const config = configFrom(options);
       requireCatalog(config);
-      await refuseBesideServer(config, 'duplicates');
+      const params = { hammingMax: options.hammingMax, neighbours: options.neighbours };
+      const server = await runningServerFor(config);
+      if (server) {
+        noteIgnoredFlags(server, options);
+        const answer = await server.duplicates(options.collection, {
+          ...params,
+          threshold: options.threshold
+        });
+        if (!answer.thresholdMeasured) warnUnmeasured(answer.model, answer.threshold);
+        print(answer.groups.map(plainGroup), answer.threshold, options.json);
+        return;
+      }
       const { runtime, open } = await openCollection(options);
       const fallback = defaultThreshold(open.model.manifest);
       const threshold = options.threshold ?? fallback.threshold;
-      if (options.threshold === undefined && !fallback.measured) {
-        process.stderr.write(
-          `Model ${open.model.manifest.id} has no measured score bands: threshold ` +
-            `${threshold} is a fixed fallback, not a measurement (pass --threshold).\n`
-        );
-      }
+      if (options.threshold === undefined && !fallback.measured)
+        warnUnmeasured(open.model.manifest.id, threshold);
       let groups: DuplicateGroup[];
       try {
-        groups = await findDuplicates(open.collection, {
-          threshold,
-          hammingMax: options.hammingMax,
-          neighbours: options.neighbours
-        });
+        groups = await findDuplicates(open.collection, { threshold, ...params });
       } finally {
         await runtime.close();
       }
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(groups, null, 2)}\n`);
-        return;
-      }
-      for (const group of groups) {
-        process.stdout.write(human`${group.reason}: ${group.explanation}\n`);
-        for (const member of group.members) {
-          const score = member.score === undefined ? '' : `${member.score.toFixed(4)}  `;
-          const pad = ' '.repeat(score.length);
-          member.paths.forEach((path, i) => {
-            process.stdout.write(human`  ${i === 0 ? score : pad}${path}\n`);
-          });
-        }
-        process.stdout.write('\n');
-      }
-      process.stderr.write(
-        groups.length === 0
-          ? `No duplicates at threshold ${threshold}.\n`
-          : `${groups.length} group(s) at threshold ${threshold}.\n`
-      );
+      print(groups, threshold, options.json);
     });
+}
+
+function warnUnmeasured(model: string, threshold: number): void {
+  process.stderr.write(
+    `Model ${model} has no measured score bands: threshold ` +
+      `${threshold} is a fixed fallback, not a measurement (pass --threshold).\n`
+  );
+}
+
+/** The one way the groups are printed, whether found here or by the running server. */
+function print(groups: readonly DuplicateGroup[], threshold: number, json?: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(groups, null, 2)}\n`);
+    return;
+  }
+  for (const group of groups) {
+    process.stdout.write(human`${group.reason}: ${group.explanation}\n`);
+    for (const member of group.members) {
+      const score = member.score === undefined ? '' : `${member.score.toFixed(4)}  `;
+      const pad = ' '.repeat(score.length);
+      member.paths.forEach((path, i) => {
+        process.stdout.write(human`  ${i === 0 ? score : pad}${path}\n`);
+      });
+    }
+    process.stdout.write('\n');
+  }
+  process.stderr.write(
+    groups.length === 0
+      ? `No duplicates at threshold ${threshold}.\n`
+      : `${groups.length} group(s) at threshold ${threshold}.\n`
+  );
+}
+
+/**
+ * The service's group (as `--json` prints it) from the server's explained one: the same keys in
+ * the same order, so the output does not depend on where the groups were found.
+ */
+export function plainGroup(group: DuplicateGroupJson): DuplicateGroup {
+  return {
+    reason: group.reason,
+    members: group.members.map(({ id, paths, score }) =>
+      score === undefined ? { id, paths } : { id, paths, score }
+    ),
+    explanation: group.explanation
+  };
 }
