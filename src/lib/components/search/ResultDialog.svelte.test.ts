@@ -1,5 +1,5 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SearchHit } from '$lib/api/types';
 import ResultDialog from './ResultDialog.svelte';
 
@@ -44,5 +44,55 @@ describe('ResultDialog', () => {
     expect(score()).toMatch(/0\.650 · Similar: looks alike/);
     await rerender({ ...props(hit(4)), model: {} });
     expect(score().trim()).toBe('0.900');
+  });
+
+  describe('moving and acting on a result', () => {
+    afterEach(() => vi.unstubAllGlobals());
+
+    it('goes to the previous and next result by buttons and arrow keys, not past the ends', async () => {
+      const onprevious = vi.fn();
+      const onnext = vi.fn();
+      const { rerender } = render(ResultDialog, { ...props(hit(4)), onprevious, onnext });
+      await fireEvent.click(screen.getByRole('button', { name: 'Previous result', hidden: true }));
+      await fireEvent.click(screen.getByRole('button', { name: 'Next result', hidden: true }));
+      const dialog = document.querySelector('dialog')!;
+      await fireEvent.keyDown(dialog, { key: 'ArrowRight' });
+      await fireEvent.keyDown(dialog, { key: 'ArrowLeft' });
+      expect(onprevious).toHaveBeenCalledTimes(2);
+      expect(onnext).toHaveBeenCalledTimes(2);
+
+      // The first result: no previous.
+      await rerender({ ...props(hit(4)), onprevious: undefined, onnext });
+      const previous = screen.getByRole('button', { name: 'Previous result', hidden: true });
+      expect((previous as HTMLButtonElement).disabled).toBe(true);
+      await fireEvent.keyDown(dialog, { key: 'ArrowLeft' });
+      expect(onprevious).toHaveBeenCalledTimes(2);
+    });
+
+    it('offers the original, a download named after the file, and copying the path', async () => {
+      const writeText = vi.fn(async () => {});
+      vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+      render(ResultDialog, props(hit(7)));
+      const open = screen.getByRole('link', { name: 'Open the original', hidden: true });
+      expect(open.getAttribute('href')).toBe('/api/images/7');
+      const download = screen.getByRole('link', { name: 'Download', hidden: true });
+      expect(download.getAttribute('href')).toBe('/api/images/7');
+      expect(download.getAttribute('download')).toBe('p-7.jpg');
+      await fireEvent.click(screen.getByRole('button', { name: 'Copy path', hidden: true }));
+      await vi.waitFor(() =>
+        expect(screen.getByTestId('copy-status').textContent).toBe('Path copied.')
+      );
+      expect(writeText).toHaveBeenCalledWith('/photos/p-7.jpg');
+    });
+
+    it('selects the path when the browser refuses the clipboard (plain HTTP on a phone)', async () => {
+      vi.stubGlobal('navigator', { ...navigator, clipboard: undefined });
+      render(ResultDialog, props(hit(8)));
+      await fireEvent.click(screen.getByRole('button', { name: 'Copy path', hidden: true }));
+      await vi.waitFor(() =>
+        expect(screen.getByTestId('copy-status').textContent).toContain('the path is selected')
+      );
+      expect(getSelection()?.toString()).toBe('/photos/p-8.jpg');
+    });
   });
 });
