@@ -2,7 +2,8 @@ import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keepBest } from '../../server/http/routes/duplicates';
+import { TooManyRequestsError } from '../../server/errors';
+import { keepBest, SharedScans } from '../../server/http/routes/duplicates';
 import type { DuplicatesResponse } from '../../server/http/schemas';
 import { findDuplicates } from '../../server/services/duplicates';
 import { scene } from '../helpers/images';
@@ -182,5 +183,33 @@ describe('keepBest', () => {
     expect(
       keepBest([member(2, 20, 'jpeg', 9, '/a'), member(1, 20, 'jpeg', 9, '/b')], ages)
     ).toEqual({ id: 1, path: '/b', why: 'the first indexed' });
+  });
+});
+
+describe('SharedScans', () => {
+  it('shares a running search between identical requests and bounds different ones', async () => {
+    const scans = new SharedScans<string>(2);
+    const finish: ((value: string) => void)[] = [];
+    let started = 0;
+    const scan = () => {
+      started++;
+      return new Promise<string>((resolve) => finish.push(resolve));
+    };
+    const first = scans.run('a', scan);
+    const again = scans.run('a', scan);
+    const other = scans.run('b', scan);
+    expect(started).toBe(2);
+    expect(() => scans.run('c', scan)).toThrow(TooManyRequestsError);
+    finish[0]!('A');
+    expect(await first).toBe('A');
+    expect(await again).toBe('A');
+    // A finished search makes room.
+    const third = scans.run('c', scan);
+    expect(() => scans.run('d', scan)).toThrow(TooManyRequestsError);
+    finish[1]!('B');
+    finish[2]!('C');
+    expect([await other, await third]).toEqual(['B', 'C']);
+    // The same key starts afresh once its search is done.
+    expect(await scans.run('a', () => Promise.resolve('A2'))).toBe('A2');
   });
 });

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { TooManyRequestsError } from '../../errors';
 import type { Runtime } from '../../runtime';
 import type { Collection } from '../../services/collection';
 import {
@@ -15,6 +16,8 @@ import { imageUrls } from './images';
 
 /** The service's own limit on neighbours per picture (findDuplicates validates 1–1000). */
 const MAX_NEIGHBOURS = 1000;
+/** Searches with different parameters or collections running at once; more are 429. */
+export const MAX_DUPLICATE_SCANS = 2;
 
 const QuerySchema = CollectionQuerySchema.extend({
   threshold: z.coerce
@@ -57,16 +60,18 @@ export function duplicateRoutes(runtime: Runtime) {
       'picture, and look-alikes above the threshold. Nothing is deleted. The work grows with the ' +
       'collection: one nearest-neighbour query per picture (`neighbours` + 1 results), the ' +
       'catalog read 500 pictures at a time, and the paths, hashes and sizes of every picture ' +
-      'held in memory while it runs; it stops when the client goes away.',
+      `held in memory while it runs. Identical requests share one search; at most ` +
+      `${MAX_DUPLICATE_SCANS} different ones run at once (else 429).`,
     request: { query: QuerySchema },
     responses: {
       200: {
         description: 'The groups',
         content: { 'application/json': { schema: DuplicatesResponseSchema } }
       },
-      ...errors(400, 404)
+      ...errors(400, 404, 429)
     }
   });
+  const scans = new SharedScans<DuplicateGroupJson[]>(MAX_DUPLICATE_SCANS);
 
   return createRouter().openapi(list, async (c) => {
     const started = performance.now();
@@ -75,13 +80,16 @@ export function duplicateRoutes(runtime: Runtime) {
     const manifest = scope.model.manifest;
     const fallback = defaultThreshold(manifest);
     const threshold = query.threshold ?? fallback.threshold;
-    const groups = await explainedDuplicates(scope.collection, {
-      threshold,
-      hammingMax: query.hammingMax,
-      neighbours: query.neighbours,
-      urlQuery: scope.urlQuery,
-      signal: c.req.raw.signal
-    });
+    const { hammingMax, neighbours } = query;
+    const key = JSON.stringify([scope.name, threshold, hammingMax, neighbours]);
+    const groups = await scans.run(key, () =>
+      explainedDuplicates(scope.collection, {
+        threshold,
+        hammingMax,
+        neighbours,
+        urlQuery: scope.urlQuery
+      })
+    );
     return c.json(
       {
         groups,
@@ -95,6 +103,28 @@ export function duplicateRoutes(runtime: Runtime) {
       200
     );
   });
+}
+
+/**
+ * A search is one vector query per picture: a page reloaded while one runs joins it instead of
+ * starting another, and only `max` different ones run at once.
+ */
+export class SharedScans<T> {
+  readonly #running = new Map<string, Promise<T>>();
+  constructor(readonly max: number) {}
+
+  run(key: string, scan: () => Promise<T>): Promise<T> {
+    const running = this.#running.get(key);
+    if (running) return running;
+    if (this.#running.size >= this.max)
+      throw new TooManyRequestsError(
+        `${this.max} duplicate searches are running already; retry when they are done`,
+        2
+      );
+    const started = scan().finally(() => this.#running.delete(key));
+    this.#running.set(key, started);
+    return started;
+  }
 }
 
 type Facts = Pick<ImageRecord, 'width' | 'height' | 'bytes' | 'format'>;

@@ -1741,6 +1741,14 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         431: {
           headers: {
             [name: string]: unknown;
