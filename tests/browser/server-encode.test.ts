@@ -105,6 +105,9 @@ describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode
       'Cropping is not available'
     );
     expect(await page.getByRole('button', { name: 'Crop', exact: true }).count()).toBe(0);
+    expect(await page.locator('.broken').textContent()).toContain(
+      'this browser cannot show this picture'
+    );
     expect(uploads).toEqual(['/api/search/image']);
     await saveScreenshot(page, 'search-server-encoded-tiff');
 
