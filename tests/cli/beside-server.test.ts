@@ -164,7 +164,7 @@ describe('the CLI beside a running serve', () => {
         /^lookalike: The data directory \S+ is in use by `lookalike serve` on http:\/\/\S+ \(pid \d+\): stop it first/
       );
     }
-    for (const command of ['duplicates', 'doctor']) {
+    for (const command of ['doctor']) {
       const r = await cli([command]);
       expect(r.code, output(r)).toBe(1);
       expect(r.stderr.trim().split('\n'), output(r)).toHaveLength(1);
