@@ -47,8 +47,29 @@ export function uploadBudget(options: {
     const giveBack = await budget.claim(bytes, c.req.raw.signal);
     try {
       await next();
+      // Answered before the body was read (a refused query or token): read the rest first, so
+      // the sender finishes and gets the answer. Closing a socket with unread bytes makes TCP
+      // reset it, which can take the answer with it; @hono/node-server drains for only 500 ms.
+      if (!c.req.raw.bodyUsed) await discard(c.req.raw, DISCARD_TIMEOUT_MS);
     } finally {
       giveBack();
     }
   };
+}
+
+/** How long an unread upload body is read and thrown away before the answer goes anyway. */
+const DISCARD_TIMEOUT_MS = 10_000;
+
+/** Reads a body to its end and drops it (its size is capped by bodyLimits), or stops at `ms`. */
+async function discard(request: Request, ms: number): Promise<void> {
+  const reader = request.body?.getReader();
+  if (!reader) return;
+  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), ms);
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // The client went away, or the body was over the cap: nothing left to wait for.
+  } finally {
+    clearTimeout(timer);
+  }
 }
