@@ -1,3 +1,4 @@
+import { answerClientErrors } from '../../server/http/client-errors';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,6 +81,7 @@ export async function listen(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    answerClientErrors(s);
   });
   const { port } = server.address() as AddressInfo;
   return {

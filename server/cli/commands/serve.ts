@@ -28,6 +28,7 @@ import {
 import { writeBrowserCopy } from '../../models/float16-copy';
 import { browserModelPath, DEFAULT_MODEL_ID, getManifest } from '../../models/registry';
 import { createRuntime, openCatalog, type Runtime } from '../../runtime';
+import { answerClientErrors } from '../../http/client-errors';
 import { lockDataDir, recordRunningServer } from '../../data-dir-lock';
 import { configFrom, shout, withModelOptions } from '../options';
 
@@ -246,6 +247,7 @@ function listen(
       });
     });
     server.once('error', onError);
+    answerClientErrors(server);
   });
 }
 
