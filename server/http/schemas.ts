@@ -221,10 +221,25 @@ export const errorsJson = (errors: readonly JobRecord['errors'][number][]) =>
 export const SearchHitSchema = z
   .object({
     id: z.int(),
-    path: z.string(),
+    path: z.string().openapi({
+      description: 'The first of `paths`: one file of the picture, for clients that want one'
+    }),
+    paths: z.array(z.string()).min(1).openapi({
+      description:
+        'Every file with these bytes (identical files are one picture), sorted byte by byte'
+    }),
     score: z.number().openapi({ description: 'Cosine similarity, 1 = identical' }),
     width: z.int(),
     height: z.int(),
+    contentHash: z.string().openapi({
+      description: "SHA-256 of the picture's bytes, hex: tells the very file searched with"
+    }),
+    dhash: z.string().openapi({
+      description:
+        '64-bit difference hash, hex: re-encoded or resized copies of one picture differ in few ' +
+        'bits (`lookalike duplicates` calls at most 8 the same picture)',
+      example: 'c4d4b4a49494d4e4'
+    }),
     imageUrl: z.string().openapi({ example: '/api/images/42' }),
     thumbUrl: z.string().openapi({ example: '/api/images/42/thumb' })
   })

@@ -22,10 +22,17 @@ export interface AuditReport {
 /** A search result: which picture, where and how close. Routes add the URLs they serve it at. */
 export interface SearchHit {
   id: number;
+  /** The first of `paths` (byte order): the one path callers that want a single file use. */
   path: string;
+  /** Every file with this picture's bytes (identical files are one picture), in byte order. */
+  paths: string[];
   score: number;
   width: number;
   height: number;
+  /** SHA-256 of the bytes: tells a hit that is the very file searched with. */
+  contentHash: string;
+  /** Difference hash (core/dhash.ts): tells re-encoded or resized copies among the hits. */
+  dhash: string;
 }
 
 /** What a collection needs to know of its model: vectors of another one must not mix in. */
@@ -364,8 +371,18 @@ async function* ascendingIds(
   }
 }
 
+/** A hit from one catalog row; getImages reads every row's paths in the same batch, sorted. */
 function toHit(image: ImageWithPaths, score: number): SearchHit {
-  return { id: image.id, path: image.paths[0]!, score, width: image.width, height: image.height };
+  return {
+    id: image.id,
+    path: image.paths[0]!,
+    paths: image.paths,
+    score,
+    width: image.width,
+    height: image.height,
+    contentHash: image.contentHash,
+    dhash: image.dhash
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchResponse } from '../../src/lib/api/types';
@@ -45,15 +46,45 @@ describe('POST /api/search', () => {
       expect(best).toEqual({
         id: best!.id,
         path,
+        paths: [path],
         score: best!.score,
         width: 120,
         height: 80,
+        contentHash: createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex'),
+        dhash: expect.stringMatching(/^[0-9a-f]{16}$/),
         imageUrl: `/api/images/${best!.id}`,
         thumbUrl: `/api/images/${best!.id}/thumb`
       });
       expect(body.tookMs).toBeGreaterThanOrEqual(0);
       const scores = body.results.map((r) => r.score);
       expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    }
+  });
+
+  it('lists every path of a picture stored more than once, sorted, the first as `path`', async () => {
+    // Identical files are one picture: copies under other names join the original's entry.
+    const original = paths[3]!;
+    const copies = [join(s.imagesRoot, 'a-copy.jpg'), join(s.imagesRoot, 'set', 'zz-copy.jpg')];
+    for (const copy of copies) await copyFile(original, copy);
+    const job = await indexAndWait(s.app, s.imagesRoot);
+    expect(job).toMatchObject({ state: 'done', indexed: 2 });
+    try {
+      const vector = Array.from(await s.runtime.embedder.embedOne(original));
+      const body = (await (await search({ vector, topK: 12 })).json()) as SearchBody;
+      expect(body.results).toHaveLength(12);
+      const best = body.results[0]!;
+      const all = [original, ...copies].sort((a, b) =>
+        Buffer.compare(Buffer.from(a), Buffer.from(b))
+      );
+      expect(best.paths).toEqual(all);
+      expect(best.path).toBe(all[0]);
+      // Every other hit lists its own single file.
+      for (const hit of body.results.slice(1)) expect(hit.paths).toEqual([hit.path]);
+    } finally {
+      await Promise.all(copies.map((copy) => rm(copy)));
+      await indexAndWait(s.app, s.imagesRoot);
     }
   });
 

@@ -2745,9 +2745,12 @@ export interface components {
     SearchHit: {
       id: number;
       path: string;
+      paths: string[];
       score: number;
       width: number;
       height: number;
+      contentHash: string;
+      dhash: string;
       imageUrl: string;
       thumbUrl: string;
     };
