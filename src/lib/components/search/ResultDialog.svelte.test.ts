@@ -46,6 +46,60 @@ describe('ResultDialog', () => {
     expect(score().trim()).toBe('0.900');
   });
 
+  describe('every path of the picture', () => {
+    afterEach(() => vi.unstubAllGlobals());
+    const copies = (id: number): SearchHit => ({
+      ...hit(id),
+      path: '/a/first.jpg',
+      paths: ['/a/first.jpg', '/b/second copy.jpg', '/c/third.jpg']
+    });
+
+    it('lists every file of a picture stored more than once, each with its own copy button', async () => {
+      const writeText = vi.fn(async () => {});
+      vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+      render(ResultDialog, props(copies(3)));
+      const listed = screen.getAllByTestId('result-path').map((p) => p.textContent);
+      expect(listed).toEqual(['/a/first.jpg', '/b/second copy.jpg', '/c/third.jpg']);
+      expect(screen.getByText('Paths (3 identical files)')).toBeTruthy();
+      const buttons = screen.getAllByRole('button', { name: /^Copy path/, hidden: true });
+      expect(buttons).toHaveLength(3);
+      await fireEvent.click(buttons[1]!);
+      await vi.waitFor(() => expect(writeText).toHaveBeenCalledWith('/b/second copy.jpg'));
+      expect(screen.getByTestId('copy-status').textContent).toBe('Path copied.');
+      // The original and the download are the picture's bytes, named after the first path.
+      const download = screen.getByRole('link', { name: 'Download', hidden: true });
+      expect(download.getAttribute('href')).toBe('/api/images/3');
+      expect(download.getAttribute('download')).toBe('first.jpg');
+    });
+
+    it('selects the one path whose copy the browser refused', async () => {
+      vi.stubGlobal('navigator', { ...navigator, clipboard: undefined });
+      render(ResultDialog, props(copies(3)));
+      const buttons = screen.getAllByRole('button', { name: /^Copy path/, hidden: true });
+      await fireEvent.click(buttons[2]!);
+      await vi.waitFor(() =>
+        expect(screen.getByTestId('copy-status').textContent).toContain('the path is selected')
+      );
+      expect(getSelection()?.toString()).toBe('/c/third.jpg');
+    });
+
+    it('shows the one known path of an offline result, saying others may exist', () => {
+      // Offline hits come from the saved copy, which keeps only the first path.
+      render(ResultDialog, props(hit(9)));
+      expect(screen.getAllByTestId('result-path').map((p) => p.textContent)).toEqual([
+        '/photos/p-9.jpg'
+      ]);
+      expect(screen.getByText('Path')).toBeTruthy();
+      expect(screen.getByTestId('paths-unknown').textContent).toContain('saved copy');
+    });
+
+    it('shows a server result with one file without the offline note', () => {
+      render(ResultDialog, props({ ...hit(10), paths: ['/photos/p-10.jpg'] }));
+      expect(screen.getByText('Path')).toBeTruthy();
+      expect(screen.queryByTestId('paths-unknown')).toBeNull();
+    });
+  });
+
   describe('moving and acting on a result', () => {
     afterEach(() => vi.unstubAllGlobals());
 
