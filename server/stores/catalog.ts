@@ -86,8 +86,19 @@ export interface Catalog extends VectorSource {
    * Returns the ids of the deleted images.
    */
   removePaths(paths: readonly string[]): Promise<number[]>;
+  /** How many known paths `pathsUnder(root)` would list, counted by the database. */
+  countPathsUnder(root: string): Promise<number>;
   /** Distinct images (contents). */
   countImages(): Promise<number>;
+
+  /** The Library: the collection's folders (those index jobs were started for), by path bytes. */
+  folders(): Promise<LibraryFolder[]>;
+  /** Adds a folder to the Library (an index job starts for it); one already there keeps its watch. */
+  recordFolder(path: string, recursive: boolean): Promise<void>;
+  /** Watches a Library folder or stops; undefined when the folder is not in the Library. */
+  setFolderWatched(path: string, watched: boolean): Promise<LibraryFolder | undefined>;
+  /** Takes a folder out of the Library (its paths are removed separately: removePaths). */
+  forgetFolder(path: string): Promise<void>;
   /**
    * A token that changes with every write to the collection's content (images added or removed,
    * paths added, re-pointed or forgotten, clear) and stays the same otherwise, across restarts:
@@ -105,13 +116,23 @@ export interface Catalog extends VectorSource {
     afterId: number,
     limit: number
   ): Promise<(ImageWithPaths & { vector: Float32Array })[]>;
-  /** Deletes every image and path (the collection's model is forgotten too). */
+  /** Deletes every image, path and Library folder (the collection's model is forgotten too). */
   clear(): Promise<void>;
 
   /** Whether the store answers now (for /api/health); in-process stores need not implement it. */
   ping?(): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+/** A folder of a collection's Library: a real path an index job was started for. */
+export interface LibraryFolder {
+  path: string;
+  recursive: boolean;
+  /** The server watches it and indexes it again when files change. */
+  watched: boolean;
+  /** ms since the epoch */
+  addedAt: number;
 }
 
 /** contentRevision() from a collection's counter and epoch: `<epoch>.<counter>`, `0` before any write. */
@@ -154,6 +175,8 @@ export interface CatalogStore {
    * the catalog's writes throw CollectionNotFoundError and its reads find nothing.
    */
   catalog(name: string): Promise<Catalog>;
+  /** Every collection's watched Library folders, by collection name then path. */
+  watchedFolders(): Promise<(LibraryFolder & { collection: string })[]>;
   /** The job history, in the same database (jobs name their collection in the record). */
   jobStore(): JobStore;
   /** Whether the store answers now (for /api/health); in-process stores need not implement it. */

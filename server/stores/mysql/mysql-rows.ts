@@ -6,6 +6,7 @@ import type {
   CatalogRows,
   CollectionRow,
   CollectionsRows,
+  FolderRow,
   ImageRow,
   JobRow,
   JobRows,
@@ -17,7 +18,14 @@ import * as schema from './schema';
 /** A drizzle handle bound to one connection (a pooled one, or the one used for migrations). */
 export type MysqlHandle = MySql2Database;
 
-const { collections, images, paths, removed, jobs } = schema;
+const { collections, images, paths, removed, jobs, libraryFolders } = schema;
+
+const folderColumns = {
+  path: libraryFolders.path,
+  recursive: libraryFolders.recursive,
+  watched: libraryFolders.watched,
+  addedAt: libraryFolders.addedAt
+};
 
 /** SHA-256 hex of the path's UTF-8 bytes: the key of `paths` (a 4096-byte path is too long to be one). */
 export const pathHash = (path: string) => createHash('sha256').update(path, 'utf8').digest('hex');
@@ -65,6 +73,13 @@ export class MysqlRows implements CollectionsRows, JobRows {
 
   async deleteCollection(id: number): Promise<void> {
     await this.db.delete(collections).where(eq(collections.id, id));
+  }
+
+  watchedFolders(): Promise<(FolderRow & { collectionId: number })[]> {
+    return this.db
+      .select({ ...folderColumns, collectionId: libraryFolders.collectionId })
+      .from(libraryFolders)
+      .where(eq(libraryFolders.watched, true));
   }
 
   scoped(collectionId: number): MysqlCollectionRows {
@@ -267,6 +282,48 @@ export class MysqlCollectionRows implements CatalogRows {
       .select(pathColumns)
       .from(paths)
       .where(this.inPaths(or(eq(paths.pathHash, pathHash(root)), pathsBelow(paths.path, root))));
+  }
+
+  async countPathsUnder(root: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(paths)
+      .where(this.inPaths(or(eq(paths.pathHash, pathHash(root)), pathsBelow(paths.path, root))));
+    return Number(row?.n ?? 0);
+  }
+
+  private inFolders(condition?: SQL): SQL {
+    return condition
+      ? and(eq(libraryFolders.collectionId, this.collectionId), condition)!
+      : eq(libraryFolders.collectionId, this.collectionId);
+  }
+
+  folders(): Promise<FolderRow[]> {
+    return this.db.select(folderColumns).from(libraryFolders).where(this.inFolders());
+  }
+
+  async upsertFolder(folder: Omit<FolderRow, 'watched'>): Promise<void> {
+    await this.db
+      .insert(libraryFolders)
+      .values({ ...folder, pathHash: pathHash(folder.path), collectionId: this.collectionId })
+      .onDuplicateKeyUpdate({ set: { recursive: folder.recursive } });
+  }
+
+  async setFolderWatched(path: string, watched: boolean): Promise<void> {
+    await this.db
+      .update(libraryFolders)
+      .set({ watched })
+      .where(this.inFolders(eq(libraryFolders.pathHash, pathHash(path))));
+  }
+
+  async deleteFolder(path: string): Promise<void> {
+    await this.db
+      .delete(libraryFolders)
+      .where(this.inFolders(eq(libraryFolders.pathHash, pathHash(path))));
+  }
+
+  async deleteAllFolders(): Promise<void> {
+    await this.db.delete(libraryFolders).where(this.inFolders());
   }
 
   pathsOfImages(ids: readonly number[]) {

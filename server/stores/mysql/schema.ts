@@ -1,5 +1,6 @@
 import {
   bigint,
+  boolean,
   char,
   customType,
   double,
@@ -124,4 +125,22 @@ export const jobs = mysqlTable(
     record: longtext('record').notNull()
   },
   (t) => [index('jobs_created').on(t.createdAt)]
+);
+
+/**
+ * The Library: the folders of each collection (every folder an index job was started for) and
+ * whether the server watches them for changes. Keyed like `paths` (a path's hash: a 4096-byte
+ * path is too long for an InnoDB key). Collection data, so servers sharing MySQL see one list.
+ */
+export const libraryFolders = mysqlTable(
+  'library_folders',
+  {
+    collectionId: bigint('collection_id', { mode: 'number', unsigned: true }).notNull(),
+    pathHash: char('path_hash', { length: 64 }).notNull(),
+    path: pathBytes('path').notNull(),
+    recursive: boolean('recursive').notNull(),
+    watched: boolean('watched').notNull().default(false),
+    addedAt: bigint('added_at', { mode: 'number' }).notNull()
+  },
+  (t) => [primaryKey({ name: 'library_folders_pk', columns: [t.collectionId, t.pathHash] })]
 );

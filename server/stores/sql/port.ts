@@ -47,6 +47,8 @@ export interface CollectionsRows {
   insertCollectionIfMissing(name: string, createdAt: number): Promise<void>;
   /** Distinct images per collection id (collections without images are left out). */
   imageCounts(): Promise<Map<number, number>>;
+  /** Every collection's watched Library folders (any order). */
+  watchedFolders(): Promise<(FolderRow & { collectionId: number })[]>;
   /** Removes the collection row (its content first: see CatalogRows.deleteAllContent). */
   deleteCollection(id: number): Promise<void>;
   /** One collection's row ops: every one of them reads or writes only that collection. */
@@ -106,9 +108,29 @@ export interface CatalogRows {
   /** Forgets the collection's removal log (only when the collection itself goes). */
   deleteRemovalLog(): Promise<void>;
 
+  /** `root` itself and the paths strictly below it, counted (as pathsUnder lists them). */
+  countPathsUnder(root: string): Promise<number>;
+  /** The collection's Library folders (any order). */
+  folders(): Promise<FolderRow[]>;
+  /** Adds the folder, or sets `recursive` of one already there (its watch flag is kept). */
+  upsertFolder(folder: Omit<FolderRow, 'watched'>): Promise<void>;
+  setFolderWatched(path: string, watched: boolean): Promise<void>;
+  deleteFolder(path: string): Promise<void>;
+  /** Forgets every Library folder of the collection (a clear, a delete). */
+  deleteAllFolders(): Promise<void>;
+
   logRemovals(rows: readonly { seq: number; imageId: number }[]): Promise<void>;
   /** Image ids removed with seq > afterSeq, in seq order. */
   removedAfter(afterSeq: number): Promise<number[]>;
+}
+
+/** A Library folder as stored (`library_folders`). */
+export interface FolderRow {
+  path: string;
+  recursive: boolean;
+  watched: boolean;
+  /** ms since the epoch */
+  addedAt: number;
 }
 
 /** A job as stored: the whole record as JSON, with the columns queries filter and sort on. */

@@ -8,6 +8,7 @@ import {
   type CollectionSummary,
   type ImageRecord,
   type ImageWithPaths,
+  type LibraryFolder,
   type NewImage,
   type PathRecord
 } from '../catalog';
@@ -223,6 +224,35 @@ export class SqlCatalog implements Catalog {
     return this.read((rows) => rows.countImages());
   }
 
+  countPathsUnder(root: string): Promise<number> {
+    return this.read((rows) => rows.countPathsUnder(root));
+  }
+
+  async folders(): Promise<LibraryFolder[]> {
+    return byBytes(await this.read((rows) => rows.folders()), (f) => f.path);
+  }
+
+  recordFolder(path: string, recursive: boolean): Promise<void> {
+    return this.transaction(async (rows) => {
+      // A deleted collection gets no folder: its writes refuse as content writes do.
+      if (!(await rows.collection())) throw new CollectionNotFoundError(this.collectionName);
+      await rows.upsertFolder({ path, recursive, addedAt: Date.now() });
+    });
+  }
+
+  setFolderWatched(path: string, watched: boolean): Promise<LibraryFolder | undefined> {
+    return this.transaction(async (rows) => {
+      const folder = (await rows.folders()).find((f) => f.path === path);
+      if (!folder) return undefined;
+      await rows.setFolderWatched(path, watched);
+      return { ...folder, watched };
+    });
+  }
+
+  forgetFolder(path: string): Promise<void> {
+    return this.transaction((rows) => rows.deleteFolder(path));
+  }
+
   idsAfter(afterId: number, limit: number): Promise<number[]> {
     return this.read((rows) => rows.idsAfter(afterId, limit));
   }
@@ -309,6 +339,7 @@ export class SqlCatalogStore implements CatalogStore {
       } else {
         await rows.deleteAllContent();
         await rows.deleteRemovalLog();
+        await rows.deleteAllFolders();
         await all.deleteCollection(row.id);
       }
       return true;
@@ -321,6 +352,20 @@ export class SqlCatalogStore implements CatalogStore {
       : [];
     if (!row) throw new CollectionNotFoundError(name);
     return SqlCatalog.scoped(this.dialect, row);
+  }
+
+  async watchedFolders(): Promise<(LibraryFolder & { collection: string })[]> {
+    const [all, watched] = await this.dialect.read(
+      async (rows) => [await rows.collections(), await rows.watchedFolders()] as const
+    );
+    const names = new Map(all.map((row) => [row.id, row.name]));
+    const folders = byBytes(watched, (f) => f.path).flatMap(({ collectionId, ...folder }) => {
+      const collection = names.get(collectionId);
+      return collection === undefined ? [] : [{ ...folder, collection }];
+    });
+    return folders.sort((a, b) =>
+      Buffer.compare(Buffer.from(a.collection), Buffer.from(b.collection))
+    );
   }
 
   jobStore(): JobStore {
@@ -396,6 +441,7 @@ async function clearIn(rows: CatalogRows, seq: SeqAllocator): Promise<void> {
     page = await rows.idsAfter(page[page.length - 1]!, IN_CHUNK);
   }
   await rows.deleteAllContent();
+  await rows.deleteAllFolders();
   await bumpRevision(rows);
   // Log every removal, so an index snapshot from before the clear catches up correctly.
   await logRemovals(rows, seq, all);

@@ -90,3 +90,21 @@ export const jobs = sqliteTable(
   },
   (t) => [index('jobs_created').on(t.createdAt)]
 );
+
+/**
+ * The Library: the folders of each collection (every folder an index job was started for) and
+ * whether the server watches them for changes. Paths are real paths, compared byte for byte.
+ * Collection data (deleted with the collection, forgotten by a clear), so servers sharing the
+ * database see one list.
+ */
+export const libraryFolders = sqliteTable(
+  'library_folders',
+  {
+    collectionId: integer('collection_id').notNull(),
+    path: text('path').notNull(),
+    recursive: integer('recursive', { mode: 'boolean' }).notNull(),
+    watched: integer('watched', { mode: 'boolean' }).notNull().default(false),
+    addedAt: integer('added_at').notNull()
+  },
+  (t) => [primaryKey({ columns: [t.collectionId, t.path] })]
+);

@@ -6,6 +6,7 @@ import type {
   CatalogRows,
   CollectionRow,
   CollectionsRows,
+  FolderRow,
   ImageRow,
   JobRow,
   JobRows,
@@ -17,7 +18,14 @@ import * as schema from './schema';
 /** The database or a transaction on it: the row ops run on either. */
 export type SqliteHandle = BaseSQLiteDatabase<'async', ResultSet, typeof schema>;
 
-const { collections, images, paths, removed, jobs } = schema;
+const { collections, images, paths, removed, jobs, libraryFolders } = schema;
+
+const folderColumns = {
+  path: libraryFolders.path,
+  recursive: libraryFolders.recursive,
+  watched: libraryFolders.watched,
+  addedAt: libraryFolders.addedAt
+};
 
 const imageColumns = {
   id: images.id,
@@ -62,6 +70,13 @@ export class SqliteRows implements CollectionsRows, JobRows {
 
   async deleteCollection(id: number): Promise<void> {
     await this.db.delete(collections).where(eq(collections.id, id));
+  }
+
+  watchedFolders(): Promise<(FolderRow & { collectionId: number })[]> {
+    return this.db
+      .select({ ...folderColumns, collectionId: libraryFolders.collectionId })
+      .from(libraryFolders)
+      .where(eq(libraryFolders.watched, true));
   }
 
   scoped(collectionId: number): SqliteCollectionRows {
@@ -257,6 +272,49 @@ export class SqliteCollectionRows implements CatalogRows {
       .select(pathColumns)
       .from(paths)
       .where(this.inPaths(or(eq(paths.path, root), pathsBelow(paths.path, root))));
+  }
+
+  async countPathsUnder(root: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(paths)
+      .where(this.inPaths(or(eq(paths.path, root), pathsBelow(paths.path, root))));
+    return Number(row?.n ?? 0);
+  }
+
+  private inFolders(condition?: SQL): SQL {
+    return condition
+      ? and(eq(libraryFolders.collectionId, this.collectionId), condition)!
+      : eq(libraryFolders.collectionId, this.collectionId);
+  }
+
+  folders(): Promise<FolderRow[]> {
+    return this.db.select(folderColumns).from(libraryFolders).where(this.inFolders());
+  }
+
+  async upsertFolder(folder: Omit<FolderRow, 'watched'>): Promise<void> {
+    await this.db
+      .insert(libraryFolders)
+      .values({ ...folder, collectionId: this.collectionId })
+      .onConflictDoUpdate({
+        target: [libraryFolders.collectionId, libraryFolders.path],
+        set: { recursive: folder.recursive }
+      });
+  }
+
+  async setFolderWatched(path: string, watched: boolean): Promise<void> {
+    await this.db
+      .update(libraryFolders)
+      .set({ watched })
+      .where(this.inFolders(eq(libraryFolders.path, path)));
+  }
+
+  async deleteFolder(path: string): Promise<void> {
+    await this.db.delete(libraryFolders).where(this.inFolders(eq(libraryFolders.path, path)));
+  }
+
+  async deleteAllFolders(): Promise<void> {
+    await this.db.delete(libraryFolders).where(this.inFolders());
   }
 
   pathsOfImages(ids: readonly number[]) {
