@@ -296,6 +296,9 @@ export const DuplicateMemberSchema = z
     height: z.int(),
     bytes: z.int().openapi({ description: 'Size of one file, in bytes' }),
     format: z.string().openapi({ example: 'jpeg' }),
+    modified: z.record(z.string(), z.number()).openapi({
+      description: 'Each path’s last change as indexed (ms since 1970), where the catalog has it'
+    }),
     imageUrl: z.string().openapi({ example: '/api/images/42' }),
     thumbUrl: z.string().openapi({ example: '/api/images/42/thumb' })
   })

@@ -247,7 +247,11 @@ function hamming(a: string, b: string): number {
 type Facts = Pick<ImageRecord, 'width' | 'height' | 'bytes' | 'format'>;
 
 /** A member with the facts people compare copies by. */
-export type ExplainedMember = DuplicateMember & Facts;
+export type ExplainedMember = DuplicateMember &
+  Facts & {
+    /** Each path's mtime (ms) as indexed, where the catalog has it. */
+    modified: Record<string, number>;
+  };
 
 /** Which member (and which of its files) to keep, and the rule that decided. */
 export interface KeepSuggestion {
@@ -262,7 +266,7 @@ export interface ExplainedGroup extends DuplicateGroup {
 }
 
 /**
- * findDuplicates' groups (unchanged) with each member's size and format and a keep-best
+ * findDuplicates' groups (unchanged) with each member's size, format and file dates and a keep-best
  * suggestion, for people reviewing them. The facts are taken from the pages the search reads
  * anyway, so nothing is read twice; the files' ages come from one catalog query per 500 paths of
  * the groups. Read-only.
@@ -292,7 +296,13 @@ export async function explainDuplicates(
   }
 
   return groups.map((group) => {
-    const members = group.members.map((member) => ({ ...member, ...facts.get(member.id)! }));
+    const members = group.members.map((member) => ({
+      ...member,
+      ...facts.get(member.id)!,
+      modified: Object.fromEntries(
+        member.paths.flatMap((p) => (mtimes.has(p) ? [[p, mtimes.get(p)!]] : []))
+      )
+    }));
     return { ...group, members, keep: keepBest(members, mtimes) };
   });
 }

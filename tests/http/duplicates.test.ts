@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,11 @@ describe('GET /api/duplicates', () => {
     });
     expect(bytes!.members[0]).toMatchObject({ width: 320, height: 240, format: 'jpeg' });
     expect(bytes!.members[0]!.score).toBeUndefined();
+    // Each file's date, for the page to show beside it.
+    expect(bytes!.members[0]!.modified).toEqual({
+      [f.copyOfA]: new Date('2020-01-01').getTime(),
+      [f.a]: (await stat(f.a)).mtimeMs
+    });
 
     const byPath = (path: string) => picture!.members.find((m) => m.paths.includes(path))!;
     expect(byPath(f.b)).toMatchObject({ width: 320, height: 240, format: 'png' });
