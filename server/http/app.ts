@@ -26,6 +26,7 @@ import { modelListRoutes } from './routes/models';
 import { searchRoutes } from './routes/search';
 import { bootcampRoutes } from './routes/bootcamp';
 import { snapshotRoutes } from './routes/snapshot';
+import { trashRoutes } from './routes/trash';
 import { addCommonResponses } from './schemas';
 import { UPLOAD_PATHS, uploadBudget } from './upload-limits';
 
@@ -104,6 +105,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   app.route('/api', encodeRoutes(runtime, limiter));
   app.route('/api', imageRoutes(runtime, thumbnails));
   app.route('/api', duplicateRoutes(runtime));
+  app.route('/api', trashRoutes(runtime, limiter));
   app.route('/api', modelRoutes(runtime));
   app.route('/api', modelListRoutes(runtime));
   app.route('/', bootcampRoutes(runtime, limiter, uploads));

@@ -1,6 +1,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageRoots } from './image-roots';
+import { TRASH_FOLDER } from './trash';
 
 export type WalkEntry =
   | { kind: 'file'; path: string; size: number; mtimeMs: number }
@@ -58,6 +59,8 @@ export async function* walkFolder(
         };
         continue;
       }
+      // Files moved to the trash (Duplicates) are out of the collection until restored.
+      if (name === TRASH_FOLDER) continue;
       const path = join(dir, name);
       let info;
       try {

@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto';
+import {
+  link,
+  lstat,
+  mkdir,
+  readFile,
+  realpath,
+  rename,
+  unlink,
+  writeFile
+} from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { NotFoundError, UserError } from '../errors';
+import type { Collection } from './collection';
+import type { ImageRoots } from './image-roots';
+import type { EncodeRunner, Ingest } from './ingest';
+import { Mutex } from './mutex';
+
+/**
+ * The folder at the top of each image root that trashed files are moved into. The folder walker
+ * never enters a folder of this name, so nothing in it is indexed again.
+ */
+export const TRASH_FOLDER = '.lookalike-trash';
+/** Under TRASH_FOLDER: the files, each at its path relative to the root. */
+const FILES = 'files';
+/** Under TRASH_FOLDER: the record of where each file came from (TrashEntry[]). */
+const MANIFEST = 'entries.json';
+
+/** Most files one request may move. */
+export const MAX_TRASH_BATCH = 100;
+
+/** One trashed file: where it was, where it is now, for which collection. */
+export interface TrashEntry {
+  id: string;
+  /** The collection it was removed from (and is restored into). */
+  collection: string;
+  /** Its path in the collection before it was trashed (restored there). */
+  originalPath: string;
+  /** Where it lies now, inside `<root>/.lookalike-trash/files/`. */
+  trashPath: string;
+  /** ISO 8601. */
+  trashedAt: string;
+  bytes: number;
+  /** The picture it belonged to when it was trashed. */
+  imageId: number;
+}
+
+/** What the trash needs of one collection. */
+export interface TrashScope {
+  name: string;
+  collection: Pick<Collection, 'getPath' | 'getPaths' | 'removePaths'>;
+  ingest: Pick<Ingest, 'examine' | 'add'>;
+  /** Runs the decode and embed of a restored picture (the encode limiter). */
+  encode?: EncodeRunner;
+}
+
+/** The place a restored file goes back to is taken by another file. */
+export class TrashConflictError extends UserError {
+  override name = 'TrashConflictError';
+  override readonly status = 409;
+  override readonly code = 'path_taken';
+}
+
+/** Same answer for missing and outside, as ImageRoots gives (a client learns nothing more). */
+const NOT_IN_ROOTS = 'No such file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
+
+/**
+ * Duplicates' reversible removal. A trashed file is renamed (same file system: atomic, no copy)
+ * into `<its image root>/.lookalike-trash/files/<path relative to the root>`, recorded in
+ * `.lookalike-trash/entries.json` beside it, and its path removed from the collection the usual
+ * way (`Collection.removePaths`: a picture with other files stays, one without leaves the index).
+ * Restoring renames it back if its place is free (else TrashConflictError) and adds it again
+ * through `Ingest` (linked, when the collection still has the content). Nothing is ever deleted.
+ *
+ * Every operation checks, when it runs, that the file is a regular file (not a symlink) whose
+ * folder's real path lies inside the roots, and moves it by that real path; trashing also needs
+ * the collection to know the path. The trash folder itself must be a real folder of the root.
+ */
+export class Trash {
+  /** One trash operation at a time: manifests are read, changed and written whole. */
+  readonly #writes = new Mutex();
+
+  constructor(private readonly deps: { roots: () => Promise<ImageRoots> }) {}
+
+  /**
+   * Moves these files of the collection to the trash. Every path is checked before any moves:
+   * one refused path (outside the roots, not a regular file, unknown to the collection) refuses
+   * the whole request and nothing moves.
+   */
+  trash(scope: TrashScope, paths: readonly string[]): Promise<TrashEntry[]> {
+    return this.#writes.run(async () => {
+      const roots = await this.deps.roots();
+      const unique = [...new Set(paths)];
+      const known = await scope.collection.getPaths(unique);
+      const planned = [];
+      for (const path of unique) {
+        const record = known.get(path);
+        if (!record) throw new NotFoundError(`${path} is not a file of this collection`);
+        const file = await regularFileInRoots(roots, path);
+        planned.push({ path, record, ...file });
+      }
+      const entries: TrashEntry[] = [];
+      for (const { path, record, real, root, size } of planned) {
+        const trashFiles = await trashFolder(root, FILES);
+        const target = await freeName(join(trashFiles, relative(root, real)));
+        await mkdir(dirname(target), { recursive: true });
+        // A folder planted in the trash as a link elsewhere must not receive the file.
+        if ((await realpath(dirname(target))) !== dirname(target))
+          throw new NotFoundError(NOT_IN_ROOTS);
+        await moveWithoutReplacing(real, target);
+        const entry: TrashEntry = {
+          id: randomBytes(8).toString('hex'),
+          collection: scope.name,
+          originalPath: path,
+          trashPath: target,
+          trashedAt: new Date().toISOString(),
+          bytes: size,
+          imageId: record.imageId
+        };
+        try {
+          await updateManifest(root, (list) => [...list, entry]);
+          await scope.collection.removePaths([path]);
+        } catch (error) {
+          // Not recorded or still in the collection: put the file back as it was.
+          await moveWithoutReplacing(target, real).catch(() => undefined);
+          await updateManifest(root, (list) => list.filter((e) => e.id !== entry.id)).catch(
+            () => undefined
+          );
+          throw error;
+        }
+        entries.push(entry);
+      }
+      return entries;
+    });
+  }
+
+  /** The collection's trashed files, newest first, from every root's trash. */
+  async list(collection: string): Promise<TrashEntry[]> {
+    const roots = await this.deps.roots();
+    const all = await Promise.all(roots.roots.map((root) => readManifest(root)));
+    return all
+      .flat()
+      .filter((e) => e.collection === collection)
+      .sort((a, b) => b.trashedAt.localeCompare(a.trashedAt) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Moves a trashed file back to where it was and adds it to the collection again. 404 for an
+   * entry this collection does not have; 409 when another file took its place meanwhile.
+   */
+  restore(scope: TrashScope, id: string): Promise<{ path: string; imageId: number }> {
+    return this.#writes.run(async () => {
+      const roots = await this.deps.roots();
+      const found = await this.#find(roots, scope.name, id);
+      const { entry, root } = found;
+      const trashed = await regularFileInRoots(roots, entry.trashPath);
+      if (dirname(trashed.real) !== dirname(entry.trashPath)) throw new NotFoundError(NOT_IN_ROOTS);
+      const place = await realPlaceInRoots(roots, entry.originalPath);
+      try {
+        await moveWithoutReplacing(trashed.real, place);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        throw new TrashConflictError(
+          `${entry.originalPath} is taken by another file now: move that one away first, then ` +
+            'restore again (the trashed file stays where it is)'
+        );
+      }
+      await updateManifest(root, (list) => list.filter((e) => e.id !== id));
+      return { path: entry.originalPath, imageId: await addBack(roots, scope, place, entry) };
+    });
+  }
+
+  async #find(roots: ImageRoots, collection: string, id: string) {
+    for (const root of roots.roots) {
+      const entry = (await readManifest(root)).find(
+        (e) => e.id === id && e.collection === collection
+      );
+      if (entry) return { entry, root };
+    }
+    throw new NotFoundError(`No trashed file ${id} in this collection`);
+  }
+}
+
+/**
+ * `path` checked now: a regular file itself (a final symlink is refused, not followed) in a
+ * folder whose real path lies inside a root. Returns its real path, the innermost root holding
+ * it and its size.
+ */
+async function regularFileInRoots(roots: ImageRoots, path: string) {
+  if (path.includes('\0')) throw new NotFoundError(NOT_IN_ROOTS);
+  const folder = await realpath(dirname(path)).catch(() => undefined);
+  const info = await lstat(path).catch(() => undefined);
+  if (folder === undefined || !info?.isFile()) throw new NotFoundError(NOT_IN_ROOTS);
+  const real = join(folder, basename(path));
+  const root = innermostRoot(roots, real);
+  if (!root) throw new NotFoundError(NOT_IN_ROOTS);
+  return { real, root, size: info.size };
+}
+
+/** The real place to restore `path` to: its folder (made if gone) must be real and in the roots. */
+async function realPlaceInRoots(roots: ImageRoots, path: string): Promise<string> {
+  let existing = dirname(path);
+  while ((await lstat(existing).catch(() => undefined)) === undefined) existing = dirname(existing);
+  const real = await realpath(existing).catch(() => undefined);
+  if (real === undefined || !roots.contains(real)) throw new NotFoundError(NOT_IN_ROOTS);
+  const folder = join(real, relative(existing, dirname(path)));
+  await mkdir(folder, { recursive: true });
+  if ((await realpath(folder)) !== folder || !roots.contains(folder))
+    throw new NotFoundError(NOT_IN_ROOTS);
+  return join(folder, basename(path));
+}
+
+/** The root holding `real` (the innermost, when roots nest: the trash stays on its disk). */
+function innermostRoot(roots: ImageRoots, real: string): string | undefined {
+  return roots.roots
+    .filter((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/** `<root>/.lookalike-trash/<part>`, made if missing; refused if anything on the way is a link. */
+async function trashFolder(root: string, part: string): Promise<string> {
+  const folder = join(root, TRASH_FOLDER, part);
+  await mkdir(folder, { recursive: true });
+  if ((await realpath(folder)) !== folder) throw new NotFoundError(NOT_IN_ROOTS);
+  return folder;
+}
+
+/** `path`, or `name (2).ext`, `name (3).ext`, … : the first name nothing holds. */
+async function freeName(path: string): Promise<string> {
+  const ext = extname(path);
+  const stem = path.slice(0, path.length - ext.length);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? path : `${stem} (${n})${ext}`;
+    if ((await lstat(candidate).catch(() => undefined)) === undefined) return candidate;
+  }
+}
+
+/**
+ * Renames `from` to `to` unless `to` exists (EEXIST): a hard link then an unlink, which cannot
+ * replace a file that appeared in between as a plain rename would. On a file system without
+ * hard links, a check then a rename. Across file systems (EXDEV) nothing moves: no copies.
+ */
+async function moveWithoutReplacing(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV')
+      throw new UserError(
+        `${from} cannot be moved to ${to}: another file system (nothing was moved or copied)`
+      );
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP')
+      throw error;
+    if ((await lstat(to).catch(() => undefined)) !== undefined)
+      throw Object.assign(new Error(`${to} exists`), { code: 'EEXIST' });
+    await rename(from, to);
+    return;
+  }
+  await unlink(from);
+}
+
+async function readManifest(root: string): Promise<TrashEntry[]> {
+  const path = join(root, TRASH_FOLDER, MANIFEST);
+  const info = await lstat(path).catch(() => undefined);
+  if (!info?.isFile()) return [];
+  const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+  return Array.isArray(parsed) ? (parsed as TrashEntry[]) : [];
+}
+
+/** Rewrites a root's manifest atomically (a temporary file renamed over it). */
+async function updateManifest(
+  root: string,
+  change: (list: TrashEntry[]) => TrashEntry[]
+): Promise<void> {
+  const folder = await trashFolder(root, '');
+  const next = change(await readManifest(root));
+  const temp = join(folder, `${MANIFEST}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(temp, `${JSON.stringify(next, null, 2)}\n`);
+  await rename(temp, join(folder, MANIFEST));
+}
+
+/** The restored file, read once, added through Ingest (linked if the content is still known). */
+async function addBack(
+  roots: ImageRoots,
+  scope: TrashScope,
+  place: string,
+  entry: TrashEntry
+): Promise<number> {
+  const opened = await roots.openFile(place);
+  if (!opened) throw new NotFoundError(NOT_IN_ROOTS);
+  let bytes: Buffer;
+  try {
+    bytes = await opened.handle.readFile();
+  } finally {
+    await opened.handle.close();
+  }
+  const { size, mtimeMs } = opened.info;
+  const file = { path: entry.originalPath, size, mtimeMs };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const [content] = await scope.ingest.examine([bytes], { encode: scope.encode });
+    if (!content || content.kind === 'rejected')
+      throw new UserError(`${place} was restored but is no longer a picture Lookalike can read`);
+    const [outcome] = await scope.ingest.add([{ file, content }]);
+    if (outcome && outcome.kind !== 'stale') return outcome.imageId;
+  }
+  throw new Error('The collection changed while the file was restored; index its folder again');
+}

@@ -1,0 +1,191 @@
+import { mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserError } from '../../server/errors';
+import { collectionScope } from '../../server/http/collection-scope';
+import { readableRoots } from '../../server/http/image-files';
+import { walkFolder } from '../../server/services/folder-walker';
+import { Ingest } from '../../server/services/ingest';
+import { Trash, TRASH_FOLDER, type TrashScope } from '../../server/services/trash';
+import { scene } from '../helpers/images';
+import { indexAndWait, startTestServer, type TestServer } from '../http/helpers';
+
+/**
+ * Move to trash and restore on real files, a real SQLite catalog and the tiny model: the file
+ * moves inside its image root, its path leaves the collection and search, and comes back.
+ */
+
+let s: TestServer;
+let trash: Trash;
+let scope: TrashScope;
+const f = {} as Record<'a' | 'aSmall' | 'b' | 'c' | 'nested' | 'outside', string>;
+
+async function refusal(work: Promise<unknown>): Promise<UserError> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e
+  );
+  expect(error, 'expected a refusal').toBeInstanceOf(UserError);
+  return error as UserError;
+}
+
+/** Paths search finds for this picture (encoded on the server, as an upload would be). */
+async function searchPaths(bytes: Uint8Array): Promise<string[]> {
+  const form = new FormData();
+  form.append('image', new Blob([new Uint8Array(bytes)]), 'query.jpg');
+  form.append('topK', '20');
+  const res = await s.app.request('/api/search/image', { method: 'POST', body: form });
+  expect(res.status, await res.clone().text()).toBe(200);
+  const body = (await res.json()) as { results: { path: string }[] };
+  return body.results.map((r) => r.path);
+}
+
+beforeAll(async () => {
+  s = await startTestServer();
+  const root = s.imagesRoot;
+  await mkdir(join(root, 'album', 'deep'), { recursive: true });
+  Object.assign(f, {
+    a: join(root, 'album', 'a.png'),
+    aSmall: join(root, 'album', 'deep', 'a-small.jpg'),
+    b: join(root, 'b.jpg'),
+    c: join(root, 'c.jpg'),
+    nested: join(root, 'album', 'deep', 'n.jpg'),
+    outside: join(s.base, 'outside.jpg')
+  });
+  await writeFile(f.a, await scene(320, 240, 1, 'png'));
+  await writeFile(
+    f.aSmall,
+    await sharp(await readFile(f.a))
+      .resize(160, 120)
+      .jpeg()
+      .toBuffer()
+  );
+  await writeFile(f.b, await scene(200, 150, 2));
+  await writeFile(f.c, await scene(200, 150, 3));
+  await writeFile(f.nested, await scene(200, 150, 4));
+  await writeFile(f.outside, await scene(200, 150, 5));
+  expect((await indexAndWait(s.app, root)).state).toBe('done');
+
+  const open = await collectionScope(s.runtime);
+  trash = new Trash({ roots: () => readableRoots(s.runtime) });
+  scope = {
+    name: open.name,
+    collection: open.collection,
+    ingest: new Ingest({
+      collection: open.collection,
+      decoder: s.runtime.decoder,
+      embedder: open.embedder
+    })
+  };
+}, 60_000);
+afterAll(() => s.close());
+
+describe('Trash', () => {
+  it('moves a file into the root’s trash, out of the collection, and restores it', async () => {
+    const bytes = await readFile(f.aSmall);
+    expect(await searchPaths(bytes)).toContain(f.aSmall);
+
+    const [entry] = await trash.trash(scope, [f.aSmall]);
+    const inTrash = join(s.imagesRoot, TRASH_FOLDER, 'files', 'album', 'deep', 'a-small.jpg');
+    expect(entry).toMatchObject({
+      collection: 'default',
+      originalPath: f.aSmall,
+      trashPath: inTrash,
+      bytes: bytes.length
+    });
+    await expect(stat(f.aSmall)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(inTrash)).toEqual(bytes);
+    expect(await s.runtime.collection.getPath(f.aSmall)).toBeUndefined();
+    expect(await searchPaths(bytes)).not.toContain(f.aSmall);
+    expect((await trash.list('default')).map((e) => e.id)).toEqual([entry!.id]);
+    // Another collection's list does not show it.
+    expect(await trash.list('other')).toEqual([]);
+
+    const restored = await trash.restore(scope, entry!.id);
+    expect(restored.path).toBe(f.aSmall);
+    expect(await readFile(f.aSmall)).toEqual(bytes);
+    await expect(stat(inTrash)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await s.runtime.collection.getPath(f.aSmall))?.imageId).toBe(restored.imageId);
+    expect(await searchPaths(bytes)).toContain(f.aSmall);
+    expect(await trash.list('default')).toEqual([]);
+  });
+
+  it('keeps a picture that has another file, and names a second trashing apart', async () => {
+    const copy = join(s.imagesRoot, 'album', 'b-copy.jpg');
+    await writeFile(copy, await readFile(f.b));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const id = (await s.runtime.collection.getPath(f.b))!.imageId;
+    expect((await s.runtime.collection.getImage(id))!.paths.sort()).toEqual([copy, f.b].sort());
+
+    const [first] = await trash.trash(scope, [copy]);
+    expect((await s.runtime.collection.getImage(id))!.paths).toEqual([f.b]);
+    // The same name trashed again (a new file there meanwhile) does not overwrite the first.
+    await writeFile(copy, await readFile(f.b));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const [second] = await trash.trash(scope, [copy]);
+    expect(second!.trashPath).not.toBe(first!.trashPath);
+    expect(await readFile(first!.trashPath)).toEqual(await readFile(second!.trashPath));
+
+    // Restoring onto the place the other one left free works once; the second is a conflict.
+    await trash.restore(scope, first!.id);
+    const conflict = await refusal(trash.restore(scope, second!.id));
+    expect(conflict.status).toBe(409);
+    expect(conflict.message).toContain(copy);
+    expect(await readFile(second!.trashPath)).toEqual(await readFile(f.b));
+    expect((await trash.list('default')).map((e) => e.id)).toEqual([second!.id]);
+    await rm(copy);
+    await trash.restore(scope, second!.id);
+    expect((await s.runtime.collection.getPath(copy))?.imageId).toBe(id);
+  });
+
+  it('refuses paths outside the roots, unknown files and unknown entries, moving nothing', async () => {
+    for (const path of [f.outside, join(s.imagesRoot, '..', 'outside.jpg')]) {
+      expect((await refusal(trash.trash(scope, [path]))).status).toBe(404);
+    }
+    expect(await stat(f.outside)).toBeTruthy();
+    const unknown = join(s.imagesRoot, 'never-indexed.jpg');
+    await writeFile(unknown, await scene(64, 64, 9));
+    expect((await refusal(trash.trash(scope, [unknown]))).status).toBe(404);
+    expect(await stat(unknown)).toBeTruthy();
+    // One bad path in a batch: none of the batch moves.
+    expect((await refusal(trash.trash(scope, [f.c, f.outside]))).status).toBe(404);
+    expect(await stat(f.c)).toBeTruthy();
+    expect((await refusal(trash.restore(scope, 'no-such-entry'))).status).toBe(404);
+  });
+
+  it('refuses a file or folder swapped for a symlink to outside after indexing', async () => {
+    const secret = await readFile(f.outside);
+    // The indexed file is now a link to a file outside the roots.
+    await rename(f.c, `${f.c}.moved`);
+    await symlink(f.outside, f.c);
+    expect((await refusal(trash.trash(scope, [f.c]))).status).toBe(404);
+    expect(await readFile(f.outside)).toEqual(secret);
+    expect((await stat(f.c)).isFile()).toBe(true); // the link is still in place
+
+    // A folder on the way is now a link to a folder outside.
+    const deep = join(s.imagesRoot, 'album', 'deep');
+    const elsewhere = join(s.base, 'elsewhere');
+    await rename(deep, elsewhere);
+    await symlink(elsewhere, deep);
+    expect((await refusal(trash.trash(scope, [f.nested]))).status).toBe(404);
+    expect(await stat(join(elsewhere, 'n.jpg'))).toBeTruthy();
+    await expect(
+      stat(join(s.imagesRoot, TRASH_FOLDER, 'files', 'album', 'deep', 'n.jpg'))
+    ).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the folder walker', () => {
+  it('skips the trash folder', async () => {
+    const inTrash = join(s.imagesRoot, TRASH_FOLDER, 'files', 'kept.jpg');
+    await mkdir(join(s.imagesRoot, TRASH_FOLDER, 'files'), { recursive: true });
+    await writeFile(inTrash, await scene(64, 64, 11));
+    const roots = await readableRoots(s.runtime);
+    const seen: string[] = [];
+    for await (const entry of walkFolder(s.imagesRoot, { recursive: true, roots }))
+      seen.push(entry.path);
+    expect(seen).toContain(f.b);
+    expect(seen.filter((p) => p.includes(TRASH_FOLDER))).toEqual([]);
+  });
+});
