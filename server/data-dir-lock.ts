@@ -28,7 +28,12 @@ const RunningServerSchema = z.object({
   /** The server's LOOKALIKE_ADMIN_TOKEN, if it has one: writes through its API need it. */
   adminToken: z.string().optional(),
   /** The certificate file an HTTPS server serves: the CLI trusts exactly that certificate. */
-  tlsCert: z.string().optional()
+  tlsCert: z.string().optional(),
+  /**
+   * LOOKALIKE_IMAGE_ROOTS as the server was started with them, so that `index` can say exactly how
+   * to restart it when a folder is outside them (the server alone decides what it reads).
+   */
+  imageRoots: z.array(z.string()).optional()
 });
 export type RunningServer = z.infer<typeof RunningServerSchema>;
 
@@ -97,12 +102,12 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
 
 /**
  * Records this process as the server of the data directory; returns the function that removes
- * the record (only while it is still this process's). serve calls it once it listens, and the
- * remover when it stops.
+ * the record (only while it is still this process's). serve calls it once it listens (with the
+ * starting page during a first model download too), and the remover when it stops.
  */
 export async function recordRunningServer(
   dataDir: string,
-  server: { url: string; adminToken?: string; tlsCert?: string }
+  server: { url: string; adminToken?: string; tlsCert?: string; imageRoots?: readonly string[] }
 ): Promise<() => Promise<void>> {
   const path = join(dataDir, SERVER_FILE);
   const record: RunningServer = {
@@ -110,7 +115,8 @@ export async function recordRunningServer(
     pid: process.pid,
     host: hostname(),
     ...(server.adminToken ? { adminToken: server.adminToken } : {}),
-    ...(server.tlsCert ? { tlsCert: server.tlsCert } : {})
+    ...(server.tlsCert ? { tlsCert: server.tlsCert } : {}),
+    ...(server.imageRoots ? { imageRoots: [...server.imageRoots] } : {})
   };
   const text = JSON.stringify(record);
   // A record a crashed server left behind is replaced; the mode is set before any byte is written.

