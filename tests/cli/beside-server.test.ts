@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_FILE } from '../../server/data-dir-lock';
@@ -108,8 +108,13 @@ describe('the CLI beside a running serve', () => {
     const r = await cli(['index', outside, '--batch-size', '2']);
     expect(r.code, output(r)).toBe(1);
     expect(r.stderr).toMatch(/Ignoring --batch-size: the running `lookalike serve` on http/);
+    const real = await realpath(outside);
     expect(r.stderr).toMatch(
-      /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) indexes only inside its LOOKALIKE_IMAGE_ROOTS, which do not include \S+: restart it/m
+      /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) indexes only inside its LOOKALIKE_IMAGE_ROOTS \(\S+\), which do not include \S+\. Either stop it/m
+    );
+    // The restart line keeps the server's roots and adds the folder.
+    expect(r.stderr).toContain(
+      `  LOOKALIKE_IMAGE_ROOTS=${await realpath(images)}:${real} npx lookalike serve\n`
     );
     const count = await cli(['count', '--model', 'tiny']);
     expect(count.code, output(count)).toBe(0);
@@ -240,5 +245,25 @@ describe('the CLI beside a running serve over HTTPS', () => {
     await writeFile(path, JSON.stringify(record));
     server.cli.child.kill('SIGINT');
     expect((await server.cli.exited).code).toBe(0);
+  });
+});
+
+describe('index beside a serve started without LOOKALIKE_IMAGE_ROOTS', () => {
+  it('says the server may index no folder and spells out the restart, indexing nothing', async () => {
+    const dataDir = await cliTempDir('lookalike-beside-rootless-data-');
+    const images = await cliTempDir('lookalike-beside-rootless-images-');
+    await writeScenes(images, 2, { firstSeed: 50 });
+    await serve(dataDir, {});
+    const r = await runCli(['index', images], { dataDir, timeoutMs: 120_000 });
+    expect(r.code, output(r)).toBe(1);
+    expect(r.stderr).toMatch(
+      /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) was started without LOOKALIKE_IMAGE_ROOTS, so it may index no folder\. Either stop it \(Ctrl-C in its terminal, or kill \d+\)/m
+    );
+    expect(r.stderr).toContain(
+      `\n  LOOKALIKE_IMAGE_ROOTS=${await realpath(images)} npx lookalike serve\n`
+    );
+    expect(r.stderr).toMatch(/or stop it and run this command on its own/);
+    const count = await runCli(['count'], { dataDir });
+    expect(count.stdout.trim()).toBe('0');
   });
 });

@@ -208,14 +208,10 @@ function serverHost(server: ServerClient, options: IndexOptions): JobHost {
       // The server resolves paths against its own working directory: send the real one.
       const path = await realpath(folder);
       const jobId = await server.startIndex(collection, path, options.recursive).catch((error) => {
-        // The folder exists (checked above): the server's image folders do not include it.
+        // The folder exists (checked above): the server's image folders do not include it. The
+        // server alone decides what it reads, so the way out is to restart it with the folder.
         if (error instanceof ServerAnswerError && [403, 404].includes(error.answerStatus))
-          throw new UserError(
-            `${capitalized(server.description)} indexes only inside its LOOKALIKE_IMAGE_ROOTS, ` +
-              `which do not include ${path}: restart it with the folder added ` +
-              `(LOOKALIKE_IMAGE_ROOTS=${path}, folders separated by ":"), or stop it and run ` +
-              'this command again.'
-          );
+          throw new UserError(outsideRootsHelp(server, path));
         throw error;
       });
       return { jobId, path, recursive: options.recursive };
@@ -231,6 +227,31 @@ function serverHost(server: ServerClient, options: IndexOptions): JobHost {
     abandoned: 'stopping at once (the job goes on in the server)',
     close: async () => undefined
   };
+}
+
+/**
+ * Why a running server refused a folder and exactly what to do: restart it with the folder added
+ * to its LOOKALIKE_IMAGE_ROOTS (the command line is spelled out from the roots it recorded), or
+ * stop it and let this command index in its own process, where the folder given is allowed.
+ */
+export function outsideRootsHelp(server: ServerClient, folder: string): string {
+  const roots = server.server.imageRoots ?? [];
+  const restart = `LOOKALIKE_IMAGE_ROOTS=${shellWord([...roots, folder].join(':'))} npx lookalike serve`;
+  const why =
+    roots.length === 0
+      ? 'was started without LOOKALIKE_IMAGE_ROOTS, so it may index no folder'
+      : `indexes only inside its LOOKALIKE_IMAGE_ROOTS (${roots.join(':')}), which do not include ${folder}`;
+  return (
+    `${capitalized(server.description)} ${why}. Either stop it (Ctrl-C in its terminal, or kill ` +
+    `${server.server.pid}) and start it again with the folder allowed (its other settings as before), then run this command again:\n` +
+    `  ${restart}\n` +
+    'or stop it and run this command on its own (it then indexes in this process).'
+  );
+}
+
+/** `text` as one shell word: quoted only when it has to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
