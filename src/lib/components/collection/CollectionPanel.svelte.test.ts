@@ -554,7 +554,14 @@ describe('CollectionPanel', () => {
           { name: 'walls', model: { id: 'tiny', dimension: 128 }, images: 0, default: false },
           201
         ),
-      'GET /api/collections': () => json({ collections: [] })
+      'GET /api/collections': () => json({ collections: [] }),
+      'GET /api/models': () =>
+        json({
+          models: [
+            { id: 'resnet50', name: 'ResNet-50', dimension: 2048, synthetic: false, default: true },
+            { id: 'tiny', name: 'Tiny', dimension: 128, synthetic: true, default: false }
+          ].map((m) => ({ ...m, available: true, availability: 'cached', note: 'Installed.' }))
+        })
     });
     const onswitch = vi.fn();
     render(CollectionPanel, { online: true, model, serverModel: 'resnet50', onswitch });
@@ -569,7 +576,9 @@ describe('CollectionPanel', () => {
     );
 
     await fireEvent.input(name, { target: { value: 'walls' } });
-    await fireEvent.input(screen.getByLabelText('Model'), { target: { value: 'tiny' } });
+    const models = screen.getByLabelText('Model') as HTMLSelectElement;
+    await waitFor(() => expect(models.options).toHaveLength(2));
+    await fireEvent.change(models, { target: { value: 'tiny' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Create' }));
     await waitFor(() => expect(onswitch).toHaveBeenCalledWith('walls'));
     expect(calls.find((c) => c.key === 'POST /api/collections')?.body).toEqual({
