@@ -1,4 +1,4 @@
-import { hammingDistance } from '#core/dhash';
+import { hammingDistance, SAME_PICTURE_HAMMING } from '#core/dhash';
 import type { Banded } from '#core/scores';
 import { ValidationError } from '../errors';
 import type { ImageRecord } from '../stores/catalog';
@@ -20,16 +20,8 @@ export interface DuplicateGroup {
   explanation: string;
 }
 
-/**
- * Most difference-hash bits apart for "the same picture", measured with EfficientNet-Lite0's
- * input pixels (the hash is taken from the model's 224×224 crop) on the photo corpus: every
- * re-encoded (JPEG q30/q75, WebP), resized, recoloured or grayscale copy was within 8 bits;
- * crops were 11 or more, another framing of the scene 14 or more, a flip 7 or more (2 %
- * within 8). A caption border is within 8 bits 15 % of the time (a thin band barely moves
- * the coarse gradients). The hash does not depend on the model's weights, so it holds for
- * models without measured bands too.
- */
-export const SAME_PICTURE_HAMMING = 8;
+/** Defined with the hash (core/dhash.ts): the page's "Hide copies" uses the same limit. */
+export { SAME_PICTURE_HAMMING };
 
 /**
  * Without measured bands (a synthetic or unmeasured model) cosine means nothing known: this
