@@ -97,6 +97,10 @@ const configSchema = z.object({
   urlAllowedNetworks: z.string(),
   urlTimeoutMs: positiveInt,
   jobLeaseMs: positiveInt.min(1000, 'at least 1000 ms: the owner renews it several times a lease'),
+  /** Watched folders: poll every this many ms instead of file-system events (0: events). */
+  watchPollMs: z.coerce.number().int().min(0),
+  watchMaxFolders: positiveInt.max(10_000),
+  watchMaxDirs: positiveInt,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 });
 
@@ -143,6 +147,9 @@ export const SETTINGS = {
   urlAllowedNetworks: { env: 'LOOKALIKE_URL_ALLOWED_NETWORKS', fallback: '' },
   urlTimeoutMs: { env: 'LOOKALIKE_URL_TIMEOUT_MS', fallback: '15000' },
   jobLeaseMs: { env: 'LOOKALIKE_JOB_LEASE_MS', fallback: '30000' },
+  watchPollMs: { env: 'LOOKALIKE_WATCH_POLL_MS', fallback: '0' },
+  watchMaxFolders: { env: 'LOOKALIKE_WATCH_MAX_FOLDERS', fallback: '64' },
+  watchMaxDirs: { env: 'LOOKALIKE_WATCH_MAX_DIRS', fallback: '10000' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info' }
 } as const satisfies Record<keyof Config, { env: string; fallback: string | undefined }>;
 

@@ -11,6 +11,7 @@ import type { Collection } from './services/collection';
 import { Collections } from './services/collections';
 import { ImageRoots } from './services/image-roots';
 import type { IndexJobs } from './services/index-jobs';
+import { Library } from './services/library';
 import { StoreUnavailableError } from './errors';
 import { isStoreUnavailable, retryWhileUnavailable } from './stores/availability';
 import type { Catalog, CatalogStore } from './stores/catalog';
@@ -41,6 +42,8 @@ export interface Runtime extends EmbeddingRuntime {
   jobs: IndexJobs;
   /** Every named collection; `collection`, `jobs`, `model` and `embedder` are the default one's. */
   collections: Collections;
+  /** Every collection's Library folders; `serve` starts its watches (startWatching). */
+  library: Library;
   /** The job history (in the catalog's database; closed with it). */
   jobStore: JobStore;
   /** Facts for /api/health. */
@@ -221,6 +224,16 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
     opened.pop();
     opened.push(() => collections.close());
     const main = await collections.adoptDefault(embedding);
+    const library = new Library({
+      collections,
+      roots,
+      log,
+      watch: {
+        pollMs: config.watchPollMs,
+        maxFolders: config.watchMaxFolders,
+        maxDirectories: config.watchMaxDirs
+      }
+    });
 
     return {
       ...embedding,
@@ -228,6 +241,7 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
       collection: main.collection,
       jobs: main.jobs,
       collections,
+      library,
       jobStore: store.jobStore(),
       stores: { catalog: store.kind, vectors: vectorsKind },
       async close() {

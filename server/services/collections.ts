@@ -18,10 +18,21 @@ const RECHECK_MS = 2000;
 export interface OpenCollection {
   name: string;
   collection: Collection;
+  /**
+   * The collection's Library folders: catalog rows outside the write-ahead protocol (no vectors),
+   * so the scoped catalog narrowed to them rather than a Collection method.
+   */
+  library: LibraryRows;
   jobs: IndexJobs;
   model: ActiveModel;
   embedder: Embedder;
 }
+
+/** What the Library service reads and writes of a collection's catalog. */
+export type LibraryRows = Pick<
+  Catalog,
+  'folders' | 'recordFolder' | 'setFolderWatched' | 'forgetFolder' | 'countPathsUnder'
+>;
 
 /** A collection as listed: `model` is null only for a default collection never used yet. */
 export interface CollectionInfo {
@@ -50,6 +61,7 @@ export interface CollectionsDeps {
     | 'deleteCollection'
     | 'catalog'
     | 'jobStore'
+    | 'watchedFolders'
   >;
   roots: ImageRoots;
   batchSize: number;
@@ -82,6 +94,7 @@ export class Collections {
   readonly #models = new Map<string, Promise<ModelRuntime>>();
   /** Opening, creating and deleting never interleave (a delete must not race a first open). */
   readonly #changes = new Mutex();
+  readonly #deletedListeners = new Set<(name: string) => void>();
   #defaultModelId: string | undefined;
   #default: OpenCollection | undefined;
   #closed = false;
@@ -107,6 +120,17 @@ export class Collections {
   get defaultCollection(): OpenCollection {
     if (!this.#default) throw new Error('The default collection is not open yet');
     return this.#default;
+  }
+
+  /** Every collection's watched Library folders (see CatalogStore.watchedFolders). */
+  watchedFolders() {
+    return this.deps.store.watchedFolders();
+  }
+
+  /** Calls `listener` after a collection is deleted (or the default one emptied) here. */
+  onDeleted(listener: (name: string) => void): () => void {
+    this.#deletedListeners.add(listener);
+    return () => this.#deletedListeners.delete(listener);
   }
 
   /** Every collection, by name, the default one included. */
@@ -224,7 +248,13 @@ export class Collections {
    * Deletes a collection: cancels its jobs, drops its vectors and its catalog rows. The default
    * collection is emptied instead. False when there is none of that name.
    */
-  delete(name: string): Promise<boolean> {
+  async delete(name: string): Promise<boolean> {
+    const deleted = await this.#delete(name);
+    if (deleted) for (const listener of this.#deletedListeners) listener(name);
+    return deleted;
+  }
+
+  #delete(name: string): Promise<boolean> {
     return this.#changes.run(async () => {
       if (name === DEFAULT_COLLECTION) {
         const open = await this.#opened.get(DEFAULT_COLLECTION);
@@ -345,7 +375,9 @@ export class Collections {
         batchSize: deps.batchSize,
         log: deps.log,
         collectionName: name,
-        leaseMs: deps.jobLeaseMs
+        leaseMs: deps.jobLeaseMs,
+        // Every folder a job starts for is a Library folder of the collection.
+        onStart: (folder) => catalog.recordFolder(folder.path, folder.recursive)
       });
       const interrupted = await jobs.init();
       if (interrupted > 0)
@@ -353,7 +385,14 @@ export class Collections {
           { interrupted, collection: name },
           'index jobs interrupted by the last shutdown'
         );
-      return { name, collection, jobs, model: loaded.model, embedder: loaded.embedder };
+      return {
+        name,
+        collection,
+        library: catalog,
+        jobs,
+        model: loaded.model,
+        embedder: loaded.embedder
+      };
     } catch (error) {
       await index.close().catch(() => undefined);
       throw error;

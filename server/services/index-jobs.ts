@@ -126,6 +126,8 @@ export interface IndexJobsDeps {
   ownerProcess?: OwnerProcess | null;
   /** The clock leases are measured with. */
   now?: () => number;
+  /** Called with the folder (real path) of every job started here, before it is recorded. */
+  onStart?: (folder: { path: string; recursive: boolean }) => Promise<void>;
 }
 
 /** A job this instance runs. */
@@ -231,6 +233,8 @@ export class IndexJobs {
     roots = this.deps.roots
   ): Promise<JobRecord> {
     const root = await roots.resolve(request.path);
+    // The folder joins the collection's Library (the caller's hook) before its job exists.
+    await this.deps.onStart?.({ path: root, recursive: request.recursive ?? true });
     const createdAt = this.now();
     const job: JobRecord = {
       jobId: randomUUID(),

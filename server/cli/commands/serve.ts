@@ -354,6 +354,7 @@ export async function startServer(
         write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
         await firstRunDownload(plan, status, write, log, options.signal);
         const runtime = await createRuntime(config, log);
+        await runtime.library.startWatching();
         handler = createApp(runtime, appOptions).fetch;
         return { ...listening, runtime, forget, certificate: tls?.certificate };
       } catch (error) {
@@ -363,6 +364,8 @@ export async function startServer(
     }
     const runtime = await createRuntime(config, log);
     try {
+      // Only a serving process watches folders (CLI commands open the same runtime briefly).
+      await runtime.library.startWatching();
       const app = createApp(runtime, appOptions);
       const listening = await listen(config, app.fetch, tls);
       forget = await recordServer(config, listening.url);
