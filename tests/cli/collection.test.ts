@@ -43,19 +43,20 @@ describe('lookalike index / count / search / duplicates / drop', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/SYNTHETIC/);
     // The progress bar (printed as lines without a terminal) ends on the final counters.
-    expect(r.stderr).toMatch(/9\/9 files \| indexed 6 · unchanged 0 · skipped 2 · failed 1/);
+    // The page's words for the same counters (JobProgress), in the bar and in the summary.
+    expect(r.stderr).toMatch(/9\/9 files \| added 6 · unchanged 0 · not images 2 · failed 1/);
     expect(r.stderr).toContain(`Indexed ${photos.root}`);
     for (const [label, value] of [
-      ['seen', 9],
-      ['indexed', 6], // 4 new pictures + the resized re-encode + the copy (linked)
-      ['unchanged', 0],
-      ['skipped', 2], // text named .jpg, empty file
-      ['failed', 1], // truncated JPEG
-      ['removed', 0]
+      ['Looked at', 9],
+      ['Added', 6], // 4 new pictures + the resized re-encode + the copy (linked)
+      ['Unchanged', 0],
+      ['Not images', 2], // text named .jpg, empty file
+      ['Failed', 1], // truncated JPEG
+      ['Removed', 0]
     ] as const) {
       expect(r.stderr).toMatch(new RegExp(`^  ${label} +${value} `, 'm'));
     }
-    expect(r.stderr).toContain('Skipped or failed (3):');
+    expect(r.stderr).toContain('3 files could not be indexed:\n');
     expect(r.stderr).toMatch(
       new RegExp(`^  ${escape(photos.truncated)}: Cannot decode image`, 'm')
     );
@@ -90,7 +91,7 @@ describe('lookalike index / count / search / duplicates / drop', () => {
     );
     expect(job.finishedAt).toBeGreaterThanOrEqual(job.createdAt);
     // --json replaces the summary.
-    expect(r.stderr).not.toContain('Skipped or failed');
+    expect(r.stderr).not.toContain('could not be indexed');
     expect(await count()).toBe(5);
   });
 

@@ -22,10 +22,10 @@ describe('lookalike index', () => {
     const r = await runCli(['index', folder, '--no-recursive', '--model', 'tiny']);
     expect(r.code, r.stderr).toBe(0); // skipped files are not failures
     expect(r.stderr).toContain('(this folder only)');
-    expect(r.stderr).toMatch(row('seen', 23)); // not the picture in sub/
-    expect(r.stderr).toMatch(row('skipped', 23));
-    expect(r.stderr).toMatch(row('indexed', 0));
-    expect(r.stderr).toMatch(row('failed', 0));
+    expect(r.stderr).toMatch(row('Looked at', 23)); // not the picture in sub/
+    expect(r.stderr).toMatch(row('Not images', 23));
+    expect(r.stderr).toMatch(row('Added', 0));
+    expect(r.stderr).toMatch(row('Failed', 0));
     const listed = r.stderr
       .split('\n')
       .filter((l) => /^ {2}\S*note-\d+\.jpg: Not an image/.test(l));

@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import cliProgress, { type Options as BarOptions, type Params } from 'cli-progress';
 import { Command } from 'commander';
+import { counterLabel, JOB_COUNTERS } from '#core/job-counters';
 import { UserError } from '../../errors';
 import type { JobRecord } from '../../stores/catalog';
 import { configFrom, openCollection, withCollectionOption, withModelOptions } from '../options';
@@ -41,8 +42,10 @@ interface BarPayload {
   note: string;
 }
 
-const COUNTERS =
-  '| indexed {indexed} · unchanged {unchanged} · skipped {skipped} · failed {failed}';
+/** The running counters, in the page's words (core/job-counters). */
+const COUNTERS = `| ${(['indexed', 'unchanged', 'skipped', 'failed'] as const)
+  .map((key) => `${counterLabel(key).toLowerCase()} {${key}}`)
+  .join(' · ')}`;
 const FORMAT_COUNTED = `[{bar}] {percentage}% | {value}/{total} files ${COUNTERS} | {duration_formatted} elapsed, ETA {eta_formatted}{note}`;
 const FORMAT_COUNTING = `[{bar}] {value}/{total}+ files ${COUNTERS} | {duration_formatted} elapsed{note}`;
 
@@ -57,7 +60,7 @@ export function indexCommand(): Command {
   )
     .summary('index the images in folders (incrementally)')
     .description(
-      'index the images in folders (incrementally: unchanged files are skipped, copies are linked, ' +
+      'index the images in folders (incrementally: unchanged files are not read again, copies are linked, ' +
         'files gone since the last run are removed); exits 1 if any file failed'
     )
     .argument('<folders...>', 'folders (or single files) to index; each counts as allowed')
@@ -325,21 +328,15 @@ function summary(job: JobView): string {
     running: 'Running',
     paused: 'Paused'
   }[job.state];
-  const rows: [string, number, string][] = [
-    ['seen', job.seen, 'files looked at'],
-    ['indexed', job.indexed, 'new or changed files, now searchable'],
-    ['unchanged', job.unchanged, 'already in the collection'],
-    ['skipped', job.skipped, 'not images (or not regular files)'],
-    ['failed', job.failed, 'broken or unreadable images'],
-    ['removed', job.removed, 'pictures whose files are gone']
-  ];
+  const width = Math.max(...JOB_COUNTERS.map(({ label }) => label.length));
   let text = human`\n${heading} ${job.path} in ${seconds.toFixed(1)} s\n`;
   if (job.message) text += human`  ${job.message}\n`;
-  for (const [label, value, meaning] of rows)
-    text += `  ${label.padEnd(10)} ${String(value).padStart(8)}   ${meaning}\n`;
+  for (const { key, label, meaning } of JOB_COUNTERS)
+    text += `  ${label.padEnd(width)} ${String(job[key]).padStart(8)}   ${meaning}\n`;
   const problems = job.skipped + job.failed;
   if (problems > 0) {
-    text += `Skipped or failed (${problems}):\n`;
+    // The page's heading for the same list.
+    text += `${problems} ${problems === 1 ? 'file' : 'files'} could not be indexed:\n`;
     const listed = job.errors.slice(0, MAX_LISTED_ERRORS);
     for (const { path, reason } of listed) text += human`  ${path}: ${reason}\n`;
     if (problems > listed.length) text += `  …and ${problems - listed.length} more\n`;
