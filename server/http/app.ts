@@ -21,6 +21,7 @@ import { encodeRoutes } from './routes/encode';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
 import { indexJobRoutes } from './routes/index-jobs';
+import { libraryRoutes } from './routes/library';
 import { modelRoutes } from './routes/model';
 import { modelListRoutes } from './routes/models';
 import { searchRoutes } from './routes/search';
@@ -101,6 +102,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): OpenAPIHo
   app.route('/api', collectionRoutes(runtime));
   app.route('/api', snapshotRoutes(runtime)); // before indexJobRoutes: /index/{jobId}
   app.route('/api', indexJobRoutes(runtime));
+  app.route('/api', libraryRoutes(runtime));
   app.route('/api', searchRoutes(runtime, limiter));
   app.route('/api', encodeRoutes(runtime, limiter));
   app.route('/api', imageRoutes(runtime, thumbnails));
