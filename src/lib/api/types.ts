@@ -9,14 +9,16 @@ import type { components } from './openapi';
 type Schemas = components['schemas'];
 
 export type ApiError = Schemas['Error'];
+/** A search result as the server answers it. */
+export type ApiSearchHit = Schemas['SearchHit'];
 /** What the server knows of a hit but the offline copy (core/snapshot.ts) does not keep. */
 type ServerOnlyHitFields = 'paths' | 'contentHash' | 'dhash';
 /**
  * A search result as the page holds it: the server's answer, or one from the offline copy, which
  * knows only the first path and neither hash (so the page shows what is known).
  */
-export type SearchHit = Omit<Schemas['SearchHit'], ServerOnlyHitFields> &
-  Partial<Pick<Schemas['SearchHit'], ServerOnlyHitFields>>;
+export type SearchHit = Omit<ApiSearchHit, ServerOnlyHitFields> &
+  Partial<Pick<ApiSearchHit, ServerOnlyHitFields>>;
 export type SearchResponse = Schemas['SearchResponse'];
 export type SnapshotVersion = Schemas['SnapshotVersion'];
 
