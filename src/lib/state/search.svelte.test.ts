@@ -226,3 +226,56 @@ describe('SearchSession with an encode under way', () => {
     });
   });
 });
+
+describe('SearchSession: the picture searched with among the results', () => {
+  const withHash = (h: SearchHit, contentHash: string): SearchHit => ({ ...h, contentHash });
+  const sha256 = async (text: string) =>
+    [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('');
+
+  it('marks the hit with the very bytes searched with, by SHA-256, and no other', async () => {
+    const { deps, search, searchImage, encode, fallback } = fakeDeps();
+    const ownHash = await sha256('the query bytes');
+    search.mockImplementation(async () => ({
+      hits: [withHash(hit(1), 'f'.repeat(64)), withHash(hit(2), ownHash), hit(3)],
+      source: { kind: 'server' },
+      tookMs: 1
+    }));
+    // jsdom's Blob cannot be read as bytes: the hash is given here (the default, Web Crypto, is
+    // exercised in real Chromium by tests/browser/result-paths.test.ts).
+    const hash = vi.fn(async (blob: Blob) => (blob.size === 15 ? ownHash : await sha256('other')));
+    const session = new SearchSession({ ...deps, hash });
+    await session.setQuery(new Blob(['the query bytes']), 'q.jpg');
+    expect(session.hits.map((h) => h.isQuery ?? false)).toEqual([false, true, false]);
+
+    // The server's encoder answers with the same marking.
+    searchImage.mockImplementation(async () => ({
+      hits: [withHash(hit(2), ownHash)],
+      source: { kind: 'server' },
+      tookMs: 1
+    }));
+    encode.mockRejectedValueOnce(new Error('cannot decode'));
+    fallback.mockResolvedValueOnce({ kind: 'unreadable', format: 'TIFF' });
+    await session.setQuery(new Blob(['the query bytes']), 'q.tiff');
+    expect(session.serverEncode).toBeDefined();
+    expect(session.hits.map((h) => h.isQuery)).toEqual([true]);
+
+    // Another picture: the old marking does not carry over.
+    await session.setQuery(new Blob(['other bytes']), 'r.jpg');
+    expect(session.hits.map((h) => h.isQuery ?? false)).toEqual([false, false, false]);
+  });
+
+  it('marks nothing when the browser cannot hash (no crypto.subtle on plain HTTP)', async () => {
+    const { deps, search } = fakeDeps();
+    search.mockImplementation(async () => ({
+      hits: [withHash(hit(2), await sha256('x'))],
+      source: { kind: 'server' },
+      tookMs: 1
+    }));
+    const session = new SearchSession({ ...deps, hash: async () => undefined });
+    await session.setQuery(new Blob(['x']), 'q.jpg');
+    expect(session.phase).toBe('done');
+    expect(session.hits[0]!.isQuery ?? false).toBe(false);
+  });
+});

@@ -27,6 +27,25 @@ export interface SearchDeps {
   searchImage(blob: Blob, topK: number, reason: ServerEncodeReason): Promise<SearchOutcome>;
   /** Turns an encode or search failure into a sentence for the page. */
   describe(error: unknown): string;
+  /**
+   * SHA-256 of the query's bytes (hex), to tell the result that is the very file searched with;
+   * undefined when the browser cannot tell. Default: Web Crypto (secure contexts only).
+   */
+  hash?: (blob: Blob) => Promise<string | undefined>;
+}
+
+/** A result as the session shows it: the search's hit, marked when it is the query's own file. */
+export type ResultHit = SearchHit & {
+  /** Same bytes as the picture searched with (its SHA-256 is the hit's `contentHash`). */
+  isQuery?: boolean;
+};
+
+/** SHA-256 (hex) by Web Crypto, which exists only in secure contexts (HTTPS, localhost). */
+export async function sha256OfBlob(blob: Blob): Promise<string | undefined> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return undefined;
+  const digest = new Uint8Array(await subtle.digest('SHA-256', await blob.arrayBuffer()));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 export type SearchPhase = 'empty' | 'encoding' | 'searching' | 'done' | 'failed';
@@ -47,7 +66,7 @@ export class SearchSession {
   region = $state.raw<Rect | undefined>(undefined);
   topK = $state(DEFAULT_TOP_K);
   phase = $state<SearchPhase>('empty');
-  hits = $state.raw<SearchHit[]>([]);
+  hits = $state.raw<ResultHit[]>([]);
   source = $state.raw<SearchSource | undefined>(undefined);
   encoded = $state.raw<Omit<EncodedQuery, 'vector'> | undefined>(undefined);
   searchMs = $state<number | undefined>(undefined);
@@ -59,6 +78,8 @@ export class SearchSession {
   serverEncode = $state.raw<ServerEncodeReason | undefined>(undefined);
 
   #vector: Float32Array | undefined;
+  /** The query's SHA-256, hashed alongside encoding; undefined when it cannot be known. */
+  #queryHash: Promise<string | undefined> = Promise.resolve(undefined);
   /** The encode under way: asked again for the same picture and crop, it is reused, not repeated. */
   #inflight: { blob: Blob; region: Rect | undefined; result: Promise<EncodedQuery> } | undefined;
   /** Bumped per run: an answer for an older query or top-K is dropped. */
@@ -78,6 +99,7 @@ export class SearchSession {
   setQuery(blob: Blob, name: string): Promise<void> {
     if (this.query) URL.revokeObjectURL(this.query.url);
     this.query = { blob, url: URL.createObjectURL(blob), name };
+    this.#queryHash = (this.#deps.hash ?? sha256OfBlob)(blob).catch(() => undefined);
     this.region = undefined;
     this.#vector = undefined;
     this.serverEncode = undefined;
@@ -174,8 +196,9 @@ export class SearchSession {
     this.error = undefined;
     try {
       const outcome = await this.#deps.search(vector, this.topK);
+      const hits = await this.#marked(outcome.hits);
       if (run !== this.#run) return;
-      this.hits = outcome.hits;
+      this.hits = hits;
       this.source = outcome.source;
       this.searchMs = outcome.tookMs;
       this.phase = 'done';
@@ -192,8 +215,9 @@ export class SearchSession {
     this.error = undefined;
     try {
       const outcome = await this.#deps.searchImage(query.blob, this.topK, reason);
+      const hits = await this.#marked(outcome.hits);
       if (run !== this.#run) return;
-      this.hits = outcome.hits;
+      this.hits = hits;
       this.source = outcome.source;
       this.searchMs = outcome.tookMs;
       this.phase = 'done';
@@ -201,6 +225,14 @@ export class SearchSession {
       if (run !== this.#run) return;
       this.fail(error);
     }
+  }
+
+  /** The hits, the one with the query's own bytes marked (none when the hash is unknown). */
+  async #marked(hits: readonly SearchHit[]): Promise<ResultHit[]> {
+    const own = await this.#queryHash;
+    return hits.map((hit) =>
+      own !== undefined && hit.contentHash === own ? { ...hit, isQuery: true } : hit
+    );
   }
 
   /** A failure around the search (e.g. fetching a result's picture) shown like a search error. */

@@ -1,5 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { resultHiding } from '$lib/state/result-hiding.svelte';
+import type { ResultHit } from '$lib/state/search.svelte';
 import type { SearchHit } from '$lib/api/types';
 import ResultGrid from './ResultGrid.svelte';
 
@@ -112,5 +114,107 @@ describe('ResultGrid', () => {
     expect(screen.queryByRole('separator')).toBeNull();
     const text = screen.getByRole('list').textContent ?? '';
     expect(text).not.toMatch(/Same picture|Similar|Weak/);
+  });
+
+  describe('hiding the picture itself and copies', () => {
+    const bands = { scores: { strong: 0.8, similar: 0.6, gap: 0.15, measured: 'test' } };
+    const hashed = (h: SearchHit, dhash: string, isQuery = false): ResultHit => ({
+      ...h,
+      dhash,
+      contentHash: String(h.id).repeat(64).slice(0, 64),
+      ...(isQuery ? { isQuery } : {})
+    });
+    // The query itself (1.000), two copies of it, a copy of #2, and a different picture.
+    const list = [
+      hashed(hit(1, 1), '0000000000000000', true),
+      hashed(hit(2, 0.97), '0000000000000003'),
+      hashed(hit(3, 0.95), '0000000000000007'),
+      hashed(hit(4, 0.9), 'ffffffffffffffff'),
+      hashed(hit(5, 0.5), '00000000000000ff')
+    ];
+    const names = () =>
+      screen
+        .getAllByRole('button')
+        .map((b) => b.getAttribute('aria-label')!.replace(/, score.*/, ''));
+    const toggle = (name: RegExp) => screen.getByRole('checkbox', { name }) as HTMLInputElement;
+
+    beforeEach(() => {
+      localStorage.clear();
+      resultHiding.reload();
+    });
+
+    it('shows everything until asked, then hides, says how many, and remembers it', async () => {
+      const onopen = vi.fn();
+      render(ResultGrid, { hits: list, onopen, model: bands });
+      expect(names()).toHaveLength(5);
+      expect(screen.queryByTestId('hidden-count')).toBeNull();
+
+      await fireEvent.click(toggle(/Hide the picture itself/));
+      expect(names()).toEqual([
+        '2. picture-2.jpg',
+        '3. picture-3.jpg',
+        '4. picture-4.jpg',
+        '5. picture-5.jpg'
+      ]);
+      expect(screen.getByTestId('hidden-count').textContent).toBe('1 hidden');
+
+      await fireEvent.click(toggle(/Hide exact copies/));
+      // #3 is a copy of #2 (the best one shown): #2 stays as the picture's representative.
+      expect(names()).toEqual(['2. picture-2.jpg', '4. picture-4.jpg', '5. picture-5.jpg']);
+      expect(screen.getByTestId('hidden-count').textContent).toBe('2 hidden');
+      expect(JSON.parse(localStorage.getItem('lookalike.hideResults')!)).toEqual({
+        hideQuery: true,
+        hideCopies: true
+      });
+
+      // Opening a result names it by its place in the whole list.
+      await fireEvent.click(screen.getByRole('button', { name: /^4\. picture-4/ }));
+      expect(onopen).toHaveBeenCalledWith(list[3], 3);
+    });
+
+    it('starts with the saved choice, and moves with the keyboard over what is shown', async () => {
+      localStorage.setItem(
+        'lookalike.hideResults',
+        JSON.stringify({ hideQuery: true, hideCopies: true })
+      );
+      resultHiding.reload();
+      render(ResultGrid, { hits: list, onopen: () => {}, model: bands });
+      expect(toggle(/Hide the picture itself/).checked).toBe(true);
+      expect(toggle(/Hide exact copies/).checked).toBe(true);
+      const buttons = screen.getAllByRole('button');
+      expect(buttons.map((b) => b.tabIndex)).toEqual([0, -1, -1]);
+      buttons[0]!.focus();
+      await fireEvent.keyDown(buttons[0]!, { key: 'ArrowRight' });
+      expect(document.activeElement).toBe(buttons[1]);
+      await fireEvent.keyDown(buttons[1]!, { key: 'End' });
+      expect(document.activeElement).toBe(buttons[2]);
+    });
+
+    it('measures the weaker matches from the best result shown, not the hidden query', async () => {
+      resultHiding.set({ hideQuery: true });
+      const near = [
+        hashed(hit(1, 1), '0000000000000000', true),
+        hashed(hit(2, 0.7), 'ffffffffffffffff'),
+        hashed(hit(3, 0.66), '00000000000000ff')
+      ];
+      render(ResultGrid, { hits: near, onopen: () => {}, model: bands });
+      // Against 1.000 both would be "weaker"; against 0.70 neither is.
+      expect(screen.queryByRole('separator')).toBeNull();
+    });
+
+    it('says honestly what decides copies for a model without bands', () => {
+      resultHiding.set({ hideCopies: true });
+      render(ResultGrid, { hits: list, onopen: () => {}, model: { scores: undefined } });
+      expect(screen.getByTestId('copies-rule').textContent).toContain(
+        'this model has no score bands'
+      );
+    });
+
+    it('says that results from the saved copy cannot be told apart', async () => {
+      resultHiding.set({ hideQuery: true, hideCopies: true });
+      render(ResultGrid, { hits, onopen: () => {}, model: bands });
+      expect(names()).toHaveLength(4);
+      expect(screen.getByTestId('hiding-unknown').textContent).toContain('saved copy');
+    });
   });
 });
