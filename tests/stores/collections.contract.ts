@@ -1,3 +1,5 @@
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CollectionMismatchError } from '../../server/errors';
 import {
@@ -302,5 +304,129 @@ export function describeCollectionsContract(
       expect((await c3.removedSince(0)).length).toBe(8);
       expect((await c1.pathsUnder('/q')).length).toBe(4);
     });
+  });
+}
+
+/**
+ * Copies a dialect's committed migrations into `dir` with only the first `count` in the journal:
+ * what running an older release's migrations did, to build a database as that release left it.
+ */
+export async function migrationsBefore(
+  source: string,
+  dir: string,
+  count: number
+): Promise<string> {
+  await cp(source, dir, { recursive: true });
+  const journalFile = join(dir, 'meta', '_journal.json');
+  const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: unknown[] };
+  journal.entries = journal.entries.slice(0, count);
+  await writeFile(journalFile, JSON.stringify(journal));
+  return dir;
+}
+
+/**
+ * What a database from the release before named collections holds in the upgrade test, the same
+ * on every dialect: two pictures (one `pending`) with three paths, one removal, the collection's
+ * model and counters in the key-value `collection` table.
+ */
+export const BEFORE_COLLECTIONS = {
+  settings: [
+    ['model_id', 'tiny'],
+    ['dimension', '4'],
+    ['seq', '3'],
+    ['revision', '7'],
+    ['revision_epoch', 'e-old']
+  ],
+  /** Every image is 10×20, 30 bytes, dhash '00', vector [1, 0, 0, 0]. */
+  images: [
+    { id: 5, contentHash: newImage(1, '').contentHash, format: 'jpeg', state: 'indexed', seq: 1 },
+    { id: 6, contentHash: newImage(2, '').contentHash, format: 'png', state: 'pending', seq: 2 }
+  ],
+  vector: Buffer.from(new Float32Array([1, 0, 0, 0]).buffer),
+  /** Path, image id, mtime; every size is 30. */
+  paths: [
+    ['/p/a.jpg', 5, 1.5],
+    ['/p/A.jpg', 6, 2.5],
+    ['/p/b.jpg', 6, 3]
+  ],
+  /** seq, image id */
+  removed: [[3, 4]]
+} as const;
+
+/** A dialect's side of the upgrade test. */
+export interface OldDatabase {
+  /** Builds the database as the release before named collections left it, holding `content`. */
+  build(content: typeof BEFORE_COLLECTIONS): Promise<void>;
+  /** Opens it with this release's store (which migrates it). */
+  openStore(): Promise<CatalogStore>;
+  /** The default collection's catalog, opened the way the release before did. */
+  openCatalog(): Promise<Catalog>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Upgrading in place: a database from before named collections becomes the `default`
+ * collection with everything it held, and writes go on from where it was. Each dialect gives only
+ * how to build its old schema.
+ */
+export function describeUpgradeFromBeforeCollections(
+  name: string,
+  create: () => Promise<OldDatabase>
+) {
+  it(`${name}: moves a database from before named collections into the default collection`, async () => {
+    const old = await create();
+    try {
+      await old.build(BEFORE_COLLECTIONS);
+      const store = await old.openStore();
+      try {
+        expect(await store.listCollections()).toEqual([
+          expect.objectContaining({
+            id: 1,
+            name: DEFAULT_COLLECTION,
+            images: 2,
+            model: { modelId: 'tiny', dimension: 4 }
+          })
+        ]);
+        const home = await store.catalog(DEFAULT_COLLECTION);
+        expect(await home.collectionModel()).toEqual({ modelId: 'tiny', dimension: 4 });
+        expect(await home.contentRevision()).toBe('e-old.7');
+        expect(await home.latestSeq()).toBe(3);
+        expect(await home.removedSince(0)).toEqual([4]);
+        expect(await home.getPath('/p/a.jpg')).toEqual({
+          path: '/p/a.jpg',
+          imageId: 5,
+          size: 30,
+          mtimeMs: 1.5
+        });
+        expect((await home.getImages([6])).get(6)).toMatchObject({
+          state: 'pending',
+          paths: ['/p/A.jpg', '/p/b.jpg']
+        });
+        expect((await home.pathsUnder('/p')).length).toBe(3);
+        // Writes go on from where the old database was, with new ids after the old ones.
+        const added = await home.addImages([newImage(3, '/p/c.jpg')]);
+        expect(added.ids[0]).toBeGreaterThan(6);
+        expect(await home.latestSeq()).toBe(4);
+        expect(await home.contentRevision()).toBe('e-old.8');
+        // The same picture may now be in another collection too.
+        await store.createCollection('other');
+        const other = await store.catalog('other');
+        const copy = await other.addImages([newImage(1, '/p/a.jpg')]);
+        expect(copy.ids[0]).toBeGreaterThan(added.ids[0]!);
+        expect((await home.findImageByHash(newImage(1, '').contentHash))!.id).toBe(5);
+        expect((await other.getPath('/p/a.jpg'))!.imageId).toBe(copy.ids[0]);
+      } finally {
+        await store.close();
+      }
+      // The default collection's catalog opened the old way sees the same.
+      const again = await old.openCatalog();
+      try {
+        expect(await again.countImages()).toBe(3);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await old.cleanup();
+    }
   });
 }
