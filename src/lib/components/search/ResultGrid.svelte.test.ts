@@ -124,12 +124,14 @@ describe('ResultGrid', () => {
       contentHash: String(h.id).repeat(64).slice(0, 64),
       ...(isQuery ? { isQuery } : {})
     });
-    // The query itself (1.000), two copies of it, a copy of #2, and a different picture.
+    // The query itself (1.000), two copies of it, another picture and a copy of that, and a
+    // weak match whose hash is close but which is not "Same picture".
     const list = [
       hashed(hit(1, 1), '0000000000000000', true),
       hashed(hit(2, 0.97), '0000000000000003'),
       hashed(hit(3, 0.95), '0000000000000007'),
       hashed(hit(4, 0.9), 'ffffffffffffffff'),
+      hashed(hit(6, 0.85), 'fffffffffffffffe'),
       hashed(hit(5, 0.5), '00000000000000ff')
     ];
     const names = () =>
@@ -146,22 +148,29 @@ describe('ResultGrid', () => {
     it('shows everything until asked, then hides, says how many, and remembers it', async () => {
       const onopen = vi.fn();
       render(ResultGrid, { hits: list, onopen, model: bands });
-      expect(names()).toHaveLength(5);
+      expect(names()).toHaveLength(6);
       expect(screen.queryByTestId('hidden-count')).toBeNull();
 
+      await fireEvent.click(toggle(/Hide exact copies/));
+      // Each picture's first result stays: the query for its copies, #4 for #5.
+      expect(names()).toEqual(['1. picture-1.jpg', '4. picture-4.jpg', '6. picture-5.jpg']);
+      expect(screen.getByTestId('hidden-count').textContent).toBe('3 hidden');
+
       await fireEvent.click(toggle(/Hide the picture itself/));
+      // The picture itself goes, and its copies with it: only other pictures remain.
+      expect(names()).toEqual(['4. picture-4.jpg', '6. picture-5.jpg']);
+      expect(screen.getByTestId('hidden-count').textContent).toBe('4 hidden');
+
+      await fireEvent.click(toggle(/Hide exact copies/));
       expect(names()).toEqual([
         '2. picture-2.jpg',
         '3. picture-3.jpg',
         '4. picture-4.jpg',
-        '5. picture-5.jpg'
+        '5. picture-6.jpg',
+        '6. picture-5.jpg'
       ]);
       expect(screen.getByTestId('hidden-count').textContent).toBe('1 hidden');
-
       await fireEvent.click(toggle(/Hide exact copies/));
-      // #3 is a copy of #2 (the best one shown): #2 stays as the picture's representative.
-      expect(names()).toEqual(['2. picture-2.jpg', '4. picture-4.jpg', '5. picture-5.jpg']);
-      expect(screen.getByTestId('hidden-count').textContent).toBe('2 hidden');
       expect(JSON.parse(localStorage.getItem('lookalike.hideResults')!)).toEqual({
         hideQuery: true,
         hideCopies: true
@@ -182,12 +191,22 @@ describe('ResultGrid', () => {
       expect(toggle(/Hide the picture itself/).checked).toBe(true);
       expect(toggle(/Hide exact copies/).checked).toBe(true);
       const buttons = screen.getAllByRole('button');
-      expect(buttons.map((b) => b.tabIndex)).toEqual([0, -1, -1]);
+      expect(buttons.map((b) => b.tabIndex)).toEqual([0, -1]);
       buttons[0]!.focus();
-      await fireEvent.keyDown(buttons[0]!, { key: 'ArrowRight' });
+      await fireEvent.keyDown(buttons[0]!, { key: 'End' });
       expect(document.activeElement).toBe(buttons[1]);
-      await fireEvent.keyDown(buttons[1]!, { key: 'End' });
-      expect(document.activeElement).toBe(buttons[2]);
+      await fireEvent.keyDown(buttons[1]!, { key: 'ArrowLeft' });
+      expect(document.activeElement).toBe(buttons[0]);
+    });
+
+    it('tells the larger view which results are next and previous among those shown', () => {
+      resultHiding.set({ hideQuery: true, hideCopies: true });
+      const { component } = render(ResultGrid, { hits: list, onopen: () => {}, model: bands });
+      // Shown: #4 (index 3) and #6 (index 5).
+      expect(component.neighbour(3, 1)).toBe(5);
+      expect(component.neighbour(5, -1)).toBe(3);
+      expect(component.neighbour(3, -1)).toBeUndefined();
+      expect(component.neighbour(5, 1)).toBeUndefined();
     });
 
     it('measures the weaker matches from the best result shown, not the hidden query', async () => {

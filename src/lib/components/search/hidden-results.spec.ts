@@ -44,16 +44,17 @@ describe('hideResults', () => {
     expect(hidden).toEqual(new Map([[2, 'copy']]));
   });
 
-  it('keeps the best of the copies when the picture itself is hidden', () => {
-    const hits = [hit(1, 1, away(0), true), hit(2, 0.96, away(2)), hit(3, 0.95, away(3))];
-    const { hidden } = hideResults(hits, both, bands);
-    // 2 is a copy of the query, not of a result shown: it stays, 3 collapses into it.
-    expect(hidden).toEqual(
+  it('hides the copies of the picture itself with it, when both are asked', () => {
+    const hits = [hit(1, 1, away(0), true), hit(2, 0.96, away(2)), hit(3, 0.95, away(40))];
+    expect(hideResults(hits, both, bands).hidden).toEqual(
       new Map([
         [1, 'query'],
-        [3, 'copy']
+        [2, 'copy']
       ])
     );
+    // Copies alone: the picture itself stays, as the first of its copies.
+    const copiesOnly = hideResults(hits, { hideQuery: false, hideCopies: true }, bands);
+    expect(copiesOnly.hidden).toEqual(new Map([[2, 'copy']]));
   });
 
   it('uses the hash alone for a model without bands, and says so', () => {

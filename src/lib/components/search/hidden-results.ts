@@ -34,7 +34,8 @@ export interface Hiding {
  *   so that is one hit). A score of about 1 is not enough: a re-encoded copy scores that too,
  *   and it is a different file the person may be looking for.
  * - Copies: a hit whose difference hash is at most SAME_PICTURE_HAMMING bits from a result shown
- *   before it, both in the model's "Same picture" band — `lookalike duplicates`' rule for
+ *   before it (or from the picture itself, when that is hidden too: then its copies go with it,
+ *   and only other pictures remain), both in the model's "Same picture" band — `lookalike duplicates`' rule for
  *   re-encoded or resized copies, with the query standing in for their pairwise score (both are
  *   the same picture as the query). A model without bands has no such band: the hash decides
  *   alone (it does not depend on the model), and `copiesByHashOnly` says so.
@@ -47,17 +48,19 @@ export function hideResults(
   const hidden = new Map<number, HiddenReason>();
   const canTell = hits.some((hit) => hit.dhash !== undefined);
   const samePicture = (hit: HideableHit) => !bands || hit.score >= bands.strong;
-  const shown: HideableHit[] = [];
+  /** The first of each picture: shown, or the query hidden as itself (its copies go with it). */
+  const firsts: HideableHit[] = [];
   for (const hit of hits) {
     if (choice.hideQuery && hit.isQuery) {
       hidden.set(hit.id, 'query');
+      firsts.push(hit);
       continue;
     }
     const copyOfShown =
       choice.hideCopies &&
       hit.dhash !== undefined &&
       samePicture(hit) &&
-      shown.some(
+      firsts.some(
         (kept) =>
           kept.dhash !== undefined &&
           kept.dhash.length === hit.dhash!.length &&
@@ -65,7 +68,7 @@ export function hideResults(
           hammingDistance(kept.dhash, hit.dhash!) <= SAME_PICTURE_HAMMING
       );
     if (copyOfShown) hidden.set(hit.id, 'copy');
-    else shown.push(hit);
+    else firsts.push(hit);
   }
   return { hidden, canTell, copiesByHashOnly: bands === undefined };
 }
