@@ -263,7 +263,8 @@ function listen(
 
 /**
  * Downloads the default model with a progress bar on the terminal and `status` for the page. A
- * failure is reported as the block of other ways to get a model; the caller goes on without it.
+ * failure is reported as the block of other ways to get a model and returned (why it failed); the
+ * caller goes on without it.
  */
 async function firstRunDownload(
   plan: FirstRunDownload,
@@ -271,7 +272,7 @@ async function firstRunDownload(
   write: (text: string) => void,
   log: Logger,
   signal: AbortSignal | undefined
-): Promise<void> {
+): Promise<string | undefined> {
   const { manifest } = plan;
   write(`First start: downloading the real model (${manifest.name}) from ${plan.urls[0]}\n`);
   // A bar on a terminal; lines every 10 % under a service manager or in a log file.
@@ -313,7 +314,24 @@ async function firstRunDownload(
     log.warn({ model: manifest.id, code: error.code, reason: error.message }, 'download failed');
     write(`\n${noDownloadHelp(plan, error.message)}\n`);
     delete status.model; // not this model after all: the fallback loads next
+    return error.message;
   }
+}
+
+/**
+ * After a failed first download, the fallback model's warning (which /api/health carries to the
+ * page, and the terminal shouts) starts with why, so a random-weight model is never taken for the
+ * download having worked.
+ */
+function withDownloadFailure(
+  runtime: Runtime,
+  manifest: ModelManifest,
+  failure: string | undefined
+): Runtime {
+  if (failure === undefined || !runtime.model.warning) return runtime;
+  const why = failure.replace(/[.\s]+$/, '');
+  const warning = `The first-start download of ${manifest.name} failed: ${why}. ${runtime.model.warning}`;
+  return { ...runtime, model: { ...runtime.model, warning } };
 }
 
 /**
@@ -352,8 +370,8 @@ export async function startServer(
       try {
         forget = await recordServer(config, listening.url);
         write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
-        await firstRunDownload(plan, status, write, log, options.signal);
-        const runtime = await createRuntime(config, log);
+        const failure = await firstRunDownload(plan, status, write, log, options.signal);
+        const runtime = withDownloadFailure(await createRuntime(config, log), manifest, failure);
         await runtime.library.startWatching();
         handler = createApp(runtime, appOptions).fetch;
         return { ...listening, runtime, forget, certificate: tls?.certificate };
