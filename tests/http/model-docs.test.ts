@@ -125,6 +125,8 @@ describe('OpenAPI and docs', () => {
     '/api/images/{id}': ['get'],
     '/api/images/{id}/thumb': ['get'],
     '/api/duplicates': ['get'],
+    '/api/trash': ['get', 'post'],
+    '/api/trash/{id}/restore': ['post'],
     '/api/model': ['get'],
     '/api/model/file': ['get'],
     '/api/models': ['get'],

@@ -79,6 +79,15 @@ describe('/api/trash', () => {
     expect((await errorOf(unknown)).error.code).toBe('not_found');
   });
 
+  it('documents both writes as needing the admin token', async () => {
+    const doc = (await (await s.app.request('/api/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(doc.paths['/api/trash']!.post!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/trash/{id}/restore']!.post!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/trash']!.get!.security).toBeUndefined();
+  });
+
   it('answers a path outside the roots like a missing one', async () => {
     const outside = join(s.base, 'outside.jpg');
     await writeFile(outside, await scene(64, 64, 3));
