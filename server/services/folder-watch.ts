@@ -58,13 +58,24 @@ const ignored = (name: string) => name.startsWith('.');
  */
 export class FolderWatchers {
   readonly #watches = new Map<string, FolderWatch>();
-  readonly #refused = new Map<string, WatchState>();
+  #refused = new Map<string, WatchState>();
+  #refusedBefore = new Map<string, WatchState>();
   #closed = false;
+  #syncing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: FolderWatchersOptions) {}
 
-  /** Watches exactly these folders: new ones start (with a catch-up run), gone ones stop. */
-  async sync(targets: readonly WatchTarget[]): Promise<void> {
+  /**
+   * Watches exactly these folders: new ones start (with a catch-up run), gone ones stop. Calls
+   * run one after another, so two syncs cannot both start the same folder.
+   */
+  sync(targets: readonly WatchTarget[]): Promise<void> {
+    const next = this.#syncing.then(() => this.#sync(targets));
+    this.#syncing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #sync(targets: readonly WatchTarget[]): Promise<void> {
     if (this.#closed) return;
     const wanted = new Map(targets.map((t) => [key(t), t]));
     for (const [k, watch] of this.#watches) {
@@ -74,20 +85,22 @@ export class FolderWatchers {
         watch.close();
       }
     }
-    this.#refused.clear();
+    // Reported once, not at every sync.
+    this.#refusedBefore = this.#refused;
+    this.#refused = new Map();
     for (const [k, target] of wanted) {
       if (this.#watches.has(k)) continue;
+      const reason = await this.#outsideRoots(target.path);
+      if (this.#closed) return;
+      if (reason) {
+        this.#refuse(target, reason);
+        continue;
+      }
       if (this.#watches.size >= this.options.maxFolders) {
         this.#refuse(
           target,
           `more than ${this.options.maxFolders} watched folders (LOOKALIKE_WATCH_MAX_FOLDERS)`
         );
-        continue;
-      }
-      const reason = await this.#outsideRoots(target.path);
-      if (this.#closed) return;
-      if (reason) {
-        this.#refuse(target, reason);
         continue;
       }
       const watch = new FolderWatch(target, this.options);
@@ -116,7 +129,10 @@ export class FolderWatchers {
   }
 
   #refuse(target: WatchTarget, reason: string) {
-    this.#refused.set(key(target), { mode: 'refused', reason });
+    const k = key(target);
+    this.#refused.set(k, { mode: 'refused', reason });
+    const before = this.#refusedBefore.get(k);
+    if (before?.mode === 'refused' && before.reason === reason) return;
     this.options.log?.warn(
       { collection: target.collection, path: target.path, reason },
       'watched folder refused'
