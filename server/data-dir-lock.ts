@@ -60,9 +60,7 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
       const file = await open(path, 'wx');
       await file.writeFile(me);
       await file.close();
-      return async () => {
-        if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
-      };
+      return unlockIfMine(path, me);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = JSON.parse((await readFile(path, 'utf8').catch(() => '')) || '{}') as {
@@ -70,6 +68,10 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
         pid?: number;
       };
       const sameHost = holder.host === hostname();
+      // This process holds it already (serve locks before its first download, then the runtime
+      // locks again): share it rather than delete and re-create it, which would leave a moment
+      // with no lock for another process to take.
+      if (sameHost && holder.pid === process.pid) return unlockIfMine(path, me);
       if (
         sameHost &&
         holder.pid !== undefined &&
@@ -98,6 +100,13 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
     }
   }
   throw new DataDirInUseError(`Could not lock ${dataDir}`);
+}
+
+/** Removes the lock file while it still names this process (never another one's lock). */
+function unlockIfMine(path: string, me: string): () => Promise<void> {
+  return async () => {
+    if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
+  };
 }
 
 /**
