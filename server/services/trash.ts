@@ -61,6 +61,13 @@ export class TrashConflictError extends UserError {
   override readonly code = 'path_taken';
 }
 
+/** A root's trash record cannot be read: the files are untouched, the record needs a person. */
+export class TrashRecordError extends UserError {
+  override name = 'TrashRecordError';
+  override readonly status = 500;
+  override readonly code = 'trash_record_unreadable';
+}
+
 /** Same answer for missing and outside, as ImageRoots gives (a client learns nothing more). */
 const NOT_IN_ROOTS = 'No such file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
 
@@ -263,8 +270,19 @@ async function readManifest(root: string): Promise<TrashEntry[]> {
   const path = join(root, TRASH_FOLDER, MANIFEST);
   const info = await lstat(path).catch(() => undefined);
   if (!info?.isFile()) return [];
-  const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
-  return Array.isArray(parsed) ? (parsed as TrashEntry[]) : [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    parsed = error;
+  }
+  // Rewriting a record that cannot be read would lose where its files came from.
+  if (!Array.isArray(parsed))
+    throw new TrashRecordError(
+      `${path} is not a list of trashed files: repair or move it away (the trashed files beside ` +
+        'it are untouched)'
+    );
+  return parsed as TrashEntry[];
 }
 
 /** Rewrites a root's manifest atomically (a temporary file renamed over it). */

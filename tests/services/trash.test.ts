@@ -176,6 +176,22 @@ describe('Trash', () => {
   });
 });
 
+describe('a damaged trash record', () => {
+  it('is refused, never rewritten, and the files stay', async () => {
+    const record = join(s.imagesRoot, TRASH_FOLDER, 'entries.json');
+    const before = await readFile(record, 'utf8').catch(() => '[]');
+    await writeFile(record, '{ not json');
+    try {
+      expect((await refusal(trash.list('default'))).status).toBe(500);
+      expect((await refusal(trash.trash(scope, [f.b]))).message).toContain('entries.json');
+      expect(await readFile(record, 'utf8')).toBe('{ not json');
+      expect(await stat(f.b)).toBeTruthy();
+    } finally {
+      await writeFile(record, before);
+    }
+  });
+});
+
 describe('the folder walker', () => {
   it('skips the trash folder', async () => {
     const inTrash = join(s.imagesRoot, TRASH_FOLDER, 'files', 'kept.jpg');
