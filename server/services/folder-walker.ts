@@ -1,5 +1,5 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { ImageRoots } from './image-roots';
 import { TRASH_FOLDER } from './trash';
 
@@ -23,6 +23,14 @@ export async function* walkFolder(
   start: string,
   options: { recursive: boolean; roots: ImageRoots; signal?: AbortSignal }
 ): AsyncGenerator<WalkEntry> {
+  if (start.split(sep).includes(TRASH_FOLDER)) {
+    yield {
+      kind: 'skipped',
+      path: start,
+      reason: 'In the trash: restore it from the Duplicates screen to index it again'
+    };
+    return;
+  }
   const visited = new Set<string>();
   const pending: string[] = [start];
   const startInfo = await stat(start);

@@ -203,5 +203,13 @@ describe('the folder walker', () => {
       seen.push(entry.path);
     expect(seen).toContain(f.b);
     expect(seen.filter((p) => p.includes(TRASH_FOLDER))).toEqual([]);
+    // Nor is the trash indexed when asked for by name.
+    const asked: string[] = [];
+    for await (const entry of walkFolder(join(s.imagesRoot, TRASH_FOLDER), {
+      recursive: true,
+      roots
+    }))
+      asked.push(entry.kind);
+    expect(asked).toEqual(['skipped']);
   });
 });
