@@ -1,6 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { NotFoundError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import type { LibraryFolder } from '../stores/catalog';
 import { isUnfinished, type JobRecord } from '../stores/job-store';
 import type { Collections, OpenCollection } from './collections';
@@ -124,6 +125,8 @@ export class Library {
       // The same answer as for any path outside the roots (it names none of them).
       const real = await this.deps.roots.resolve(folder.path);
       if (real !== folder.path) throw notInLibrary();
+      if (!(await stat(real)).isDirectory())
+        throw new ValidationError('Only a folder can be watched, not a single file');
     }
     const updated = await open.library.setFolderWatched(path, watched);
     if (!updated) throw notInLibrary();

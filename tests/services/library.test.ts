@@ -157,6 +157,14 @@ describe('Library: folders, re-index, removal and watched folders', () => {
     });
     await runtime.library.remove(open, swapped);
     await rm(swapped);
+    // One file indexed on its own is in the Library, but only folders are watched.
+    const single = join(root, 'other', 'img-00.jpg');
+    await indexed(open, single);
+    await expect(runtime.library.setWatched(open, single, true)).rejects.toMatchObject({
+      status: 400
+    });
+    await runtime.library.remove(open, single);
+    expect((await open.collection.getPath(single))?.path).toBe(single);
   }, 60_000);
 
   it('keeps watching across a restart, and catches up with changes made while it was down', async () => {
