@@ -74,6 +74,8 @@ describe('lookalike --collection', () => {
       }
     ]);
     const table = (await ok('collections')).stdout;
+    // The page's word for them (the switcher's "3 pictures"); --json keeps the API's `images`.
+    expect(table).toMatch(/^name +pictures +model$/m);
     expect(table).toMatch(/^wall-papers +3 +synthetic-resnet50 \(2048-d\)$/m);
   });
 

@@ -25,7 +25,8 @@ export function collectionsCommand(): Command {
         return;
       }
       const width = Math.max(10, ...rows.map((r) => r.name.length));
-      process.stdout.write(`${'name'.padEnd(width)}  ${'images'.padStart(8)}  model\n`);
+      // The page's word (its switcher says "3 pictures"); --json keeps the API's field names.
+      process.stdout.write(`${'name'.padEnd(width)}  ${'pictures'.padStart(8)}  model\n`);
       for (const r of rows) {
         const model = r.model ? `${r.model.id} (${r.model.dimension}-d)` : '(none yet)';
         process.stdout.write(
