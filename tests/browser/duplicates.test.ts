@@ -140,6 +140,45 @@ describe.skipIf(!hasChromium)('Duplicates screen in Chromium', () => {
     await page.close();
   });
 
+  it('asks for the admin token when the server has one, then moves', async () => {
+    const guarded = await startAppServer({ env: { LOOKALIKE_ADMIN_TOKEN: 'open-sesame' } });
+    try {
+      await writeFile(join(guarded.imagesRoot, 'a.png'), await readFile(f.original));
+      await writeFile(join(guarded.imagesRoot, 'b.webp'), await readFile(f.webp));
+      const started = await fetch(`${guarded.url}/api/index`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer open-sesame' },
+        body: JSON.stringify({ path: guarded.imagesRoot })
+      });
+      const { jobId } = (await started.json()) as { jobId: string };
+      await expect
+        .poll(
+          async () =>
+            ((await (await fetch(`${guarded.url}/api/index/${jobId}`)).json()) as { state: string })
+              .state
+        )
+        .toBe('done');
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${guarded.url}/duplicates`);
+      await expect.poll(() => members(page).count(), { timeout: 30_000 }).toBe(2);
+      await page.getByRole('button', { name: 'Move 1 file to trash…' }).click();
+      await page.getByRole('button', { name: 'Move 1 file', exact: true }).click();
+      const form = page.getByTestId('admin-token');
+      await form.waitFor();
+      expect(await stat(join(guarded.imagesRoot, 'b.webp'))).toBeTruthy();
+      await form.getByLabel('Admin token').fill('open-sesame');
+      await form.getByRole('button', { name: 'Use token' }).click();
+      await expect.poll(() => members(page).count(), { timeout: 30_000 }).toBe(0);
+      await expect.poll(() => page.getByTestId('trash-entry').count()).toBe(1);
+      await expect(stat(join(guarded.imagesRoot, 'b.webp'))).rejects.toMatchObject({
+        code: 'ENOENT'
+      });
+      await page.close();
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('reads on a desktop in dark mode, and says when the server is away', async () => {
     const page = await browser.newPage({
       viewport: { width: 1280, height: 900 },
