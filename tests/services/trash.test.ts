@@ -154,6 +154,32 @@ describe('Trash', () => {
     expect((await refusal(trash.restore(scope, 'no-such-entry'))).status).toBe(404);
   });
 
+  it('restores into a folder removed meanwhile, but never through a link leading outside', async () => {
+    const folder = join(s.imagesRoot, 'gone');
+    const file = join(folder, 'g.jpg');
+    await mkdir(folder);
+    await writeFile(file, await scene(100, 80, 21));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const [entry] = await trash.trash(scope, [file]);
+    await rm(folder, { recursive: true });
+    // The folder is made again.
+    await trash.restore(scope, entry!.id);
+    expect(await stat(file)).toBeTruthy();
+
+    // Now the folder is a link to one outside the roots: the file stays in the trash.
+    const [again] = await trash.trash(scope, [file]);
+    await rm(folder, { recursive: true });
+    const outside = join(s.base, 'outside-folder');
+    await mkdir(outside);
+    await symlink(outside, folder);
+    expect((await refusal(trash.restore(scope, again!.id))).status).toBe(404);
+    await expect(stat(join(outside, 'g.jpg'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await stat(again!.trashPath)).toBeTruthy();
+    await rm(folder);
+    await trash.restore(scope, again!.id);
+    expect((await stat(file)).isFile()).toBe(true);
+  });
+
   it('refuses a file or folder swapped for a symlink to outside after indexing', async () => {
     const secret = await readFile(f.outside);
     // The indexed file is now a link to a file outside the roots.
