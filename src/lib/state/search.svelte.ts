@@ -40,10 +40,13 @@ export type ResultHit = SearchHit & {
   isQuery?: boolean;
 };
 
-/** SHA-256 (hex) by Web Crypto, which exists only in secure contexts (HTTPS, localhost). */
+/** Whether this page can hash a file: Web Crypto exists only in secure contexts (HTTPS, localhost). */
+export const canHashFiles = () => typeof globalThis.crypto?.subtle?.digest === 'function';
+
+/** SHA-256 (hex) by Web Crypto; undefined where the page cannot hash (see canHashFiles). */
 export async function sha256OfBlob(blob: Blob): Promise<string | undefined> {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return undefined;
+  if (!canHashFiles()) return undefined;
+  const subtle = globalThis.crypto.subtle;
   const digest = new Uint8Array(await subtle.digest('SHA-256', await blob.arrayBuffer()));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

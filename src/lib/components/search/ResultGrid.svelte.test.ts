@@ -229,6 +229,17 @@ describe('ResultGrid', () => {
       );
     });
 
+    it('says when this browser cannot tell the picture itself (no Web Crypto on plain HTTP)', async () => {
+      resultHiding.set({ hideQuery: true });
+      vi.stubGlobal('crypto', {});
+      try {
+        render(ResultGrid, { hits: list, onopen: () => {}, model: bands });
+        expect(screen.getByTestId('query-unknown').textContent).toContain('HTTPS');
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    });
+
     it('says that results from the saved copy cannot be told apart', async () => {
       resultHiding.set({ hideQuery: true, hideCopies: true });
       render(ResultGrid, { hits, onopen: () => {}, model: bands });
