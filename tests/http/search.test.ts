@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SqlCatalog } from '../../server/stores/sql/sql-catalog';
 import type { SearchResponse } from '../../src/lib/api/types';
 import { scene } from '../helpers/images';
 import {
@@ -85,6 +86,25 @@ describe('POST /api/search', () => {
     } finally {
       await Promise.all(copies.map((copy) => rm(copy)));
       await indexAndWait(s.app, s.imagesRoot);
+    }
+  });
+
+  it('reads every hit and its paths in one batch, not one query per hit', async () => {
+    const reads = {
+      images: vi.spyOn(SqlCatalog.prototype, 'getImages'),
+      path: vi.spyOn(SqlCatalog.prototype, 'getPath'),
+      paths: vi.spyOn(SqlCatalog.prototype, 'getPaths')
+    };
+    try {
+      const vector = Array.from(await s.runtime.embedder.embedOne(paths[5]!));
+      const body = (await (await search({ vector, topK: 12 })).json()) as SearchBody;
+      expect(body.results).toHaveLength(12);
+      expect(reads.images).toHaveBeenCalledTimes(1);
+      expect(reads.images.mock.calls[0]![0]).toHaveLength(12);
+      expect(reads.path).not.toHaveBeenCalled();
+      expect(reads.paths).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of Object.values(reads)) spy.mockRestore();
     }
   });
 
