@@ -44,7 +44,7 @@ describe.skipIf(!hasChromium)('collection panel in Chromium', () => {
 
   async function openPage(): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(server.url);
+    await page.goto(`${server.url}/library`);
     await page.getByTestId('image-count').waitFor();
     return page;
   }
@@ -222,7 +222,7 @@ describe.skipIf(!hasChromium)('collection panel with an admin token in Chromium'
   it('asks for the token when indexing is refused, then indexes with it', async () => {
     const folder = await generateFolder(join(server.imagesRoot, 'album'), 4);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(server.url);
+    await page.goto(`${server.url}/library`);
     await page.getByTestId('image-count').waitFor();
     await page.getByLabel('Folder on the server').fill(folder.root);
     await page.getByRole('button', { name: 'Start' }).click();

@@ -6,6 +6,7 @@ import {
   launchChromium,
   saveScreenshot,
   startAppServer,
+  waitForModel,
   type AppServer
 } from '../helpers/browser';
 import { testModel } from '../helpers/models';
@@ -65,16 +66,9 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
       .evaluateAll((images) => images.map((img) => img.getAttribute('src') ?? ''));
   const switcher = (page: Page) => page.getByTestId('collection-switcher');
 
-  /** Waits until the encoder runs the model named `name` (the collection panel names it). */
+  /** Waits until the encoder runs the model named `name` (the header's status names it). */
   async function modelReady(page: Page, name: string): Promise<void> {
-    await page
-      .getByTestId('backend-badge')
-      .filter({ hasText: 'WebAssembly' })
-      .waitFor({ timeout: 120_000 });
-    await page
-      .locator('#collection .summary')
-      .filter({ hasText: name })
-      .waitFor({ timeout: 120_000 });
+    await waitForModel(page, { model: name });
   }
 
   /** Searches with a picture file; resolves with the result names once they are in. */
@@ -196,7 +190,7 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
 
   it('makes a collection from the page, indexes into it, and deletes it', async () => {
     const page = await context.newPage();
-    await page.goto('/?backend=wasm');
+    await page.goto('/library?backend=wasm');
     await modelReady(page, 'Tiny');
 
     await page.getByText('New collection…').click();
@@ -204,7 +198,9 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
     await page.getByRole('button', { name: 'Create' }).click();
     await expect.poll(() => switcher(page).inputValue(), { timeout: 30_000 }).toBe('scratch');
     expect(new URL(page.url()).searchParams.get('collection')).toBe('scratch');
+    await page.getByRole('link', { name: 'Search', exact: true }).click();
     await page.getByTestId('empty-collection').waitFor();
+    await page.getByRole('link', { name: 'Library', exact: true }).click();
 
     // Indexing from the panel goes into it, not into the default.
     await page.getByLabel('Folder on the server').fill(join(server.imagesRoot, 'resnet'));
@@ -218,8 +214,10 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
       ['resnet', PICTURES],
       ['scratch', PICTURES]
     ]);
+    await page.getByRole('link', { name: 'Search', exact: true }).click();
     const found = await searchWith(page, resnetPaths[0]!, 'res-00.jpg');
     expect(found).toHaveLength(PICTURES);
+    await page.getByRole('link', { name: 'Library', exact: true }).click();
 
     await page.getByRole('button', { name: 'Delete collection…' }).click();
     await page.getByRole('button', { name: 'Delete “scratch”' }).click();
@@ -255,7 +253,7 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
   it('switches collections offline, each searching its own saved copy with its own model', async () => {
     const page = await context.newPage();
     const savedCopy = () => page.getByTestId('saved-copy').textContent();
-    await page.goto('/?backend=wasm');
+    await page.goto('/library?backend=wasm');
     await modelReady(page, 'Tiny');
     await expect
       .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), {
@@ -271,8 +269,11 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
     await server.stop();
     try {
       await page.reload();
-      await page.getByTestId('offline-notice').waitFor({ timeout: 30_000 });
+      await page
+        .locator('[data-testid="app-status"][data-online="false"]')
+        .waitFor({ timeout: 30_000 });
       expect(await switcher(page).inputValue()).toBe('resnet');
+      await page.goto('/?backend=wasm');
       await modelReady(page, 'ResNet-50');
       const there = await searchWith(page, resnetPaths[3]!, 'res-03.jpg');
       expect(there.every((name) => name.startsWith('res-'))).toBe(true);

@@ -189,7 +189,9 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
   });
 
   it('searches the saved snapshot once the server is stopped, like the server did', async () => {
-    // Online: the snapshot is saved, and the server's answers are kept to compare with.
+    // Online: the snapshot is saved (the Library says so), and the server's answers are kept
+    // to compare with.
+    await page.getByRole('link', { name: 'Library', exact: true }).click();
     await expect
       .poll(savedCopy, { timeout: 60_000 })
       .toContain(`Saved copy: ${folder.distinct} pictures`);
@@ -203,6 +205,7 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
       .poll(() => thumbCaches(), { timeout: 30_000 })
       .toEqual({ [epochCache]: folder.distinct });
     const queries = folder.good.slice(0, QUERIES).map((rel) => join(folder.root, rel));
+    await page.getByRole('link', { name: 'Search', exact: true }).click();
     for (const query of queries) {
       online.push(await searchWith(query));
       // Shown, so the service worker keeps them.
@@ -212,11 +215,11 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
 
     await server.stop();
     await page.reload();
-    await page.getByTestId('offline-notice').waitFor({ timeout: 30_000 });
+    // The header's status says it, once: offline, searching this device's copy of N pictures.
+    const status = page.locator('[data-testid="app-status"][data-online="false"]');
+    await status.waitFor({ timeout: 30_000 });
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    expect(await page.getByTestId('offline-notice').textContent()).toContain(
-      `${folder.distinct} pictures`
-    );
+    expect(await status.textContent()).toContain(`${folder.distinct} pictures`);
 
     const overlaps: number[] = [];
     for (const [q, query] of queries.entries()) {
@@ -252,6 +255,7 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
     ).json()) as { version: string; count: number };
     expect(count).toBe(folder.distinct + 3);
 
+    await page.getByRole('link', { name: 'Library', exact: true }).click();
     // Tell the page the network is back rather than wait for its next health poll.
     await page.evaluate(() => window.dispatchEvent(new Event('online')));
     await expect.poll(savedCopy, { timeout: 60_000 }).toContain(`Saved copy: ${count} pictures`);

@@ -298,11 +298,14 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
 
   it('falls back to the copy saved on this device when the server stops answering', async () => {
     const page = await openReady(context);
-    // The page saves the collection for offline use by itself while online.
+    // The page saves the collection for offline use by itself while online (the Library
+    // shows the saved copy).
+    await page.getByRole('link', { name: 'Library', exact: true }).click();
     await page
       .getByTestId('saved-copy')
       .filter({ hasText: `${PICTURES} pictures` })
       .waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'Search', exact: true }).click();
     await page.getByTestId('file-input').setInputFiles(paths[4]!);
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(10);
 
@@ -357,10 +360,9 @@ describe.skipIf(!hasChromium)('states before any search', () => {
       );
       const empty = page.getByTestId('empty-collection');
       await empty.waitFor();
-      expect(await empty.textContent()).toMatch(/collection is empty.*Index a folder/s);
-      expect(await empty.getByRole('link', { name: 'Collection' }).getAttribute('href')).toBe(
-        '#collection'
-      );
+      expect(await empty.textContent()).toMatch(/collection is empty.*Add pictures/s);
+      const library = empty.getByRole('link', { name: 'Add pictures in the Library' });
+      expect(await library.getAttribute('href')).toBe('/library');
       await saveScreenshot(page, 'search-synthetic-empty');
     } finally {
       await server.close();

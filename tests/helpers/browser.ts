@@ -119,3 +119,20 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * Waits until the page's in-browser model is ready on `backend` (WebAssembly unless said), and,
+ * when `model` is given, that it is the model whose name contains it (the current collection's).
+ * The header's status line carries both as data attributes on every screen.
+ */
+export async function waitForModel(
+  page: Page,
+  options: { backend?: 'wasm' | 'webgpu'; model?: string; timeout?: number } = {}
+): Promise<void> {
+  const model = options.model ? `[data-model*="${options.model}"]` : '';
+  // WebAssembly runs as 'wasm' or 'wasm-threads'.
+  const backend = `[data-encoder^="${options.backend ?? 'wasm'}"]`;
+  await page
+    .locator(`[data-testid="app-status"]${backend}${model}`)
+    .waitFor({ timeout: options.timeout ?? 120_000 });
+}
