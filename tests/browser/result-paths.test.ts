@@ -124,6 +124,13 @@ describe.skipIf(!hasChromium)('all paths of a picture, and hiding the query and 
       const download = dialog.getByRole('link', { name: 'Download' });
       expect(await download.getAttribute('href')).toMatch(/^\/api\/images\/\d+/);
       await saveScreenshot(page, 'result-paths-dialog');
+      // Copying the third path, then moving to a result with one path: the arrows still work.
+      const heading = dialog.getByRole('heading');
+      await dialog.getByRole('button', { name: 'Copy path 3 of 3' }).click();
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => heading.textContent()).toBe(`#2 · ${names[1]!.replace(/^2\. /, '')}`);
+      await page.keyboard.press('ArrowLeft');
+      await expect.poll(() => heading.textContent()).toMatch(/^#1 · /);
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'detached' }).catch(() => dialog.waitFor({ state: 'hidden' }));
 
