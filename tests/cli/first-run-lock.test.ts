@@ -62,7 +62,19 @@ describe('lookalike serve while it downloads its first model', () => {
       expect(count.stderr).toMatch(
         /is still starting \(downloading the model, \d+%\): run this again once it prints "Lookalike on/
       );
-      // The server still holds its lock: neither command took it over.
+      // Fetching the same model meanwhile would write into the same partial file: refused.
+      const fetch = await runCli(['model', 'fetch', 'resnet50', '--url', host.url], {
+        env,
+        dataDir
+      });
+      expect(fetch.code, fetch.stderr).toBe(1);
+      expect(fetch.stderr).toMatch(
+        new RegExp(
+          `^lookalike: Process ${serve.child.pid} is downloading \\S+resnet50\\.onnx already`,
+          'm'
+        )
+      );
+      // The server still holds its lock: no command took it over.
       expect(await readFile(join(dataDir, LOCK_FILE), 'utf8')).toContain(`${serve.child.pid}`);
 
       serve.child.kill('SIGINT');
