@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { serveCommand } from '../../server/cli/commands/serve';
 import { SETTINGS } from '../../server/config';
 import { REPO_ROOT } from '../helpers/cli';
 
@@ -76,5 +77,14 @@ describe("the README's Configuration table", () => {
       [...read].filter((env) => !rows.has(env)),
       'add these to the Configuration table in README.md'
     ).toEqual([]);
+  });
+
+  it('names only flags that serve has (serve takes every one)', async () => {
+    const flags = [...(await configurationTable()).values()]
+      .map(({ flag }) => /`(--[a-z-]+)/.exec(flag)?.[1])
+      .filter((flag): flag is string => flag !== undefined);
+    expect(flags.length).toBeGreaterThan(5);
+    const serveFlags = serveCommand().options.map((option) => option.long);
+    expect(flags.filter((flag) => !serveFlags.includes(flag))).toEqual([]);
   });
 });
