@@ -372,7 +372,10 @@ export async function startServer(
         write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
         const failure = await firstRunDownload(plan, status, write, log, options.signal);
         const runtime = withDownloadFailure(await createRuntime(config, log), manifest, failure);
-        await runtime.library.startWatching();
+        await runtime.library.startWatching().catch(async (error: unknown) => {
+          await runtime.close();
+          throw error;
+        });
         handler = createApp(runtime, appOptions).fetch;
         return { ...listening, runtime, forget, certificate: tls?.certificate };
       } catch (error) {
