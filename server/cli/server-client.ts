@@ -241,7 +241,9 @@ export class ServerClient {
     if (res.ok) return res;
     const text = await res.text();
     const parsed = ErrorSchema.safeParse(safeJson(text));
-    if (res.status === 503 && parsed.success && parsed.data.error.code === 'starting')
+    // (Health itself answers while starting; asking it again here could never end.)
+    const starting = parsed.success && parsed.data.error.code === 'starting';
+    if (res.status === 503 && starting && path !== '/api/health')
       throw new ServerAnswerError(
         res.status,
         `${capitalize(this.description)} is still starting (${await this.startingStep()}): run ` +
