@@ -77,7 +77,7 @@ export function searchCommand(): Command {
  * model's scores mean nothing.
  */
 function print(
-  results: readonly { score: number; path: string }[],
+  results: readonly { score: number; path: string; paths?: readonly string[] }[],
   tookMs: number,
   model: Banded,
   json: boolean | undefined
@@ -104,9 +104,12 @@ function print(
     }
     const band = scoreBand(hit.score, model);
     const word = band ? `${BAND_WORDS[band].label.padEnd(12)}  ` : '';
-    process.stdout.write(
-      human`${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${word}${hit.path}\n`
-    );
+    const row = `${String(i + 1).padStart(4)}  ${hit.score.toFixed(4).padEnd(7)}  ${word}`;
+    process.stdout.write(human`${row}${hit.path}\n`);
+    // Identical files are one picture: its other files follow, under the path column.
+    for (const other of hit.paths?.slice(1) ?? []) {
+      process.stdout.write(human`${' '.repeat(row.length)}also ${other}\n`);
+    }
   });
   process.stderr.write(`${results.length} result(s) in ${tookMs} ms\n`);
 }
