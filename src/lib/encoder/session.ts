@@ -27,7 +27,12 @@ interface GpuLike {
  */
 async function webGpuProblem(preference: BackendPreference): Promise<string | undefined> {
   const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
-  if (!gpu) return 'This browser has no WebGPU';
+  if (!gpu) {
+    // navigator.gpu exists only in secure contexts: on plain HTTP the page, not the browser, lacks it.
+    return globalThis.isSecureContext === false
+      ? 'WebGPU needs a secure page (HTTPS, or localhost); this one is plain HTTP'
+      : 'This browser has no WebGPU';
+  }
   const adapter = await gpu.requestAdapter().catch(() => null);
   if (!adapter) return 'WebGPU found no usable graphics adapter';
   const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
