@@ -4,10 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Locator,
+  type Page
+} from 'playwright-core';
 import { loadConfig } from '../../server/config';
 import { createApp } from '../../server/http/app';
 import { createRuntime, type Runtime } from '../../server/runtime';
+import { writeScenes } from '../http/helpers';
 import { TEST_MODEL_CACHE } from './models';
 import { BUILD_DIR } from './web-build';
 
@@ -31,11 +39,20 @@ const CHROMIUM_ARGS = [
   '--disable-sync'
 ];
 
-/** `webgpu`: expose SwiftShader's software WebGPU adapter (slow; use the tiny model there). */
-export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Browser> {
+/**
+ * `webgpu`: expose SwiftShader's software WebGPU adapter (slow; use the tiny model there).
+ * `args`: more Chromium flags, e.g. `--ignore-certificate-errors-spki-list=…`.
+ */
+export function launchChromium(
+  options: { webgpu?: boolean; args?: readonly string[] } = {}
+): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: [...CHROMIUM_ARGS, ...(options.webgpu ? ['--enable-unsafe-webgpu'] : [])]
+    args: [
+      ...CHROMIUM_ARGS,
+      ...(options.webgpu ? ['--enable-unsafe-webgpu'] : []),
+      ...(options.args ?? [])
+    ]
   });
 }
 
@@ -135,4 +152,90 @@ export async function waitForModel(
   await page
     .locator(`[data-testid="app-status"]${backend}${model}`)
     .waitFor({ timeout: options.timeout ?? 120_000 });
+}
+
+const FINISHED = ['done', 'failed', 'cancelled', 'interrupted'];
+
+/** Indexes the server's image root through the HTTP API, as the page's users would. */
+export async function indexImageRoot(server: AppServer): Promise<void> {
+  const started = await fetch(`${server.url}/api/index`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ path: server.imagesRoot })
+  });
+  if (started.status !== 202) throw new Error(`index: ${started.status} ${await started.text()}`);
+  const { jobId } = (await started.json()) as { jobId: string };
+  for (let waited = 0; waited < 60_000; waited += 100) {
+    const job = (await (await fetch(`${server.url}/api/index/${jobId}`)).json()) as {
+      state: string;
+    };
+    if (job.state === 'done') return;
+    if (FINISHED.includes(job.state)) throw new Error(`index job ended ${job.state}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`index job ${jobId} did not finish`);
+}
+
+/** The result grid's items, in rank order. */
+export const resultItems = (page: Page): Locator => page.locator('ol[aria-label^="Results"] > li');
+
+/**
+ * Opens the search page on WebAssembly and waits until the model is ready to search; page
+ * errors are pushed to `errors` when given.
+ */
+export async function openSearchPage(
+  context: BrowserContext,
+  errors: string[] = [],
+  path = '/?backend=wasm'
+): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(path);
+  await waitForModel(page);
+  return page;
+}
+
+/** A server with indexed pictures and a browser context on it: what search tests start from. */
+export interface SearchFixture {
+  server: AppServer;
+  browser: Browser;
+  context: BrowserContext;
+  /** The indexed pictures, img-00.jpg … in order. */
+  paths: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The real server (tiny model unless said) with `pictures` generated 160 × 120 scenes indexed,
+ * Chromium, and one context on the server's address (more options in `context`).
+ */
+export async function startSearchFixture(options: {
+  pictures: number;
+  model?: 'tiny' | 'synthetic-resnet50' | 'efficientnet-lite0';
+  context?: BrowserContextOptions;
+}): Promise<SearchFixture> {
+  const server = await startAppServer({ model: options.model ?? 'tiny' });
+  try {
+    const paths = await writeScenes(server.imagesRoot, options.pictures, {
+      width: 160,
+      height: 120
+    });
+    await indexImageRoot(server);
+    const browser = await launchChromium();
+    const context = await browser.newContext({ baseURL: server.url, ...options.context });
+    return {
+      server,
+      browser,
+      context,
+      paths,
+      async close() {
+        await context.close().catch(() => undefined);
+        await browser.close();
+        await server.close();
+      }
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
 }
