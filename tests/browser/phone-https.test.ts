@@ -242,7 +242,9 @@ describe.skipIf(!hasChromium)('a phone on the LAN, over plain HTTP and over HTTP
     const offline = await searchWith(page, paths[7]!);
     expect(offline).toHaveLength(10);
     expect(offline[0]).toBe('img-07.jpg');
-    expect(await page.getByTestId('offline-source').textContent()).toMatch(/copy on this device/);
+    const source = await page.getByTestId('offline-source').textContent();
+    expect(source).toMatch(/from the copy\b.*\bsaved\b/i);
+    expect(source).toContain(`${PICTURES} pictures`);
     await saveScreenshot(page, 'phone-https-offline-search');
     expect(errors).toEqual([]);
     // The certificate names every address serve printed: no warning in its terminal.
