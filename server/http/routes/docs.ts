@@ -11,7 +11,6 @@ const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-d
 const ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
   'favicon-32x32.png': 'image/png',
   'favicon-16x16.png': 'image/png'
 };
@@ -20,15 +19,29 @@ const PAGE = `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Lookalike API</title>
     <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css" />
     <link rel="icon" type="image/png" href="/api/docs/assets/favicon-32x32.png" sizes="32x32" />
-    <style>body { margin: 0 }</style>
+    <style>
+      body { margin: 0 }
+      /* A phone: nothing wider than the screen; code and tables scroll inside themselves. */
+      .swagger-ui .wrapper { padding: 0 12px; max-width: 100%; box-sizing: border-box }
+      .swagger-ui pre, .swagger-ui .highlight-code, .swagger-ui .model-box { max-width: 100%; overflow-x: auto }
+      .swagger-ui table { display: block; max-width: 100%; overflow-x: auto }
+      .swagger-ui .opblock .opblock-summary-path { word-break: break-all }
+      @media (max-width: 40rem) {
+        .swagger-ui .info { margin: 20px 0 }
+        .swagger-ui .info .title { font-size: 28px }
+        .swagger-ui .opblock .opblock-summary { flex-wrap: wrap }
+        .swagger-ui .opblock .opblock-summary-description { flex-basis: 100%; padding: 0 10px 6px }
+        .swagger-ui .opblock-body select, .swagger-ui .opblock-body input { max-width: 100% }
+      }
+    </style>
   </head>
   <body>
     <div id="swagger-ui"></div>
     <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
-    <script src="/api/docs/assets/swagger-ui-standalone-preset.js"></script>
     <script src="/api/docs/init.js"></script>
   </body>
 </html>
@@ -38,8 +51,9 @@ const INIT = `window.ui = SwaggerUIBundle({
   url: '/api/openapi.json',
   dom_id: '#swagger-ui',
   deepLinking: true,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-  layout: 'StandaloneLayout'
+  presets: [SwaggerUIBundle.presets.apis],
+  // No top bar: its address field, for exploring other APIs, is wider than a phone.
+  layout: 'BaseLayout'
 });
 `;
 
