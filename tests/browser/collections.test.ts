@@ -277,7 +277,7 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
       await modelReady(page, 'ResNet-50');
       const there = await searchWith(page, resnetPaths[3]!, 'res-03.jpg');
       expect(there.every((name) => name.startsWith('res-'))).toBe(true);
-      expect(await page.getByTestId('offline-source').textContent()).toMatch(/Offline/);
+      expect(await page.getByTestId('offline-source').textContent()).toMatch(/copy on this device/);
 
       // The other collection, still offline: its model from this device, its copy, its pictures.
       await switcher(page).selectOption('default');
@@ -286,7 +286,7 @@ describe.skipIf(!hasChromium)('named collections in the page', () => {
         .toMatch(/^day-/);
       const back = await searchWith(page, defaultPaths[4]!, 'day-04.jpg');
       expect(back.every((name) => name.startsWith('day-'))).toBe(true);
-      expect(await page.getByTestId('offline-source').textContent()).toMatch(/Offline/);
+      expect(await page.getByTestId('offline-source').textContent()).toMatch(/copy on this device/);
       await saveScreenshot(page, 'collections-offline');
     } finally {
       await server.start();

@@ -234,7 +234,7 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
       `offline vs server top-10 overlap per query: ${overlaps.join(', ')} (mean ${mean})`
     );
     expect(mean).toBeGreaterThanOrEqual(9);
-    expect(await page.getByTestId('offline-source').textContent()).toMatch(/Offline/);
+    expect(await page.getByTestId('offline-source').textContent()).toMatch(/copy on this device/);
 
     // Every result has its thumbnail: they were fetched ahead when the copy was saved.
     const thumbs = await thumbnails();

@@ -1,75 +1,41 @@
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
-  launchChromium,
+  openSearchPage,
+  resultItems,
   saveScreenshot,
-  startAppServer,
-  type AppServer
+  startSearchFixture,
+  type AppServer,
+  type SearchFixture
 } from '../helpers/browser';
-import { writeScenes } from '../http/helpers';
 
 /** The larger view of a result: previous / next, open the original, download, copy the path. */
 
 const PICTURES = 6;
 
-async function indexAll(server: AppServer): Promise<void> {
-  const started = await fetch(`${server.url}/api/index`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ path: server.imagesRoot })
-  });
-  if (started.status !== 202) throw new Error(`index: ${started.status} ${await started.text()}`);
-  const { jobId } = (await started.json()) as { jobId: string };
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const job = (await (await fetch(`${server.url}/api/index/${jobId}`)).json()) as {
-      state: string;
-    };
-    if (job.state === 'done') return;
-    if (['failed', 'cancelled', 'interrupted'].includes(job.state)) {
-      throw new Error(`index job ended ${job.state}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`index job ${jobId} did not finish`);
-}
-
-const resultItems = (page: Page) => page.locator('ol[aria-label^="Results"] > li');
-
 describe.skipIf(!hasChromium)('the result view', () => {
+  let fixture: SearchFixture;
   let server: AppServer;
-  let browser: Browser;
   let context: BrowserContext;
   let paths: string[];
 
   beforeAll(async () => {
-    server = await startAppServer({ model: 'tiny' });
-    paths = await writeScenes(server.imagesRoot, PICTURES, { width: 160, height: 120 });
-    await indexAll(server);
-    browser = await launchChromium();
-    context = await browser.newContext({
-      baseURL: server.url,
-      serviceWorkers: 'block',
-      acceptDownloads: true
+    fixture = await startSearchFixture({
+      pictures: PICTURES,
+      context: { serviceWorkers: 'block', acceptDownloads: true }
     });
+    ({ server, context, paths } = fixture);
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   });
   afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
+    await fixture?.close();
   });
 
   it('steps through the results, downloads the original and copies its path', async () => {
     const errors: string[] = [];
-    const page = await context.newPage();
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto('/?backend=wasm');
-    await page
-      .getByTestId('backend-badge')
-      .filter({ hasText: 'WebAssembly' })
-      .waitFor({ timeout: 60_000 });
+    const page = await openSearchPage(context, errors);
     await page.getByTestId('file-input').setInputFiles(paths[2]!);
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(PICTURES);
     const names = await resultItems(page)

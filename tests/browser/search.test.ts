@@ -5,11 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
   launchChromium,
+  openSearchPage,
+  resultItems,
   saveScreenshot,
   startAppServer,
-  type AppServer
+  startSearchFixture,
+  waitForModel,
+  type AppServer,
+  type SearchFixture
 } from '../helpers/browser';
-import { writeScenes } from '../http/helpers';
 
 /**
  * The search side of the page in Chromium, on the production build and the real server with the
@@ -18,41 +22,10 @@ import { writeScenes } from '../http/helpers';
  */
 
 const PICTURES = 12;
-const FINISHED = ['done', 'failed', 'cancelled', 'interrupted'];
 
-/** Indexes the server's image root through the HTTP API, as the page's users would. */
-async function indexAll(server: AppServer): Promise<void> {
-  const started = await fetch(`${server.url}/api/index`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ path: server.imagesRoot })
-  });
-  if (started.status !== 202) throw new Error(`index: ${started.status} ${await started.text()}`);
-  const { jobId } = (await started.json()) as { jobId: string };
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const job = (await (await fetch(`${server.url}/api/index/${jobId}`)).json()) as {
-      state: string;
-    };
-    if (job.state === 'done') return;
-    if (FINISHED.includes(job.state)) throw new Error(`index job ended ${job.state}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`index job ${jobId} did not finish`);
-}
-
-/** Opens the page on WebAssembly and waits until the model is ready to search. */
-async function openReady(context: BrowserContext, errors: string[] = []): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto('/?backend=wasm');
-  await page
-    .getByTestId('backend-badge')
-    .filter({ hasText: 'WebAssembly' })
-    .waitFor({ timeout: 60_000 });
-  return page;
-}
-
-const resultItems = (page: Page) => page.locator('ol[aria-label^="Results"] > li');
+/** The header's status line while the server cannot be reached. */
+const offlineStatus = (page: Page) =>
+  page.locator('[data-testid="app-status"][data-online="false"]');
 
 async function scores(page: Page): Promise<number[]> {
   const texts = await resultItems(page).locator('.score').allTextContents();
@@ -60,36 +33,39 @@ async function scores(page: Page): Promise<number[]> {
 }
 
 describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
+  let fixture: SearchFixture;
   let server: AppServer;
   let browser: Browser;
   let context: BrowserContext;
   let paths: string[];
 
   beforeAll(async () => {
-    server = await startAppServer({ model: 'tiny' });
-    paths = await writeScenes(server.imagesRoot, PICTURES, { width: 160, height: 120 });
-    await indexAll(server);
-    browser = await launchChromium();
-    context = await browser.newContext({ baseURL: server.url, colorScheme: 'light' });
+    fixture = await startSearchFixture({ pictures: PICTURES, context: { colorScheme: 'light' } });
+    ({ server, browser, context, paths } = fixture);
   });
   afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
+    await fixture?.close();
   });
 
   it('finds a picked picture itself first, names the backend, and re-runs on a new top-K', async () => {
     const errors: string[] = [];
-    const page = await openReady(context, errors);
+    const page = await openSearchPage(context, errors);
     await page.getByTestId('file-input').setInputFiles(paths[3]!);
 
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(10);
     const first = resultItems(page).first();
     expect(await first.locator('img').getAttribute('alt')).toBe('img-03.jpg');
     expect((await scores(page))[0]).toBeGreaterThanOrEqual(0.99);
+    // Ten results, said plainly; how it ran (WebAssembly, timings) is a diagnostic for Check.
     const summary = page.getByTestId('search-summary');
-    expect(await summary.textContent()).toMatch(/10 results · encoded in [\d.]+ ms on/);
-    expect(await page.getByTestId('search-backend').textContent()).toMatch(/^WebAssembly/);
+    expect((await summary.textContent())?.trim()).toBe('10 results');
+    expect(await summary.getAttribute('data-backend')).toMatch(/^wasm/);
+    await page.getByRole('link', { name: 'Check', exact: true }).click();
+    expect(await page.getByTestId('last-search').textContent()).toMatch(
+      /10 results · encoded in [\d.]+ ms on WebAssembly/
+    );
+    await page.getByRole('link', { name: 'Search', exact: true }).click();
+    await expect.poll(() => resultItems(page).count()).toBe(10);
     await saveScreenshot(page, 'search-results-light');
 
     const topK = page.getByLabel('Results to show');
@@ -108,7 +84,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('opens a result in a dialog, closes it with Escape back onto the result, and searches "More like this"', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     await page.getByTestId('file-input').setInputFiles(paths[5]!);
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(10);
 
@@ -146,7 +122,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('searches a dropped picture', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     const bytes = (await readFile(paths[7]!)).toString('base64');
     const dataTransfer = await page.evaluateHandle((base64) => {
       const raw = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -181,7 +157,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('crops by dragging on the preview and by the keyboard preset, then resets', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     await page.getByTestId('file-input').setInputFiles(paths[2]!);
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(10);
     const caption = page.locator('.caption');
@@ -213,7 +189,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('says clearly when a file is not a picture', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     await page.getByTestId('file-input').setInputFiles({
       name: 'notes.txt',
       mimeType: 'text/plain',
@@ -228,7 +204,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('keeps the page when a file is dropped beside the drop zone', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     const prevented = await page.evaluate(() => {
       const transfer = new DataTransfer();
       transfer.items.add(new File(['x'], 'stray.jpg', { type: 'image/jpeg' }));
@@ -269,7 +245,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
 
   it('looks right in dark mode and on a 390 px phone', async () => {
     const dark = await browser.newContext({ baseURL: server.url, colorScheme: 'dark' });
-    const page = await openReady(dark);
+    const page = await openSearchPage(dark);
     await page.getByTestId('file-input').setInputFiles(paths[1]!);
     await expect.poll(() => resultItems(page).count(), { timeout: 30_000 }).toBe(10);
     const background = await page.evaluate(
@@ -285,7 +261,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
       isMobile: true,
       hasTouch: true
     });
-    const small = await openReady(phone);
+    const small = await openSearchPage(phone);
     await small.getByTestId('file-input').setInputFiles(paths[1]!);
     await expect.poll(() => resultItems(small).count(), { timeout: 30_000 }).toBe(10);
     // Nothing wider than the screen: no sideways scrolling on a phone.
@@ -297,7 +273,7 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
   });
 
   it('falls back to the copy saved on this device when the server stops answering', async () => {
-    const page = await openReady(context);
+    const page = await openSearchPage(context);
     // The page saves the collection for offline use by itself while online (the Library
     // shows the saved copy).
     await page.getByRole('link', { name: 'Library', exact: true }).click();
@@ -320,18 +296,20 @@ describe.skipIf(!hasChromium)('searching from the page (tiny model)', () => {
       expect(await source.textContent()).toMatch(
         // Saved when the first test opened the page, a minute or so before on a slow machine.
         new RegExp(
-          `Offline: results from the copy saved (just now|\\d+ minutes? ago) \\(${PICTURES} pictures\\)`
+          `Results from the copy on this device, saved (just now|\\d+ minutes? ago) \\(${PICTURES} pictures\\)`
         )
       );
       expect(await resultItems(page).count()).toBe(5);
       expect(await resultItems(page).first().locator('img').getAttribute('alt')).toBe('img-04.jpg');
-      await page.getByTestId('unreachable-banner').waitFor();
+      // The header's status says "Offline", once on the page.
+      await offlineStatus(page).waitFor();
+      expect(await page.getByText(/offline/i).count()).toBe(1);
       await saveScreenshot(page, 'search-offline-results');
     } finally {
       await server.start();
     }
     // Back online (the page checks every 10 s): the same query is searched on the server again.
-    await page.getByTestId('unreachable-banner').waitFor({ state: 'detached', timeout: 30_000 });
+    await offlineStatus(page).waitFor({ state: 'detached', timeout: 30_000 });
     await page.getByTestId('offline-source').waitFor({ state: 'detached', timeout: 30_000 });
     expect(await resultItems(page).count()).toBe(5);
     expect(await resultItems(page).first().locator('img').getAttribute('alt')).toBe('img-04.jpg');
@@ -377,9 +355,9 @@ describe.skipIf(!hasChromium)('states before any search', () => {
       const page = await context.newPage();
       await page.route('**/api/**', (route) => route.abort('connectionrefused'));
       await page.goto('/?backend=wasm');
-      const banner = page.getByTestId('unreachable-banner');
-      await banner.waitFor({ timeout: 30_000 });
-      expect(await banner.textContent()).toContain('The Lookalike server cannot be reached');
+      const offline = offlineStatus(page);
+      await offline.waitFor({ timeout: 30_000 });
+      expect(await offline.textContent()).toContain('Offline · no copy saved on this device');
       const status = page.getByTestId('model-status');
       await expect
         .poll(() => status.getAttribute('data-phase'), { timeout: 30_000 })
@@ -392,10 +370,8 @@ describe.skipIf(!hasChromium)('states before any search', () => {
       await page.unroute('**/api/**');
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
       await expect.poll(() => status.getAttribute('data-phase'), { timeout: 60_000 }).toBe('ready');
-      await page
-        .getByTestId('backend-badge')
-        .filter({ hasText: 'WebAssembly' })
-        .waitFor({ timeout: 30_000 });
+      await waitForModel(page, { timeout: 30_000 });
+      await offline.waitFor({ state: 'detached' });
     } finally {
       await context.close();
       await server.close();

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
-  launchChromium,
+  openSearchPage,
+  resultItems,
   saveScreenshot,
-  startAppServer,
-  type AppServer
+  startSearchFixture,
+  type SearchFixture
 } from '../helpers/browser';
-import { writeScenes } from '../http/helpers';
 
 /**
  * Pictures Chromium cannot decode (TIFF) or hold on a canvas (over 40 MP) are searched by the
@@ -19,63 +19,25 @@ import { writeScenes } from '../http/helpers';
 
 const PICTURES = 8;
 
-/** Indexes the server's image root through the HTTP API, as the page's users would. */
-async function indexAll(server: AppServer): Promise<void> {
-  const started = await fetch(`${server.url}/api/index`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ path: server.imagesRoot })
-  });
-  if (started.status !== 202) throw new Error(`index: ${started.status} ${await started.text()}`);
-  const { jobId } = (await started.json()) as { jobId: string };
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const job = (await (await fetch(`${server.url}/api/index/${jobId}`)).json()) as {
-      state: string;
-    };
-    if (job.state === 'done') return;
-    if (['failed', 'cancelled', 'interrupted'].includes(job.state)) {
-      throw new Error(`index job ended ${job.state}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`index job ${jobId} did not finish`);
-}
-
-async function openReady(context: BrowserContext, errors: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto('/?backend=wasm');
-  await page
-    .getByTestId('backend-badge')
-    .filter({ hasText: 'WebAssembly' })
-    .waitFor({ timeout: 60_000 });
-  return page;
-}
-
-const resultItems = (page: Page) => page.locator('ol[aria-label^="Results"] > li');
-
 describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode', () => {
-  let server: AppServer;
-  let browser: Browser;
+  let fixture: SearchFixture;
   let context: BrowserContext;
   let paths: string[];
 
   beforeAll(async () => {
-    server = await startAppServer({ model: 'tiny' });
-    paths = await writeScenes(server.imagesRoot, PICTURES, { width: 160, height: 120 });
-    await indexAll(server);
-    browser = await launchChromium();
-    context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block' });
+    fixture = await startSearchFixture({
+      pictures: PICTURES,
+      context: { serviceWorkers: 'block' }
+    });
+    ({ context, paths } = fixture);
   });
   afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
+    await fixture?.close();
   });
 
   it('sends a TIFF of an indexed picture to the server and finds that picture first, with a note', async () => {
     const errors: string[] = [];
-    const page = await openReady(context, errors);
+    const page = await openSearchPage(context, errors);
     const uploads: string[] = [];
     page.on('request', (request) => {
       if (request.method() === 'POST') uploads.push(new URL(request.url()).pathname);
@@ -98,8 +60,11 @@ describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode
     expect(await note.textContent()).toMatch(
       /Searched on the server: this browser cannot read TIFF files, so the picture was sent to the server/
     );
-    expect(await page.getByTestId('search-summary').textContent()).toMatch(
-      new RegExp(`^${PICTURES} results\\s+· encoded and searched on the server in [\\d.]+ ms$`)
+    const summary = page.getByTestId('search-summary');
+    expect((await summary.textContent())?.trim()).toBe(`${PICTURES} results`);
+    expect(await summary.getAttribute('data-source')).toBe('server-encoded');
+    expect(await summary.getAttribute('title')).toMatch(
+      /^encoded and searched on the server in [\d.]+ ms$/
     );
     expect(await page.getByTestId('crop-unavailable').textContent()).toContain(
       'Cropping is not available'
@@ -122,8 +87,10 @@ describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode
     // The next ordinary picture is encoded in the browser again, without the note.
     await page.getByTestId('file-input').setInputFiles(paths[5]!);
     await expect
-      .poll(() => page.getByTestId('search-backend').count(), { timeout: 30_000 })
-      .toBe(1);
+      .poll(() => page.getByTestId('search-summary').getAttribute('data-backend'), {
+        timeout: 30_000
+      })
+      .toMatch(/^wasm/);
     expect(await note.count()).toBe(0);
     expect(uploads.at(-1)).toBe('/api/search');
     expect(errors).toEqual([]);
@@ -132,7 +99,7 @@ describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode
 
   it('sends a 48-megapixel picture to the server, saying it is larger than a browser can decode', async () => {
     const errors: string[] = [];
-    const page = await openReady(context, errors);
+    const page = await openSearchPage(context, errors);
     // An indexed scene enlarged to 8000×6000: over the page's 40 MP, under the server's 100 MP.
     const huge = await sharp(await readFile(paths[6]!))
       .resize(8000, 6000, { kernel: 'nearest' })
@@ -153,7 +120,7 @@ describe.skipIf(!hasChromium)('searching with pictures the browser cannot decode
   });
 
   it('says plainly that the server is needed when it cannot be reached', async () => {
-    const page = await openReady(context, []);
+    const page = await openSearchPage(context, []);
     await page.route('**/api/search/image*', (route) => route.abort('connectionrefused'));
     const tiff = await sharp(await readFile(paths[1]!))
       .tiff()

@@ -34,9 +34,15 @@ class AppShell {
   preference = $state<BackendPreference>('auto');
   /** Said once when the collection asked for (address or last visit) is not on the server. */
   missingCollection = $state<string | undefined>();
+  /** How the last search on this visit ran (encoding, backend, timings): shown on Check. */
+  lastSearch = $state.raw<{ results: number; timing: string; at: number } | undefined>();
 
   #search: SearchHooks | undefined;
   #started = false;
+  /** A screen that searches (or names the model) is shown: the model loads. Check has its own. */
+  #encoderWanted = false;
+  /** The server answered its first health check as ready (or not at all): models can load. */
+  #serverReady = false;
 
   /** The encoder's model, once it is the current collection's (a switch loads another). */
   get model() {
@@ -74,16 +80,14 @@ class AppShell {
     // A server still starting (its first model download) has no model to give yet: the effect
     // below loads it once the server is ready. The first health check is shared, not repeated.
     void connection.check().then(() => {
-      if (!connection.starting) {
-        void encoderState.start(untrack(() => this.preference));
-        void this.#checkCollection();
-      }
+      if (!connection.starting) this.#serverIsReady();
     });
     const stopEffects = $effect.root(() => this.#effects());
     return () => {
       stopConnection();
       stopEffects();
       this.#started = false;
+      this.#serverReady = false;
     };
   }
 
@@ -115,15 +119,29 @@ class AppShell {
     $effect(() => {
       const now = connection.starting !== undefined;
       untrack(() => {
-        if (wasStarting && !now) {
-          void encoderState.start(this.preference);
-          void this.#checkCollection();
-        }
+        if (wasStarting && !now) this.#serverIsReady();
         wasStarting = now;
       });
     });
 
     keepSavedCopyFresh(() => connection.online);
+  }
+
+  #serverIsReady() {
+    this.#serverReady = true;
+    if (this.#encoderWanted) void encoderState.start(this.preference);
+    void this.#checkCollection();
+  }
+
+  /**
+   * A screen needs the in-browser model (search, or the library naming it): it loads once the
+   * server is ready, and stays loaded for the rest of the visit. Check loads its own, so a visit
+   * that only checks does not load it twice.
+   */
+  useEncoder(): void {
+    if (this.#encoderWanted) return;
+    this.#encoderWanted = true;
+    if (this.#serverReady) void encoderState.start(this.preference);
   }
 
   /** The search page, while shown, is told when the collection changes under it. */
@@ -174,11 +192,11 @@ class AppShell {
     await this.#search?.refresh();
   }
 
-  /** Another backend for the in-browser model (the Check page's choice), kept on this device. */
+  /** Another backend for the in-browser model (chosen on Check), kept on this device. */
   choosePreference(next: BackendPreference): void {
     this.preference = next;
     savePreference(next, globalThis.localStorage);
-    void encoderState.start(next);
+    if (this.#encoderWanted && this.#serverReady) void encoderState.start(next);
   }
 
   /** `path` (a route of this app) as a link that keeps the collection shown. */
