@@ -3,7 +3,15 @@ import { CollectionMismatchError, ValidationError } from '../errors';
 import { assertSameModel } from '../stores/collection-model';
 import type { ModelManifest } from '#core/model-manifest';
 import { isStoreUnavailable } from '../stores/availability';
-import type { Catalog, ImageRecord, ImageWithPaths, NewImage, PathRecord } from '../stores/catalog';
+import {
+  CollectionNotFoundError,
+  type Catalog,
+  type ImageRecord,
+  type ImageWithPaths,
+  type NewImage,
+  type PathRecord
+} from '../stores/catalog';
+import { DEFAULT_COLLECTION } from '../stores/collection-names';
 import type { VectorIndex, VectorMatch } from '../stores/vector-index';
 import { failpoint } from '../failpoint';
 import { Mutex } from './mutex';
@@ -54,16 +62,38 @@ export interface AddedContent {
 export class Collection {
   /** Writes and index snapshots never interleave, so a snapshot never claims a missing write. */
   private readonly writes = new Mutex();
+  /** Calls under way; `close` waits for them, so none meets a closed store half-way. */
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+  private closing = false;
 
   constructor(
     private readonly catalog: Catalog,
     private readonly index: VectorIndex,
-    readonly model: CollectionModelFacts
+    readonly model: CollectionModelFacts,
+    /** For the error a call gets once the collection is closed (deleted). */
+    readonly name: string = DEFAULT_COLLECTION
   ) {}
+
+  /**
+   * Runs one call of the collection's API. A request may hold the open collection while it is
+   * deleted (between looking it up and searching it, say): a call that starts after `close` is
+   * CollectionNotFoundError — the collection is gone — rather than a closed store's plain error,
+   * and a call already under way finishes before the stores close.
+   */
+  private async use<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new CollectionNotFoundError(this.name);
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
 
   /** Puts vectors the catalog holds as `pending` into the index; returns how many. */
   reconcile(): Promise<number> {
-    return this.writes.run(() => this.reconcileUnlocked());
+    return this.use(() => this.writes.run(() => this.reconcileUnlocked()));
   }
 
   private async reconcileUnlocked(): Promise<number> {
@@ -83,46 +113,48 @@ export class Collection {
    * that can list its ids (Milvus); an in-process index is rebuilt from the catalog anyway.
    */
   audit(): Promise<AuditReport> {
-    return this.writes.run(async () => {
-      const report: AuditReport = {
-        pending: 0,
-        missingVectors: 0,
-        orphanVectors: 0,
-        checked: false
-      };
-      report.pending = await this.reconcileUnlocked();
-      const { index, catalog } = this;
-      if (!index.listIds) return report;
-      report.checked = true;
-      // Merge the two ascending id lists; only the vectors that need re-sending are read.
-      const listIds = index.listIds.bind(index);
-      const rows = ascendingIds((after) => catalog.idsAfter(after, 1000));
-      const vectors = ascendingIds((after) => listIds(after, 1000));
-      const missing: number[] = [];
-      const orphans: number[] = [];
-      let row = (await rows.next()).value;
-      let vector = (await vectors.next()).value;
-      while (row !== undefined || vector !== undefined) {
-        if (vector === undefined || (row !== undefined && row < vector)) {
-          missing.push(row!);
-          row = (await rows.next()).value;
-        } else if (row === undefined || vector < row) {
-          orphans.push(vector);
-          vector = (await vectors.next()).value;
-        } else {
-          row = (await rows.next()).value;
-          vector = (await vectors.next()).value;
-        }
+    return this.use(() => this.writes.run(() => this.auditUnlocked()));
+  }
+
+  private async auditUnlocked(): Promise<AuditReport> {
+    const report: AuditReport = {
+      pending: 0,
+      missingVectors: 0,
+      orphanVectors: 0,
+      checked: false
+    };
+    report.pending = await this.reconcileUnlocked();
+    const { index, catalog } = this;
+    if (!index.listIds) return report;
+    report.checked = true;
+    // Merge the two ascending id lists; only the vectors that need re-sending are read.
+    const listIds = index.listIds.bind(index);
+    const rows = ascendingIds((after) => catalog.idsAfter(after, 1000));
+    const vectors = ascendingIds((after) => listIds(after, 1000));
+    const missing: number[] = [];
+    const orphans: number[] = [];
+    let row = (await rows.next()).value;
+    let vector = (await vectors.next()).value;
+    while (row !== undefined || vector !== undefined) {
+      if (vector === undefined || (row !== undefined && row < vector)) {
+        missing.push(row!);
+        row = (await rows.next()).value;
+      } else if (row === undefined || vector < row) {
+        orphans.push(vector);
+        vector = (await vectors.next()).value;
+      } else {
+        row = (await rows.next()).value;
+        vector = (await vectors.next()).value;
       }
-      for (let k = 0; k < missing.length; k += 500) {
-        await index.upsert(await catalog.vectorsOf(missing.slice(k, k + 500)));
-      }
-      if (orphans.length > 0) await index.remove(orphans);
-      if (missing.length + orphans.length > 0) await index.flush();
-      report.missingVectors = missing.length;
-      report.orphanVectors = orphans.length;
-      return report;
-    });
+    }
+    for (let k = 0; k < missing.length; k += 500) {
+      await index.upsert(await catalog.vectorsOf(missing.slice(k, k + 500)));
+    }
+    if (orphans.length > 0) await index.remove(orphans);
+    if (missing.length + orphans.length > 0) await index.flush();
+    report.missingVectors = missing.length;
+    report.orphanVectors = orphans.length;
+    return report;
   }
 
   /** `addByContent` without extra links: each image's picture id, once both stores have it. */
@@ -142,33 +174,38 @@ export class Collection {
     links: readonly PathRecord[] = []
   ): Promise<AddedContent[]> {
     if (images.length === 0 && links.length === 0) return Promise.resolve([]);
-    return this.writes.run(async () => {
-      const hashes = [...new Set(images.map((i) => i.contentHash))];
-      let known = await this.imagesByHashes(hashes);
-      let plan = planByContent(images, known);
-      let written: { ids: number[]; removedIds: number[] };
-      try {
-        written = await this.insertPending(plan.fresh);
-      } catch (error) {
-        // Another server sharing the catalog may have added the same content between the look-up
-        // and the insert (which then fails as a whole): look again, once.
-        if (isStoreUnavailable(error)) throw error;
-        const again = await this.imagesByHashes(hashes);
-        if (again.size === known.size) throw error;
-        known = again;
-        plan = planByContent(images, known);
-        written = await this.insertPending(plan.fresh);
-      }
-      await this.indexPending(plan.fresh, written);
-      const added = plan.resolve(written.ids);
-      await this.linkPathsUnlocked([
-        ...images.flatMap((image, i) =>
-          added[i]!.created ? [] : [{ ...image.file, imageId: added[i]!.id }]
-        ),
-        ...links
-      ]);
-      return added;
-    });
+    return this.use(() => this.writes.run(() => this.addByContentUnlocked(images, links)));
+  }
+
+  private async addByContentUnlocked(
+    images: readonly NewImage[],
+    links: readonly PathRecord[]
+  ): Promise<AddedContent[]> {
+    const hashes = [...new Set(images.map((i) => i.contentHash))];
+    let known = await this.findByHashes(hashes);
+    let plan = planByContent(images, known);
+    let written: { ids: number[]; removedIds: number[] };
+    try {
+      written = await this.insertPending(plan.fresh);
+    } catch (error) {
+      // Another server sharing the catalog may have added the same content between the look-up
+      // and the insert (which then fails as a whole): look again, once.
+      if (isStoreUnavailable(error)) throw error;
+      const again = await this.findByHashes(hashes);
+      if (again.size === known.size) throw error;
+      known = again;
+      plan = planByContent(images, known);
+      written = await this.insertPending(plan.fresh);
+    }
+    await this.indexPending(plan.fresh, written);
+    const added = plan.resolve(written.ids);
+    await this.linkPathsUnlocked([
+      ...images.flatMap((image, i) =>
+        added[i]!.created ? [] : [{ ...image.file, imageId: added[i]!.id }]
+      ),
+      ...links
+    ]);
+    return added;
   }
 
   /** Write-ahead steps 1–2: the model claimed, the rows written `pending` with their vectors. */
@@ -197,7 +234,7 @@ export class Collection {
   /** Points files at pictures the collection already has (copies, moves, touched files). */
   linkPaths(links: readonly PathRecord[]): Promise<void> {
     if (links.length === 0) return Promise.resolve();
-    return this.writes.run(() => this.linkPathsUnlocked(links));
+    return this.use(() => this.writes.run(() => this.linkPathsUnlocked(links)));
   }
 
   private async linkPathsUnlocked(links: readonly PathRecord[]): Promise<void> {
@@ -209,12 +246,14 @@ export class Collection {
   /** Forgets files; pictures left without a file leave the index too. Returns how many went. */
   removePaths(paths: readonly string[]): Promise<number> {
     if (paths.length === 0) return Promise.resolve(0);
-    return this.writes.run(async () => {
-      const removedIds = await this.catalog.removePaths(paths);
-      failpoint('after-catalog-remove');
-      if (removedIds.length > 0) await this.index.remove(removedIds);
-      return removedIds.length;
-    });
+    return this.use(() =>
+      this.writes.run(async () => {
+        const removedIds = await this.catalog.removePaths(paths);
+        failpoint('after-catalog-remove');
+        if (removedIds.length > 0) await this.index.remove(removedIds);
+        return removedIds.length;
+      })
+    );
   }
 
   /** Checks a client's query vector: right length, finite numbers, not all zero. */
@@ -236,6 +275,10 @@ export class Collection {
   /** Best matches first; the score is cosine similarity. */
   async search(vector: readonly number[] | Float32Array, topK: number): Promise<SearchHit[]> {
     const query = this.validateQuery(vector);
+    return this.use(() => this.searchValid(query, topK));
+  }
+
+  private async searchValid(query: Float32Array, topK: number): Promise<SearchHit[]> {
     const matches = await this.index.search(query, topK);
     const images = await this.catalog.getImages(matches.map((m) => m.id));
     const hits: SearchHit[] = [];
@@ -250,17 +293,17 @@ export class Collection {
 
   /** Distinct pictures in the catalog. */
   count(): Promise<number> {
-    return this.catalog.countImages();
+    return this.use(() => this.catalog.countImages());
   }
 
   /** Vectors in the index (equal to `count()` once every write is repaired; see `audit`). */
   indexedCount(): Promise<number> {
-    return this.index.count();
+    return this.use(() => this.index.count());
   }
 
   /** Nearest vectors in the index, catalog rows not looked up (ids may be of removed rows). */
   neighbours(vector: Float32Array, k: number): Promise<VectorMatch[]> {
-    return this.index.search(vector, k);
+    return this.use(() => this.index.search(vector, k));
   }
 
   /** Whether each store answers now (a store that cannot tell counts as up). */
@@ -272,20 +315,26 @@ export class Collection {
   }
 
   getImage(id: number): Promise<ImageWithPaths | undefined> {
-    return this.catalog.getImages([id]).then((m) => m.get(id));
+    return this.use(() => this.catalog.getImages([id]).then((m) => m.get(id)));
   }
 
   getPath(path: string): Promise<PathRecord | undefined> {
-    return this.catalog.getPath(path);
+    return this.use(() => this.catalog.getPath(path));
   }
 
   /** The known ones of these files, by path: one query for a whole batch. */
   getPaths(paths: readonly string[]): Promise<Map<string, PathRecord>> {
-    return paths.length === 0 ? Promise.resolve(new Map()) : this.catalog.getPaths(paths);
+    return paths.length === 0
+      ? Promise.resolve(new Map())
+      : this.use(() => this.catalog.getPaths(paths));
   }
 
   /** The pictures with these contents, by SHA-256: one query for a whole batch. */
   imagesByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
+    return this.use(() => this.findByHashes(hashes));
+  }
+
+  private findByHashes(hashes: readonly string[]): Promise<Map<string, ImageRecord>> {
     return hashes.length === 0
       ? Promise.resolve(new Map())
       : this.catalog.findImagesByHashes(hashes);
@@ -293,7 +342,7 @@ export class Collection {
 
   /** Known files equal to `root` or below it. */
   pathsUnder(root: string): Promise<PathRecord[]> {
-    return this.catalog.pathsUnder(root);
+    return this.use(() => this.catalog.pathsUnder(root));
   }
 
   /** Every picture with its paths and vector, in id order, a page at a time. */
@@ -301,34 +350,40 @@ export class Collection {
     afterId: number,
     limit: number
   ): Promise<(ImageWithPaths & { vector: Float32Array })[]> {
-    return this.catalog.imagesAfter(afterId, limit);
+    return this.use(() => this.catalog.imagesAfter(afterId, limit));
   }
 
   /** Vectors in change order (see VectorSource); enough to average them without paths. */
   vectorsChangedSince(afterSeq: number, limit: number) {
-    return this.catalog.vectorsChangedSince(afterSeq, limit);
+    return this.use(() => this.catalog.vectorsChangedSince(afterSeq, limit));
   }
 
   /** Changes with every write to the content (see Catalog.contentRevision). */
   contentRevision(): Promise<string> {
-    return this.catalog.contentRevision();
+    return this.use(() => this.catalog.contentRevision());
   }
 
   clear(): Promise<void> {
-    return this.writes.run(async () => {
-      await this.catalog.clear();
-      await this.index.clear();
-      await this.index.flush();
-    });
+    return this.use(() =>
+      this.writes.run(async () => {
+        await this.catalog.clear();
+        await this.index.clear();
+        await this.index.flush();
+      })
+    );
   }
 
   /** Makes the index durable (embedded: snapshot; Milvus: flush). */
   flush(): Promise<void> {
-    return this.writes.run(() => this.index.flush());
+    return this.use(() => this.writes.run(() => this.index.flush()));
   }
 
+  /** Closes the stores once the calls under way are done; later calls are 404 (see `use`). */
   async close(): Promise<void> {
-    await this.flush();
+    if (this.closing) return;
+    this.closing = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.writes.run(() => this.index.flush());
     await this.index.close();
     await this.catalog.close();
   }

@@ -358,7 +358,7 @@ export class Collections {
     if (!summary) throw new Error(`Collection "${name}" vanished while opening`);
     this.#ids.set(name, summary.id);
     const index = await deps.openVectors(summary, manifest.dimension, catalog);
-    const collection = new Collection(catalog, index, manifest);
+    const collection = new Collection(catalog, index, manifest, name);
     try {
       const audit = await collection.audit();
       if (audit.pending + audit.missingVectors + audit.orphanVectors > 0)
