@@ -245,8 +245,10 @@ export async function createRuntime(config: Config, log?: Logger): Promise<Runti
       jobStore: store.jobStore(),
       stores: { catalog: store.kind, vectors: vectorsKind },
       async close() {
-        // Jobs first (the collections stop them): a running job's last record goes to the job
+        // Watches first: a change seen now would start a run on a collection being closed.
+        // Then jobs (the collections stop them): a running job's last record goes to the job
         // store, in the database closed next.
+        library.close();
         await collections.close();
         await store.close();
         await unlock();
