@@ -98,7 +98,14 @@ const configSchema = z.object({
   urlTimeoutMs: positiveInt,
   jobLeaseMs: positiveInt.min(1000, 'at least 1000 ms: the owner renews it several times a lease'),
   /** Watched folders: poll every this many ms instead of file-system events (0: events). */
-  watchPollMs: z.coerce.number().int().min(0),
+  watchPollMs: z.coerce
+    .number()
+    .int()
+    .refine(
+      (ms) => ms === 0 || ms >= 1000,
+      // Each poll walks every watched folder: a few milliseconds would keep the disk busy.
+      '0 (file-system events) or at least 1000 ms'
+    ),
   watchMaxFolders: positiveInt.max(10_000),
   watchMaxDirs: positiveInt,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -183,10 +183,10 @@ describe('Library: folders, re-index, removal and watched folders', () => {
 
   it('polls instead of events when asked (network shares)', async () => {
     await close();
-    const open = await start({ LOOKALIKE_WATCH_POLL_MS: '300' });
+    const open = await start({ LOOKALIKE_WATCH_POLL_MS: '1000' });
     const photos = join(root, 'photos');
     const [folder] = (await runtime.library.folders(open)).filter((f) => f.path === photos);
-    expect(folder!.watch).toEqual({ mode: 'polling', everyMs: 300 });
+    expect(folder!.watch).toEqual({ mode: 'polling', everyMs: 1000 });
     expect(runtime.library.watchDirectories).toBe(0);
     const polled = join(photos, 'polled.jpg');
     await writeFile(polled, await scene(96, 72, 80));
@@ -194,7 +194,7 @@ describe('Library: folders, re-index, removal and watched folders', () => {
       () => open.collection.getPath(polled),
       (record) => record !== undefined
     );
-    console.log(`polled folder (300 ms): write → indexed in ${found.ms} ms`);
+    console.log(`polled folder (1000 ms): write → indexed in ${found.ms} ms`);
   }, 60_000);
 
   it('removes a folder: its files leave the collection, the files on disk stay', async () => {
