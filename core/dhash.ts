@@ -55,3 +55,21 @@ export function hammingDistance(a: string, b: string): number {
   }
   return distance;
 }
+
+/**
+ * How far apart two pictures' hashes are, for the same-picture rule: Infinity when either is
+ * missing (empty) or they differ in length (another hash version), so neither ever counts as a
+ * copy of anything.
+ */
+export function hashGap(a: string, b: string): number {
+  return a.length === b.length && a.length > 0 ? hammingDistance(a, b) : Infinity;
+}
+
+/**
+ * Whether two difference hashes say "the same picture" (re-encoded, resized or recoloured):
+ * at most `limit` bits apart. The one rule behind the server's duplicate groups and the page's
+ * "Hide re-saved copies"; the model's "Same picture" score band is checked by the caller.
+ */
+export function samePictureHash(a: string, b: string, limit = SAME_PICTURE_HAMMING): boolean {
+  return hashGap(a, b) <= limit;
+}

@@ -1,4 +1,4 @@
-import { hammingDistance, SAME_PICTURE_HAMMING } from '#core/dhash';
+import { hashGap, SAME_PICTURE_HAMMING } from '#core/dhash';
 import type { Banded } from '#core/scores';
 import { ValidationError } from '../errors';
 import type { ImageRecord } from '../stores/catalog';
@@ -20,7 +20,7 @@ export interface DuplicateGroup {
   explanation: string;
 }
 
-/** Defined with the hash (core/dhash.ts): the page's "Hide copies" uses the same limit. */
+/** Defined with the hash (core/dhash.ts): the page's "Hide re-saved copies" uses the same rule. */
 export { SAME_PICTURE_HAMMING };
 
 /**
@@ -137,7 +137,7 @@ export async function findDuplicates(
   for (const { a, b, score } of scores.values()) {
     const pa = pictures.get(a);
     const pb = pictures.get(b);
-    if (pa && pb) links.push({ a, b, score, hamming: hamming(pa.dhash, pb.dhash) });
+    if (pa && pb) links.push({ a, b, score, hamming: hashGap(pa.dhash, pb.dhash) });
   }
 
   const members = (ids: number[], best: Map<number, number>): DuplicateMember[] =>
@@ -229,11 +229,6 @@ function summarise(group: readonly Link[]) {
     minScore: Math.min(...group.map((l) => l.score)),
     maxHamming: Math.max(...group.map((l) => l.hamming))
   };
-}
-
-/** Hashes of different lengths (another hash version) never count as the same picture. */
-function hamming(a: string, b: string): number {
-  return a.length === b.length && a.length > 0 ? hammingDistance(a, b) : Infinity;
 }
 
 type Facts = Pick<ImageRecord, 'width' | 'height' | 'bytes' | 'format'>;

@@ -72,4 +72,12 @@ describe('hideResults', () => {
     expect(result.canTell).toBe(false);
     expect(hideResults([hit(1, 1, away(0))], both, bands).canTell).toBe(true);
   });
+
+  it('does not call two hits without a hash (empty) copies of each other, as the server does not', () => {
+    const hits: HideableHit[] = [
+      { id: 1, score: 0.97, dhash: '' },
+      { id: 2, score: 0.95, dhash: '' }
+    ];
+    expect(hideResults(hits, both, bands).hidden.size).toBe(0);
+  });
 });

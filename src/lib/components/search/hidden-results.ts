@@ -1,4 +1,4 @@
-import { hammingDistance, SAME_PICTURE_HAMMING } from '#core/dhash';
+import { samePictureHash } from '#core/dhash';
 import type { ScoreBands } from '#core/model-manifest';
 
 /** What the result view can hide: the picture searched with, and copies of a better result. */
@@ -33,10 +33,10 @@ export interface Hiding {
  * - The picture itself: only a hit with the query's very bytes (identical files are one picture,
  *   so that is one hit). A score of about 1 is not enough: a re-encoded copy scores that too,
  *   and it is a different file the person may be looking for.
- * - Copies: a hit whose difference hash is at most SAME_PICTURE_HAMMING bits from a result shown
- *   before it (or from the picture itself, when that is hidden too: then its copies go with it,
- *   and only other pictures remain), both in the model's "Same picture" band — `lookalike duplicates`' rule for
- *   re-encoded or resized copies, with the query standing in for their pairwise score (both are
+ * - Copies: a hit whose difference hash says "same picture" (samePictureHash, core/dhash.ts) with
+ *   a result shown before it (or with the picture itself, when that is hidden too: then its
+ *   copies go with it, and only other pictures remain), both in the model's "Same picture" band
+ *   — `lookalike duplicates`' rule for re-encoded or resized copies, with the query standing in for their pairwise score (both are
  *   the same picture as the query). A model without bands has no such band: the hash decides
  *   alone (it does not depend on the model), and `copiesByHashOnly` says so.
  */
@@ -62,10 +62,7 @@ export function hideResults(
       samePicture(hit) &&
       firsts.some(
         (kept) =>
-          kept.dhash !== undefined &&
-          kept.dhash.length === hit.dhash!.length &&
-          samePicture(kept) &&
-          hammingDistance(kept.dhash, hit.dhash!) <= SAME_PICTURE_HAMMING
+          kept.dhash !== undefined && samePicture(kept) && samePictureHash(kept.dhash, hit.dhash!)
       );
     if (copyOfShown) hidden.set(hit.id, 'copy');
     else firsts.push(hit);
