@@ -150,7 +150,7 @@ describe.skipIf(!hasChromium)('all paths of a picture, and hiding the query and 
         await page.getByRole('checkbox', { name: 'Hide the picture itself' }).isChecked()
       ).toBe(true);
       expect((await shownNames(page)).join()).toContain('scene-1-small.jpg');
-      await page.getByRole('checkbox', { name: 'Hide exact copies' }).check();
+      await page.getByRole('checkbox', { name: 'Hide re-saved copies' }).check();
       await expect.poll(() => resultButtons(page).count()).toBe(3);
       expect((await shownNames(page)).join()).not.toMatch(/img-01|scene-1-small/);
       expect(await page.getByTestId('hidden-count').textContent()).toBe('2 hidden');
@@ -160,7 +160,7 @@ describe.skipIf(!hasChromium)('all paths of a picture, and hiding the query and 
 
       // Showing everything again brings every result back.
       await page.getByRole('checkbox', { name: 'Hide the picture itself' }).uncheck();
-      await page.getByRole('checkbox', { name: 'Hide exact copies' }).uncheck();
+      await page.getByRole('checkbox', { name: 'Hide re-saved copies' }).uncheck();
       await expect.poll(() => resultButtons(page).count()).toBe(5);
       expect(await page.getByTestId('hidden-count').count()).toBe(0);
       expect(errors).toEqual([]);

@@ -151,7 +151,7 @@ describe('ResultGrid', () => {
       expect(names()).toHaveLength(6);
       expect(screen.queryByTestId('hidden-count')).toBeNull();
 
-      await fireEvent.click(toggle(/Hide exact copies/));
+      await fireEvent.click(toggle(/Hide re-saved copies/));
       // Each picture's first result stays: the query for its copies, #4 for #5.
       expect(names()).toEqual(['1. picture-1.jpg', '4. picture-4.jpg', '6. picture-5.jpg']);
       expect(screen.getByTestId('hidden-count').textContent).toBe('3 hidden');
@@ -161,7 +161,7 @@ describe('ResultGrid', () => {
       expect(names()).toEqual(['4. picture-4.jpg', '6. picture-5.jpg']);
       expect(screen.getByTestId('hidden-count').textContent).toBe('4 hidden');
 
-      await fireEvent.click(toggle(/Hide exact copies/));
+      await fireEvent.click(toggle(/Hide re-saved copies/));
       expect(names()).toEqual([
         '2. picture-2.jpg',
         '3. picture-3.jpg',
@@ -170,7 +170,7 @@ describe('ResultGrid', () => {
         '6. picture-5.jpg'
       ]);
       expect(screen.getByTestId('hidden-count').textContent).toBe('1 hidden');
-      await fireEvent.click(toggle(/Hide exact copies/));
+      await fireEvent.click(toggle(/Hide re-saved copies/));
       expect(JSON.parse(localStorage.getItem('lookalike.hideResults')!)).toEqual({
         hideQuery: true,
         hideCopies: true
@@ -189,7 +189,7 @@ describe('ResultGrid', () => {
       resultHiding.reload();
       render(ResultGrid, { hits: list, onopen: () => {}, model: bands });
       expect(toggle(/Hide the picture itself/).checked).toBe(true);
-      expect(toggle(/Hide exact copies/).checked).toBe(true);
+      expect(toggle(/Hide re-saved copies/).checked).toBe(true);
       const buttons = screen.getAllByRole('button');
       expect(buttons.map((b) => b.tabIndex)).toEqual([0, -1]);
       buttons[0]!.focus();
