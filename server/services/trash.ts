@@ -12,6 +12,7 @@ import {
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { NotFoundError, UserError } from '../errors';
 import type { Collection } from './collection';
+import type { Collections } from './collections';
 import type { ImageRoots } from './image-roots';
 import type { EncodeRunner, Ingest } from './ingest';
 import { Mutex } from './mutex';
@@ -61,6 +62,32 @@ export class TrashConflictError extends UserError {
   override readonly code = 'path_taken';
 }
 
+/** Another collection indexes a file asked to be trashed: moving it would break that one. */
+export class PathInOtherCollectionError extends UserError {
+  override name = 'PathInOtherCollectionError';
+  override readonly status = 409;
+  override readonly code = 'path_in_other_collection';
+}
+
+/** What the trash reads of a collection other than the one acted on. */
+export interface OtherCollection {
+  name: string;
+  collection: Pick<Collection, 'getPaths'>;
+}
+
+/** Every collection of `collections` but `except`, opened (as any request to it would). */
+export function otherCollectionsOf(collections: Pick<Collections, 'list' | 'get'>) {
+  return async (except: string): Promise<OtherCollection[]> => {
+    const others: OtherCollection[] = [];
+    for (const { name } of await collections.list()) {
+      if (name === except) continue;
+      const open = await collections.get(name);
+      if (open) others.push(open);
+    }
+    return others;
+  };
+}
+
 /** A root's trash record cannot be read: the files are untouched, the record needs a person. */
 export class TrashRecordError extends UserError {
   override name = 'TrashRecordError';
@@ -87,12 +114,18 @@ export class Trash {
   /** One trash operation at a time: manifests are read, changed and written whole. */
   readonly #writes = new Mutex();
 
-  constructor(private readonly deps: { roots: () => Promise<ImageRoots> }) {}
+  constructor(
+    private readonly deps: {
+      roots: () => Promise<ImageRoots>;
+      /** Every collection but `except`: a file one of them indexes is not moved. */
+      otherCollections: (except: string) => Promise<OtherCollection[]>;
+    }
+  ) {}
 
   /**
    * Moves these files of the collection to the trash. Every path is checked before any moves:
-   * one refused path (outside the roots, not a regular file, unknown to the collection) refuses
-   * the whole request and nothing moves.
+   * one refused path (outside the roots, not a regular file, unknown to the collection, indexed
+   * by another collection too) refuses the whole request and nothing moves.
    */
   trash(scope: TrashScope, paths: readonly string[]): Promise<TrashEntry[]> {
     return this.#writes.run(async () => {
@@ -106,6 +139,7 @@ export class Trash {
         const file = await regularFileInRoots(roots, path);
         planned.push({ path, record, ...file });
       }
+      await refuseSharedPaths(await this.deps.otherCollections(scope.name), planned);
       const entries: TrashEntry[] = [];
       for (const { path, record, real, root, size } of planned) {
         const trashFiles = await trashFolder(root, FILES);
@@ -186,6 +220,32 @@ export class Trash {
     }
     throw new NotFoundError(`No trashed file ${id} in this collection`);
   }
+}
+
+/**
+ * Refuses the request when another collection indexes one of the files, by the path asked for
+ * or by its real path: the file is theirs too, and trashing it would leave them a dead path.
+ */
+async function refuseSharedPaths(
+  others: readonly OtherCollection[],
+  planned: readonly { path: string; real: string }[]
+): Promise<void> {
+  const asked = [...new Set(planned.flatMap(({ path, real }) => [path, real]))];
+  const holders = new Map<string, string[]>();
+  for (const other of others) {
+    for (const path of (await other.collection.getPaths(asked)).keys()) {
+      holders.set(path, [...(holders.get(path) ?? []), other.name]);
+    }
+  }
+  const shared = planned.flatMap(({ path, real }) => {
+    const names = [...new Set([...(holders.get(path) ?? []), ...(holders.get(real) ?? [])])];
+    return names.length > 0 ? [`${path} (${names.map((n) => `"${n}"`).join(', ')})`] : [];
+  });
+  if (shared.length > 0)
+    throw new PathInOtherCollectionError(
+      `Also indexed by another collection, so not moved (nothing was): ${shared.join('; ')}. ` +
+        'Remove it from those collections first, or leave the file where it is'
+    );
 }
 
 /**

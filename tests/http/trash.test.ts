@@ -1,4 +1,4 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRASH_FOLDER } from '../../server/services/trash';
@@ -77,6 +77,38 @@ describe('/api/trash', () => {
     });
     expect(unknown.status).toBe(404);
     expect((await errorOf(unknown)).error.code).toBe('not_found');
+  });
+
+  it('refuses a file another collection indexes too (409), and moves nothing', async () => {
+    const shared = join(s.imagesRoot, 'shared');
+    const file = join(shared, 's.jpg');
+    await mkdir(shared);
+    await writeFile(file, await scene(120, 90, 7));
+    expect((await indexAndWait(s.app, shared, bearer)).state).toBe('done');
+    const started = await s.app.request(
+      '/api/index?collection=second',
+      jsonRequest({ path: shared }, { headers: bearer })
+    );
+    expect(started.status, await started.clone().text()).toBe(202);
+    const { jobId } = (await started.json()) as { jobId: string };
+    for (let i = 0; i < 600; i++) {
+      const job = (await (await s.app.request(`/api/index/${jobId}?collection=second`)).json()) as {
+        state: string;
+      };
+      if (job.state === 'done') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const second = await s.runtime.collections.get('second');
+    expect(await second!.collection.getPath(file)).toBeDefined();
+
+    const res = await moveToTrash([file]);
+    expect(res.status).toBe(409);
+    const { error } = await errorOf(res);
+    expect(error.code).toBe('path_in_other_collection');
+    expect(error.message).toContain('"second"');
+    expect(await stat(file)).toBeTruthy();
+    expect(await s.runtime.collection.getPath(file)).toBeDefined();
+    expect(await second!.collection.getPath(file)).toBeDefined();
   });
 
   it('documents both writes as needing the admin token', async () => {

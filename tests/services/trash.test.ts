@@ -7,7 +7,12 @@ import { collectionScope } from '../../server/http/collection-scope';
 import { readableRoots } from '../../server/http/image-files';
 import { walkFolder } from '../../server/services/folder-walker';
 import { Ingest } from '../../server/services/ingest';
-import { Trash, TRASH_FOLDER, type TrashScope } from '../../server/services/trash';
+import {
+  otherCollectionsOf,
+  Trash,
+  TRASH_FOLDER,
+  type TrashScope
+} from '../../server/services/trash';
 import { scene } from '../helpers/images';
 import { indexAndWait, startTestServer, type TestServer } from '../http/helpers';
 
@@ -68,7 +73,10 @@ beforeAll(async () => {
   expect((await indexAndWait(s.app, root)).state).toBe('done');
 
   const open = await collectionScope(s.runtime);
-  trash = new Trash({ roots: () => readableRoots(s.runtime) });
+  trash = new Trash({
+    roots: () => readableRoots(s.runtime),
+    otherCollections: otherCollectionsOf(s.runtime.collections)
+  });
   scope = {
     name: open.name,
     collection: open.collection,

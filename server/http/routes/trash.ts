@@ -2,12 +2,18 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Runtime } from '../../runtime';
 import type { EncodeLimiter } from '../../services/encode-limiter';
 import { Ingest } from '../../services/ingest';
-import { MAX_TRASH_BATCH, Trash, TRASH_FOLDER, type TrashScope } from '../../services/trash';
+import {
+  MAX_TRASH_BATCH,
+  otherCollectionsOf,
+  Trash,
+  TRASH_FOLDER,
+  type TrashScope
+} from '../../services/trash';
 import { collectionScope, CollectionQuerySchema } from '../collection-scope';
 import { createRouter } from '../context';
 import { readableRoots } from '../image-files';
 import { adminAuth } from '../middleware/auth';
-import { errors } from '../schemas';
+import { errors, ErrorSchema } from '../schemas';
 import { imageUrls } from './images';
 
 const TrashEntrySchema = z
@@ -64,7 +70,10 @@ const admin = [{ bearerAuth: [] }];
  */
 export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
   const auth = adminAuth(runtime.config.adminToken);
-  const trash = new Trash({ roots: () => readableRoots(runtime) });
+  const trash = new Trash({
+    roots: () => readableRoots(runtime),
+    otherCollections: otherCollectionsOf(runtime.collections)
+  });
   const scopeOf = async (name?: string): Promise<TrashScope & { urlQuery: string }> => {
     const scope = await collectionScope(runtime, name);
     return {
@@ -106,7 +115,8 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
       'removed from the collection (a picture with other files stays). Every path must be, now, ' +
       'a regular file of the collection whose real folder lies inside the image roots; one that ' +
       'is not refuses the whole request (404, the same answer for missing and outside) and ' +
-      'nothing moves.',
+      'nothing moves. A file another collection indexes too is refused the same way (409 ' +
+      '`path_in_other_collection`, naming the collections): moving it would break theirs.',
     security: admin,
     middleware: [auth] as const,
     request: {
@@ -118,7 +128,11 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
         description: 'Moved',
         content: { 'application/json': { schema: TrashedSchema } }
       },
-      ...errors(400, 401, 404)
+      ...errors(400, 401, 404),
+      409: {
+        description: 'A file is indexed by another collection too (`path_in_other_collection`)',
+        content: { 'application/json': { schema: ErrorSchema } }
+      }
     }
   });
 

@@ -2258,6 +2258,14 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         413: {
           headers: {
             [name: string]: unknown;
