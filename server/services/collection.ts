@@ -380,12 +380,28 @@ export class Collection {
 
   /** Closes the stores once the calls under way are done; later calls are 404 (see `use`). */
   async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (!(await this.stop())) return;
     await this.writes.run(() => this.index.flush());
     await this.index.close();
     await this.catalog.close();
+  }
+
+  /**
+   * Closes a collection another server deleted: what the index keeps here alone (a file) goes,
+   * shared vectors stay (see VectorIndex.discardLocal).
+   */
+  async discard(): Promise<void> {
+    if (!(await this.stop())) return;
+    await this.writes.run(() => (this.index.discardLocal ?? this.index.close).call(this.index));
+    await this.catalog.close();
+  }
+
+  /** Refuses new calls and waits for those under way; false when it was stopped already. */
+  private async stop(): Promise<boolean> {
+    if (this.closing) return false;
+    this.closing = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    return true;
   }
 }
 

@@ -204,7 +204,9 @@ export class Collections {
         const stale = await again.catch(() => undefined);
         this.deps.log?.warn({ collection: name }, 'collection deleted elsewhere; closed here');
         await stale?.jobs.close();
-        await stale?.collection.close().catch(() => undefined);
+        // Its index file (if any) is of no use any more: ids are never reused. Its Milvus
+        // collection is not dropped here: the deleting server did, and the name may be reused.
+        await stale?.collection.discard().catch(() => undefined);
       }
       const summary = await this.deps.store.getCollection(name);
       if (!summary) return undefined;

@@ -155,6 +155,12 @@ export class UsearchVectorIndex implements VectorIndex {
     this.#closed = true; // the native index is freed when garbage-collected
   }
 
+  /** The file is this server's alone, and a collection id is never used again: safe to delete. */
+  async discardLocal(): Promise<void> {
+    await this.close();
+    await UsearchVectorIndex.removeFiles(this.opts.path);
+  }
+
   #live(): Index {
     if (this.#closed) throw new Error('The vector index is closed');
     return this.#index;

@@ -28,6 +28,13 @@ export interface VectorIndex {
   /** Makes earlier writes durable and searchable (Milvus flush; embedded: save its snapshot). */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Closes the index and deletes what this server alone keeps of it (an index file), for a
+   * collection another server deleted. Shared vectors (a Milvus collection) are left alone: the
+   * server that deleted the collection dropped them, and a name may be in use again since.
+   * Absent where the index keeps nothing of its own.
+   */
+  discardLocal?(): Promise<void>;
   /** Whether the store answers now (for /api/health); in-process indexes need not implement it. */
   ping?(): Promise<boolean>;
   /**
