@@ -87,6 +87,11 @@ export async function* walkFolder(
         yield { kind: 'skipped', path, reason: 'Symlink leads outside the allowed image folders' };
         continue;
       }
+      // A symlink into the trash would index trashed files again under another name.
+      if (target.split(sep).includes(TRASH_FOLDER)) {
+        yield { kind: 'skipped', path, reason: 'Symlink leads into the trash' };
+        continue;
+      }
       if (info.isDirectory()) {
         if (options.recursive) subdirs.push(path);
       } else if (info.isFile()) {

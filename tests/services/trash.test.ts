@@ -246,4 +246,23 @@ describe('the folder walker', () => {
       asked.push(entry.kind);
     expect(asked).toEqual(['skipped']);
   });
+
+  it('does not enter the trash through a symlink either', async () => {
+    const inTrash = join(s.imagesRoot, TRASH_FOLDER, 'files', 'linked.jpg');
+    await mkdir(join(s.imagesRoot, TRASH_FOLDER, 'files'), { recursive: true });
+    await writeFile(inTrash, await scene(64, 64, 12));
+    const pics = join(s.imagesRoot, 'pics');
+    await mkdir(pics, { recursive: true });
+    await symlink(join(s.imagesRoot, TRASH_FOLDER, 'files'), join(pics, 't'));
+    await symlink(inTrash, join(pics, 'one.jpg'));
+    try {
+      const roots = await readableRoots(s.runtime);
+      const files: string[] = [];
+      for await (const entry of walkFolder(pics, { recursive: true, roots }))
+        if (entry.kind === 'file') files.push(entry.path);
+      expect(files).toEqual([]);
+    } finally {
+      await rm(pics, { recursive: true });
+    }
+  });
 });
