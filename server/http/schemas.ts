@@ -1,4 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { JOB_COUNTERS, type JobCounterKey } from '#core/job-counters';
 import { jobErrorSchema, jobRecordSchema, type JobRecord } from '../stores/job-store';
 
 /**
@@ -110,6 +111,12 @@ export const JobErrorSchema = jobErrorSchema.meta({ id: 'IndexJobError' });
  */
 const job = jobRecordSchema.shape;
 
+/** A counter's description: the words the page and the CLI show for it (core/job-counters.ts). */
+function counterDoc(key: JobCounterKey): { description: string } {
+  const { label, meaning } = JOB_COUNTERS.find((counter) => counter.key === key)!;
+  return { description: `Shown as "${label}": ${meaning}` };
+}
+
 /** A job's state and counters: the body of its progress events. */
 export const JobProgressSchema = z
   .object({
@@ -117,16 +124,16 @@ export const JobProgressSchema = z
     state: job.state,
     path: job.path.meta({ description: 'Real path of the indexed folder (or file)' }),
     recursive: job.recursive,
-    seen: job.seen.meta({ description: 'Files looked at so far' }),
+    seen: job.seen.meta(counterDoc('seen')),
     total: job.total.meta({
       description:
         'Files the job will look at (from a quick count alongside it); absent until known'
     }),
-    indexed: job.indexed.meta({ description: 'Files added or re-pointed' }),
-    unchanged: job.unchanged,
-    skipped: job.skipped.meta({ description: 'Not images' }),
-    failed: job.failed.meta({ description: 'Broken or unreadable images' }),
-    removed: job.removed.meta({ description: 'Pictures whose files are gone' }),
+    indexed: job.indexed.meta(counterDoc('indexed')),
+    unchanged: job.unchanged.meta(counterDoc('unchanged')),
+    skipped: job.skipped.meta(counterDoc('skipped')),
+    failed: job.failed.meta(counterDoc('failed')),
+    removed: job.removed.meta(counterDoc('removed')),
     errorCount: z.int().openapi({
       description:
         'Per-file errors listed so far (the first 1000 of the skipped and failed files); page ' +
