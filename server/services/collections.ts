@@ -57,6 +57,7 @@ export interface CollectionsDeps {
     CatalogStore,
     | 'listCollections'
     | 'getCollection'
+    | 'collectionId'
     | 'createCollection'
     | 'deleteCollection'
     | 'catalog'
@@ -221,11 +222,11 @@ export class Collections {
   async #current(name: string): Promise<boolean> {
     const id = this.#ids.get(name);
     if (name === DEFAULT_COLLECTION || id === undefined) return true;
-    // Looked up at most once per interval: the summary counts the pictures, and a search of a
-    // named collection should not pay that every time.
+    // Looked up at most once per interval (one indexed row, nothing counted): a search of a
+    // named collection should not pay a round trip to the catalog every time.
     const now = Date.now();
     if (now - (this.#checkedAt.get(name) ?? 0) < RECHECK_MS) return true;
-    const current = (await this.deps.store.getCollection(name))?.id === id;
+    const current = (await this.deps.store.collectionId(name)) === id;
     if (current) this.#checkedAt.set(name, now);
     return current;
   }

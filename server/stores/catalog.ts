@@ -162,6 +162,11 @@ export interface CatalogStore {
   /** Every collection in name order (byte order), the default one included. */
   listCollections(): Promise<CollectionSummary[]>;
   getCollection(name: string): Promise<CollectionSummary | undefined>;
+  /**
+   * The collection's id, undefined when there is none of that name: one indexed row, no count
+   * (an open collection asks it every few seconds to notice a delete by another server).
+   */
+  collectionId(name: string): Promise<number | undefined>;
   /** Creates it if missing (idempotent); returns its summary. */
   createCollection(name: string): Promise<CollectionSummary>;
   /**

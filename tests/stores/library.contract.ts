@@ -132,6 +132,24 @@ export function describeLibraryContract(
       await store.createCollection('gone');
       expect(await (await store.catalog('gone')).folders()).toEqual([]);
     });
+
+    // What an open collection of a server re-checks every few seconds (with the Library's
+    // watched folders, the catalog questions a long-running server keeps asking).
+    it('tells a collection id by name, without counting: a new collection of a name, a new id', async () => {
+      const first = await store.createCollection('kept');
+      await (await store.catalog('kept')).addImages([newImage(1, '/R/k/1.jpg')]);
+      expect(await store.collectionId('kept')).toBe(first.id);
+      expect(await store.collectionId(DEFAULT_COLLECTION)).toBe(
+        (await store.getCollection(DEFAULT_COLLECTION))!.id
+      );
+      expect(await store.collectionId('missing')).toBeUndefined();
+      expect(await store.collectionId('not a name!')).toBeUndefined();
+      expect(await store.deleteCollection('kept')).toBe(true);
+      expect(await store.collectionId('kept')).toBeUndefined();
+      const second = await store.createCollection('kept');
+      expect(await store.collectionId('kept')).toBe(second.id);
+      expect(second.id).not.toBe(first.id);
+    });
   });
 
   it(`${name}: an upgrade makes the folders of recorded jobs Library folders`, async () => {

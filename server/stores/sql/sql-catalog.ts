@@ -315,6 +315,11 @@ export class SqlCatalogStore implements CatalogStore {
     return this.dialect.read((rows) => summaryOf(rows, name));
   }
 
+  collectionId(name: string): Promise<number | undefined> {
+    if (!isCollectionName(name)) return Promise.resolve(undefined);
+    return this.dialect.read(async (rows) => (await rows.collections(name))[0]?.id);
+  }
+
   async createCollection(name: string): Promise<CollectionSummary> {
     if (!isCollectionName(name)) {
       throw new UserError(
