@@ -88,6 +88,13 @@ export function otherCollectionsOf(collections: Pick<Collections, 'list' | 'get'
   };
 }
 
+/** A trashed file that cannot be read as a picture any more is not restored. */
+export class TrashedNotAPictureError extends UserError {
+  override name = 'TrashedNotAPictureError';
+  override readonly status = 422;
+  override readonly code = 'not_a_picture';
+}
+
 /** A root's trash record cannot be read: the files are untouched, the record needs a person. */
 export class TrashRecordError extends UserError {
   override name = 'TrashRecordError';
@@ -140,15 +147,19 @@ export class Trash {
         planned.push({ path, record, ...file });
       }
       await refuseSharedPaths(await this.deps.otherCollections(scope.name), planned);
-      const entries: TrashEntry[] = [];
+      const moves: { path: string; real: string; root: string; entry: TrashEntry }[] = [];
+      const targets = new Set<string>();
       for (const { path, record, real, root, size } of planned) {
         const trashFiles = await trashFolder(root, FILES);
-        const target = await freeName(join(trashFiles, relative(root, real)));
-        await mkdir(dirname(target), { recursive: true });
-        // A folder planted in the trash as a link elsewhere must not receive the file.
-        if ((await realpath(dirname(target))) !== dirname(target))
-          throw new NotFoundError(NOT_IN_ROOTS);
-        await moveWithoutReplacing(real, target);
+        // A file on another file system than its trash (a mount inside the root) cannot be
+        // renamed there: refused now, with the rest, rather than half-way through.
+        if ((await lstat(real)).dev !== (await lstat(trashFiles)).dev)
+          throw new UserError(
+            `${path} is on another file system than ${trashFiles} (a mount inside the image ` +
+              'folder), so it cannot be moved to the trash without copying; nothing was moved'
+          );
+        const target = await freeName(join(trashFiles, relative(root, real)), targets);
+        targets.add(target);
         const entry: TrashEntry = {
           id: randomBytes(8).toString('hex'),
           collection: scope.name,
@@ -158,20 +169,36 @@ export class Trash {
           bytes: size,
           imageId: record.imageId
         };
-        try {
-          await updateManifest(root, (list) => [...list, entry]);
-          await scope.collection.removePaths([path]);
-        } catch (error) {
-          // Not recorded or still in the collection: put the file back as it was.
-          await moveWithoutReplacing(target, real).catch(() => undefined);
-          await updateManifest(root, (list) => list.filter((e) => e.id !== entry.id)).catch(
-            () => undefined
-          );
-          throw error;
-        }
-        entries.push(entry);
+        moves.push({ path, real, root, entry });
       }
-      return entries;
+      const byRoot = new Map<string, typeof moves>();
+      for (const move of moves) byRoot.set(move.root, [...(byRoot.get(move.root) ?? []), move]);
+      // A record that cannot be read refuses the request before anything moves.
+      for (const root of byRoot.keys()) await readManifest(root);
+
+      // From here every step is undone if a later one fails: all of the batch moves, or none.
+      const moved: typeof moves = [];
+      const recorded: string[] = [];
+      try {
+        for (const move of moves) {
+          const target = move.entry.trashPath;
+          await mkdir(dirname(target), { recursive: true });
+          // A folder planted in the trash as a link elsewhere must not receive the file.
+          if ((await realpath(dirname(target))) !== dirname(target))
+            throw new NotFoundError(NOT_IN_ROOTS);
+          await moveWithoutReplacing(move.real, target);
+          moved.push(move);
+        }
+        for (const [root, group] of byRoot) {
+          await updateManifest(root, (list) => [...list, ...group.map((m) => m.entry)]);
+          recorded.push(root);
+        }
+        await scope.collection.removePaths(moves.map((m) => m.path));
+      } catch (error) {
+        await rollBack(moved, recorded);
+        throw error;
+      }
+      return moves.map((m) => m.entry);
     });
   }
 
@@ -206,8 +233,23 @@ export class Trash {
             'restore again (the trashed file stays where it is)'
         );
       }
-      await updateManifest(root, (list) => list.filter((e) => e.id !== id));
-      return { path: entry.originalPath, imageId: await addBack(roots, scope, place, entry) };
+      // Added first, recorded after: a failure in either leaves the file in the trash, listed.
+      const backToTrash = () => moveWithoutReplacing(place, trashed.real).catch(() => undefined);
+      let imageId: number;
+      try {
+        imageId = await addBack(roots, scope, place, entry);
+      } catch (error) {
+        await backToTrash();
+        throw error;
+      }
+      try {
+        await updateManifest(root, (list) => list.filter((e) => e.id !== id));
+      } catch (error) {
+        await scope.collection.removePaths([entry.originalPath]).catch(() => undefined);
+        await backToTrash();
+        throw error;
+      }
+      return { path: entry.originalPath, imageId };
     });
   }
 
@@ -292,13 +334,36 @@ async function trashFolder(root: string, part: string): Promise<string> {
   return folder;
 }
 
-/** `path`, or `name (2).ext`, `name (3).ext`, … : the first name nothing holds. */
-async function freeName(path: string): Promise<string> {
+/**
+ * Undoes a failed trashing: the moved files go back (last first) and the roots' records lose the
+ * batch's entries. A file that cannot go back is named in the error, so nobody is left guessing.
+ */
+async function rollBack(
+  moved: readonly { real: string; root: string; entry: TrashEntry }[],
+  recorded: readonly string[]
+): Promise<void> {
+  const ids = new Set(moved.map((m) => m.entry.id));
+  const stuck: string[] = [];
+  for (const { real, entry } of [...moved].reverse()) {
+    await moveWithoutReplacing(entry.trashPath, real).catch(() => stuck.push(entry.trashPath));
+  }
+  for (const root of recorded) {
+    await updateManifest(root, (list) =>
+      list.filter((e) => !ids.has(e.id) || stuck.includes(e.trashPath))
+    ).catch(() => undefined);
+  }
+  if (stuck.length > 0)
+    throw new Error(`Trashing failed and these files could not be put back: ${stuck.join(', ')}`);
+}
+
+/** `path`, or `name (2).ext`, `name (3).ext`, … : the first name nothing holds (nor `taken`). */
+async function freeName(path: string, taken: ReadonlySet<string>): Promise<string> {
   const ext = extname(path);
   const stem = path.slice(0, path.length - ext.length);
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? path : `${stem} (${n})${ext}`;
-    if ((await lstat(candidate).catch(() => undefined)) === undefined) return candidate;
+    if (!taken.has(candidate) && (await lstat(candidate).catch(() => undefined)) === undefined)
+      return candidate;
   }
 }
 
@@ -377,7 +442,10 @@ async function addBack(
   for (let attempt = 0; attempt < 2; attempt++) {
     const [content] = await scope.ingest.examine([bytes], { encode: scope.encode });
     if (!content || content.kind === 'rejected')
-      throw new UserError(`${place} was restored but is no longer a picture Lookalike can read`);
+      throw new TrashedNotAPictureError(
+        `${entry.trashPath} is no longer a picture Lookalike can read, so it was not restored ` +
+          '(it stays in the trash)'
+      );
     const [outcome] = await scope.ingest.add([{ file, content }]);
     if (outcome && outcome.kind !== 'stale') return outcome.imageId;
   }

@@ -210,6 +210,70 @@ describe('Trash', () => {
   });
 });
 
+describe('a failure after the checks', () => {
+  it('puts every moved file back when the collection cannot drop the paths', async () => {
+    const d1 = join(s.imagesRoot, 'roll-1.jpg');
+    const d2 = join(s.imagesRoot, 'album', 'roll-2.jpg');
+    await writeFile(d1, await scene(90, 70, 31));
+    await writeFile(d2, await scene(90, 70, 32));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const failing: TrashScope = {
+      ...scope,
+      collection: {
+        getPath: (p) => scope.collection.getPath(p),
+        getPaths: (p) => scope.collection.getPaths(p),
+        // Fails for the batch that holds the second file (the first alone goes through).
+        removePaths: (p) =>
+          p.includes(d2)
+            ? Promise.reject(new Error('catalog went away'))
+            : scope.collection.removePaths(p)
+      }
+    };
+    await expect(trash.trash(failing, [d1, d2])).rejects.toThrow('catalog went away');
+    expect(await stat(d1)).toBeTruthy();
+    expect(await stat(d2)).toBeTruthy();
+    expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(d1);
+    expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(d2);
+    expect(await s.runtime.collection.getPath(d1)).toBeDefined();
+  });
+
+  it('puts the first file back when the second cannot be moved', async () => {
+    const first = join(s.imagesRoot, 'first.jpg');
+    const blocked = join(s.imagesRoot, 'blocked', 'x.jpg');
+    await mkdir(join(s.imagesRoot, 'blocked'), { recursive: true });
+    await writeFile(first, await scene(90, 70, 33));
+    await writeFile(blocked, await scene(90, 70, 34));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    // A file where the second one's trash folder would go: its move fails after the first's.
+    const inTheWay = join(s.imagesRoot, TRASH_FOLDER, 'files', 'blocked');
+    await mkdir(join(s.imagesRoot, TRASH_FOLDER, 'files'), { recursive: true });
+    await writeFile(inTheWay, 'in the way');
+    try {
+      await expect(trash.trash(scope, [first, blocked])).rejects.toThrow();
+      expect(await stat(first)).toBeTruthy();
+      expect(await stat(blocked)).toBeTruthy();
+      expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(first);
+      expect(await s.runtime.collection.getPath(first)).toBeDefined();
+    } finally {
+      await rm(inTheWay);
+    }
+  });
+
+  it('leaves a trashed file that is no longer a picture in the trash (422)', async () => {
+    const file = join(s.imagesRoot, 'spoilt.jpg');
+    await writeFile(file, await scene(90, 70, 35));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const [entry] = await trash.trash(scope, [file]);
+    await writeFile(entry!.trashPath, 'no longer a picture');
+    const refused = await refusal(trash.restore(scope, entry!.id));
+    expect(refused.status).toBe(422);
+    expect(refused.code).toBe('not_a_picture');
+    expect(await readFile(entry!.trashPath, 'utf8')).toBe('no longer a picture');
+    await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await trash.list('default')).map((e) => e.id)).toContain(entry!.id);
+  });
+});
+
 describe('a damaged trash record', () => {
   it('is refused, never rewritten, and the files stay', async () => {
     const record = join(s.imagesRoot, TRASH_FOLDER, 'entries.json');

@@ -115,7 +115,8 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
       'removed from the collection (a picture with other files stays). Every path must be, now, ' +
       'a regular file of the collection whose real folder lies inside the image roots; one that ' +
       'is not refuses the whole request (404, the same answer for missing and outside) and ' +
-      'nothing moves. A file another collection indexes too is refused the same way (409 ' +
+      'nothing moves; so does one on another file system than its trash (400). A failure ' +
+      'after the checks puts back every file already moved. A file another collection indexes too is refused the same way (409 ' +
       '`path_in_other_collection`, naming the collections): moving it would break theirs.',
     security: admin,
     middleware: [auth] as const,
@@ -144,7 +145,8 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
     description:
       'Renamed back to where it was, never over another file: 409 `path_taken` when something ' +
       'took its place (the trashed file stays). Then added like an indexed file (linked when the ' +
-      'collection still has the picture, else embedded again).',
+      'collection still has the picture, else embedded again); a file that is no longer a ' +
+      'picture goes back into the trash (422 `not_a_picture`), as it does on any later failure.',
     security: admin,
     middleware: [auth] as const,
     request: { params: EntryParamSchema, query: CollectionQuerySchema },
@@ -153,7 +155,11 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
         description: 'Restored',
         content: { 'application/json': { schema: RestoredSchema } }
       },
-      ...errors(401, 404, 409, 503)
+      ...errors(401, 404, 409, 503),
+      422: {
+        description: 'The trashed file is no longer a picture (`not_a_picture`); it stays trashed',
+        content: { 'application/json': { schema: ErrorSchema } }
+      }
     }
   });
 

@@ -2382,6 +2382,14 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         431: {
           headers: {
             [name: string]: unknown;
