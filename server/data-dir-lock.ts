@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors';
+import { claimFile, isProcessAlive } from './file-claim';
 
 /** The data directory is being used by another live process. */
 export class DataDirInUseError extends UserError {
@@ -37,76 +38,37 @@ const RunningServerSchema = z.object({
 });
 export type RunningServer = z.infer<typeof RunningServerSchema>;
 
-export const isProcessAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * One process at a time per embedded data directory: SQLite and the HNSW snapshot have one
  * writer, and a second process would also take the first one's running jobs for crashed ones.
- * The lock file holds host and pid; a lock whose process is gone (a crash) is taken over at once.
+ * The lock is a claim file (host and pid) taken over at once when its process is gone. Within one
+ * process it is shared and counted: serve locks before its first model download, then the runtime
+ * locks again, and the file goes only when the last of them unlocks.
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
   const path = join(dataDir, LOCK_FILE);
-  const me = JSON.stringify({ host: hostname(), pid: process.pid });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const file = await open(path, 'wx');
-      await file.writeFile(me);
-      await file.close();
-      return unlockIfMine(path, me);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = JSON.parse((await readFile(path, 'utf8').catch(() => '')) || '{}') as {
-        host?: string;
-        pid?: number;
-      };
-      const sameHost = holder.host === hostname();
-      // This process holds it already (serve locks before its first download, then the runtime
-      // locks again): share it rather than delete and re-create it, which would leave a moment
-      // with no lock for another process to take.
-      if (sameHost && holder.pid === process.pid) return unlockIfMine(path, me);
-      if (
-        sameHost &&
-        holder.pid !== undefined &&
-        holder.pid !== process.pid &&
-        isProcessAlive(holder.pid)
-      ) {
-        const server = await findRunningServer(dataDir);
-        if (server?.pid === holder.pid) {
-          throw new DataDirInUseError(
-            `The data directory ${dataDir} is in use by \`lookalike serve\` on ${server.url} ` +
-              `(pid ${server.pid}): stop it first (Ctrl-C in its terminal, or kill ${server.pid}).`
-          );
-        }
-        throw new DataDirInUseError(
-          `The data directory ${dataDir} is in use by process ${holder.pid} (a running ` +
-            '`lookalike serve` or `index`?). Use its HTTP API, stop it, or choose another LOOKALIKE_DATA_DIR.'
-        );
-      }
-      if (!sameHost && holder.host) {
-        throw new DataDirInUseError(
-          `The data directory ${dataDir} is locked by ${holder.host} (pid ${holder.pid}); if that ` +
-            `machine no longer uses it, delete ${path}.`
-        );
-      }
-      await rm(path, { force: true }); // left by a process that is gone
-    }
+  const claim = await claimFile(path, { shareWithinProcess: true });
+  if (claim.claimed) return claim.release;
+  const { host, pid, otherHost } = claim.holder;
+  if (otherHost) {
+    throw new DataDirInUseError(
+      `The data directory ${dataDir} is locked by ${host} (pid ${pid}); if that ` +
+        `machine no longer uses it, delete ${path}.`
+    );
   }
-  throw new DataDirInUseError(`Could not lock ${dataDir}`);
-}
-
-/** Removes the lock file while it still names this process (never another one's lock). */
-function unlockIfMine(path: string, me: string): () => Promise<void> {
-  return async () => {
-    if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
-  };
+  if (pid === undefined) throw new DataDirInUseError(`Could not lock ${dataDir}`);
+  const server = await findRunningServer(dataDir);
+  if (server?.pid === pid) {
+    throw new DataDirInUseError(
+      `The data directory ${dataDir} is in use by \`lookalike serve\` on ${server.url} ` +
+        `(pid ${server.pid}): stop it first (Ctrl-C in its terminal, or kill ${server.pid}).`
+    );
+  }
+  throw new DataDirInUseError(
+    `The data directory ${dataDir} is in use by process ${pid} (a running ` +
+      '`lookalike serve` or `index`?). Use its HTTP API, stop it, or choose another LOOKALIKE_DATA_DIR.'
+  );
 }
 
 /**
