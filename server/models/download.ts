@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { isProcessAlive } from '../data-dir-lock';
+import { claimFile } from '../file-claim';
 import { UserError } from '../errors';
 
 /**
@@ -101,46 +100,24 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
 }
 
 /**
- * Claims `<part>.lock` for this process: two downloads of one file (a first `serve` and a
- * `model fetch` beside it) would write into the same .part and ruin it. A claim whose process is
- * gone is taken over; a live one is refused with what to do.
+ * Claims `<part>.lock`: two downloads of one file (a first `serve` and a `model fetch` beside it,
+ * or two callers in one process) would write into the same .part and ruin it. A claim whose
+ * process is gone is taken over; a live one, this process's own included, is refused with what
+ * to do.
  */
 async function claimPart(part: string, dest: string): Promise<() => Promise<void>> {
-  const path = `${part}.lock`;
-  const me = JSON.stringify({ host: hostname(), pid: process.pid });
-  const release = async () => {
-    if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
-  };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, me, { flag: 'wx' });
-      return release;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = safeJson(await readFile(path, 'utf8').catch(() => ''));
-    const live =
-      holder.pid !== undefined &&
-      holder.pid !== process.pid &&
-      (holder.host !== hostname() || isProcessAlive(holder.pid));
-    if (live)
-      throw new ModelDownloadError(
-        'busy',
-        `${holder.host === hostname() ? 'Process' : `A process on ${holder.host}, pid`} ` +
-          `${holder.pid} is downloading ${dest} already: wait for it to finish (or stop it), ` +
-          'then run this again.'
-      );
-    await rm(path, { force: true }); // left by a process that is gone
-  }
-  throw new ModelDownloadError('busy', `Could not claim ${path}`);
-}
-
-function safeJson(text: string): { host?: string; pid?: number } {
-  try {
-    return JSON.parse(text) as { host?: string; pid?: number };
-  } catch {
-    return {};
-  }
+  const claim = await claimFile(`${part}.lock`, { shareWithinProcess: false });
+  if (claim.claimed) return claim.release;
+  const { host, pid, thisProcess, otherHost } = claim.holder;
+  const who = thisProcess
+    ? 'This process'
+    : otherHost
+      ? `A process on ${host}, pid ${pid},`
+      : `Process ${pid}`;
+  throw new ModelDownloadError(
+    'busy',
+    `${who} is downloading ${dest} already: wait for it to finish (or stop it), then run this again.`
+  );
 }
 
 async function fromMirrors(
