@@ -196,12 +196,16 @@ describe('startServer on a first start', () => {
     const { server, runtime } = servers.pop()!;
     server.close();
     await runtime.close();
+    // serve's own hold on the data directory (taken before the download) went with the runtime.
+    expect(existsSync(join(config.dataDir, 'lookalike.lock'))).toBe(false);
     terminal = '';
     const again = await startServer(config, log, { staticDir, defaultManifest: manifest, write });
-    servers.push(again);
     expect(host.requests).toBe(1);
     expect(terminal).toBe('');
     expect(again.runtime.model).toMatchObject({ source: 'cache', manifest: { id: 'resnet50' } });
+    again.server.close();
+    await again.runtime.close();
+    expect(existsSync(join(config.dataDir, 'lookalike.lock'))).toBe(false);
   });
 
   it('with a failed download (wrong hash) falls back to the synthetic model on the same server', async () => {

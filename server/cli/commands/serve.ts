@@ -352,8 +352,9 @@ export async function startServer(
   await checkPort(config);
   // The data directory is this server's from here on, through a first download too: a CLI
   // command started meanwhile finds the lock (and, once the server listens, its record) and
-  // never opens the stores beside it. The runtime takes the lock over (same process); until it
-  // exists, a failure gives the lock back.
+  // never opens the stores beside it. The runtime locks it too (the same process shares the
+  // lock and counts its holders); once the runtime holds it, serve lets go of its own share, so
+  // the lock goes when the runtime closes. Until then a failure gives serve's share back.
   const unlock = await lockDataDir(config.dataDir);
   let forget = (): Promise<void> => Promise.resolve();
   try {
@@ -372,6 +373,7 @@ export async function startServer(
         write(`Lookalike is starting on ${listening.url}: the page shows the model's download\n`);
         const failure = await firstRunDownload(plan, status, write, log, options.signal);
         const runtime = withDownloadFailure(await createRuntime(config, log), manifest, failure);
+        await unlock(); // the runtime holds the data directory now, until it closes
         await runtime.library.startWatching().catch(async (error: unknown) => {
           await runtime.close();
           throw error;
@@ -384,6 +386,7 @@ export async function startServer(
       }
     }
     const runtime = await createRuntime(config, log);
+    await unlock(); // the runtime holds the data directory now, until it closes
     try {
       // Only a serving process watches folders (CLI commands open the same runtime briefly).
       await runtime.library.startWatching();
@@ -397,7 +400,7 @@ export async function startServer(
     }
   } catch (error) {
     await forget();
-    // A no-op once the runtime has closed: it removed the same lock.
+    // A no-op when serve let go of its share already.
     await unlock();
     throw error;
   }
