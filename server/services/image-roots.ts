@@ -24,6 +24,12 @@ export interface OpenedFile {
  */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
+/** True when `path` is `folder` or inside it (both absolute and resolved; no file system use). */
+export function isWithin(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
 /**
  * The folders a request may index or read from. Every check works on real paths (symlinks
  * resolved), so neither `..`, an absolute path nor a symlink can lead outside them.
@@ -49,10 +55,7 @@ export class ImageRoots {
 
   /** True when `realPath` (already resolved) is one of the roots or inside one. */
   contains(realPath: string): boolean {
-    return this.roots.some((root) => {
-      const rel = relative(root, realPath);
-      return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-    });
+    return this.roots.some((root) => isWithin(root, realPath));
   }
 
   /**

@@ -9,11 +9,12 @@ import {
   unlink,
   writeFile
 } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { z } from 'zod';
 import { NotFoundError, UserError } from '../errors';
 import type { Collection } from './collection';
 import type { Collections } from './collections';
-import type { ImageRoots } from './image-roots';
+import { isWithin, type ImageRoots } from './image-roots';
 import type { EncodeRunner, Ingest } from './ingest';
 import { Mutex } from './mutex';
 
@@ -174,7 +175,7 @@ export class Trash {
       const byRoot = new Map<string, typeof moves>();
       for (const move of moves) byRoot.set(move.root, [...(byRoot.get(move.root) ?? []), move]);
       // A record that cannot be read refuses the request before anything moves.
-      for (const root of byRoot.keys()) await readManifest(root);
+      for (const root of byRoot.keys()) await readManifest(roots, root);
 
       // From here every step is undone if a later one fails: all of the batch moves, or none.
       const moved: typeof moves = [];
@@ -190,12 +191,12 @@ export class Trash {
           moved.push(move);
         }
         for (const [root, group] of byRoot) {
-          await updateManifest(root, (list) => [...list, ...group.map((m) => m.entry)]);
+          await updateManifest(roots, root, (list) => [...list, ...group.map((m) => m.entry)]);
           recorded.push(root);
         }
         await scope.collection.removePaths(moves.map((m) => m.path));
       } catch (error) {
-        await rollBack(moved, recorded);
+        await rollBack(roots, moved, recorded);
         throw error;
       }
       return moves.map((m) => m.entry);
@@ -205,7 +206,7 @@ export class Trash {
   /** The collection's trashed files, newest first, from every root's trash. */
   async list(collection: string): Promise<TrashEntry[]> {
     const roots = await this.deps.roots();
-    const all = await Promise.all(roots.roots.map((root) => readManifest(root)));
+    const all = await Promise.all(roots.roots.map((root) => readManifest(roots, root)));
     return all
       .flat()
       .filter((e) => e.collection === collection)
@@ -243,7 +244,7 @@ export class Trash {
         throw error;
       }
       try {
-        await updateManifest(root, (list) => list.filter((e) => e.id !== id));
+        await updateManifest(roots, root, (list) => list.filter((e) => e.id !== id));
       } catch (error) {
         await scope.collection.removePaths([entry.originalPath]).catch(() => undefined);
         await backToTrash();
@@ -255,7 +256,7 @@ export class Trash {
 
   async #find(roots: ImageRoots, collection: string, id: string) {
     for (const root of roots.roots) {
-      const entry = (await readManifest(root)).find(
+      const entry = (await readManifest(roots, root)).find(
         (e) => e.id === id && e.collection === collection
       );
       if (entry) return { entry, root };
@@ -339,6 +340,7 @@ async function trashFolder(root: string, part: string): Promise<string> {
  * batch's entries. A file that cannot go back is named in the error, so nobody is left guessing.
  */
 async function rollBack(
+  roots: ImageRoots,
   moved: readonly { real: string; root: string; entry: TrashEntry }[],
   recorded: readonly string[]
 ): Promise<void> {
@@ -348,7 +350,7 @@ async function rollBack(
     await moveWithoutReplacing(entry.trashPath, real).catch(() => stuck.push(entry.trashPath));
   }
   for (const root of recorded) {
-    await updateManifest(root, (list) =>
+    await updateManifest(roots, root, (list) =>
       list.filter((e) => !ids.has(e.id) || stuck.includes(e.trashPath))
     ).catch(() => undefined);
   }
@@ -391,7 +393,23 @@ async function moveWithoutReplacing(from: string, to: string): Promise<void> {
   await unlink(from);
 }
 
-async function readManifest(root: string): Promise<TrashEntry[]> {
+const TrashEntrySchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  collection: z.string().min(1),
+  originalPath: z.string().min(1),
+  trashPath: z.string().min(1),
+  trashedAt: z.string(),
+  bytes: z.number().int().nonnegative(),
+  imageId: z.number().int()
+});
+
+/**
+ * A root's record, every entry checked: the record is a file anyone with write access to the
+ * root can edit, so an entry is trusted only to name a file under this root's trash and a place
+ * inside the roots (else restore could move any file of the roots). A record with one entry that
+ * is not so is refused whole: rewriting it would lose where its files came from.
+ */
+async function readManifest(roots: ImageRoots, root: string): Promise<TrashEntry[]> {
   const path = join(root, TRASH_FOLDER, MANIFEST);
   const info = await lstat(path).catch(() => undefined);
   if (!info?.isFile()) return [];
@@ -401,22 +419,37 @@ async function readManifest(root: string): Promise<TrashEntry[]> {
   } catch (error) {
     parsed = error;
   }
-  // Rewriting a record that cannot be read would lose where its files came from.
-  if (!Array.isArray(parsed))
-    throw new TrashRecordError(
-      `${path} is not a list of trashed files: repair or move it away (the trashed files beside ` +
-        'it are untouched)'
+  const entries = z.array(TrashEntrySchema).safeParse(parsed);
+  const files = join(root, TRASH_FOLDER, FILES);
+  const valid =
+    entries.success &&
+    entries.data.every(
+      (e) =>
+        isAbsolute(e.trashPath) &&
+        normalize(e.trashPath) === e.trashPath &&
+        isWithin(files, e.trashPath) &&
+        e.trashPath !== files &&
+        isAbsolute(e.originalPath) &&
+        normalize(e.originalPath) === e.originalPath &&
+        roots.contains(e.originalPath) &&
+        !e.originalPath.split(sep).includes(TRASH_FOLDER)
     );
-  return parsed as TrashEntry[];
+  if (!valid)
+    throw new TrashRecordError(
+      `${path} is not a list of trashed files of this folder: repair or move it away (the ` +
+        'trashed files beside it are untouched)'
+    );
+  return entries.data;
 }
 
 /** Rewrites a root's manifest atomically (a temporary file renamed over it). */
 async function updateManifest(
+  roots: ImageRoots,
   root: string,
   change: (list: TrashEntry[]) => TrashEntry[]
 ): Promise<void> {
   const folder = await trashFolder(root, '');
-  const next = change(await readManifest(root));
+  const next = change(await readManifest(roots, root));
   const temp = join(folder, `${MANIFEST}.${randomBytes(6).toString('hex')}.tmp`);
   await writeFile(temp, `${JSON.stringify(next, null, 2)}\n`);
   await rename(temp, join(folder, MANIFEST));

@@ -290,6 +290,42 @@ describe('a damaged trash record', () => {
   });
 });
 
+describe('an edited trash record', () => {
+  it('cannot make restore move a file that is not in the trash', async () => {
+    const record = join(s.imagesRoot, TRASH_FOLDER, 'entries.json');
+    const before = await readFile(record, 'utf8').catch(() => '[]');
+    const bytes = await readFile(f.b);
+    const forged = {
+      id: 'abcdefabcdef0123',
+      collection: 'default',
+      originalPath: join(s.imagesRoot, 'album', 'taken-away.jpg'),
+      trashPath: f.b,
+      trashedAt: new Date().toISOString(),
+      bytes: bytes.length,
+      imageId: 1
+    };
+    for (const entry of [
+      forged,
+      { ...forged, trashPath: join(s.imagesRoot, TRASH_FOLDER, 'files', '..', '..', 'b.jpg') },
+      {
+        ...forged,
+        trashPath: join(s.imagesRoot, TRASH_FOLDER, 'files', 'x.jpg'),
+        originalPath: f.outside
+      }
+    ]) {
+      await writeFile(record, JSON.stringify([...JSON.parse(before), entry]));
+      try {
+        const refused = await refusal(trash.restore(scope, forged.id));
+        expect(refused.code).toBe('trash_record_unreadable');
+        expect(await readFile(f.b)).toEqual(bytes);
+        await expect(stat(forged.originalPath)).rejects.toMatchObject({ code: 'ENOENT' });
+      } finally {
+        await writeFile(record, before);
+      }
+    }
+  });
+});
+
 describe('the folder walker', () => {
   it('skips the trash folder', async () => {
     const inTrash = join(s.imagesRoot, TRASH_FOLDER, 'files', 'kept.jpg');
