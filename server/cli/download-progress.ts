@@ -1,6 +1,9 @@
 import { SingleBar } from 'cli-progress';
 
-/** A model download's progress on the terminal: a bar, or plain lines when stderr is no terminal. */
+/**
+ * A model download's progress on the terminal: a bar (or, when the host gives no size, the MiB so
+ * far), or plain lines when stderr is no terminal.
+ */
 export interface DownloadProgress {
   update(receivedBytes: number, totalBytes: number | undefined): void;
   stop(): void;
@@ -39,16 +42,27 @@ export function downloadProgress(
       stream: process.stderr
     });
     const tenths = (bytes: number) => Math.round(bytes / 104857.6) / 10;
-    let started = false;
+    let barStarted = false;
+    // With no Content-Length there is no total to show a share of (a bar sized by the first chunk
+    // would run far past 100 %): the MiB so far, redrawn in place on the same line.
+    let countShown: string | undefined;
     return {
       update(received, total) {
-        if (!started) bar.start(tenths(total ?? received), 0);
-        started = true;
+        if (total === undefined) {
+          const count = mib(received);
+          if (count !== countShown) output.write(`\r${label}: ${count} MiB so far`);
+          countShown = count;
+          return;
+        }
+        if (!barStarted) bar.start(tenths(total), 0);
+        barStarted = true;
         bar.update(tenths(received));
       },
       stop() {
-        if (started) bar.stop();
-        started = false;
+        if (barStarted) bar.stop();
+        if (countShown !== undefined) output.write('\n');
+        barStarted = false;
+        countShown = undefined;
       }
     };
   }

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A stand-in for the model's host: serves one file with its Content-Length, and can stop part way
- * until the test has looked at the download in progress (`release`).
+ * A stand-in for the model's host: serves one file (with its Content-Length unless told not to),
+ * and can stop part way until the test has looked at the download in progress (`release`).
  */
 export interface ModelHost {
   url: string;
@@ -19,7 +19,7 @@ export interface ModelHost {
 
 export async function startModelHost(
   body: Buffer,
-  options: { pauseAt?: number } = {}
+  options: { pauseAt?: number; withoutContentLength?: boolean } = {}
 ): Promise<ModelHost> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -29,9 +29,10 @@ export async function startModelHost(
   let requests = 0;
   const server: Server = createServer((_req, res) => {
     requests++;
+    // Without a Content-Length (a host that streams, chunked), the size is unknown until the end.
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
-      'content-length': body.length
+      ...(options.withoutContentLength ? {} : { 'content-length': body.length })
     });
     const cut = options.pauseAt ?? body.length;
     res.write(body.subarray(0, cut), () => {
