@@ -99,8 +99,17 @@ export class TrashedNotAPictureError extends UserError {
 /** A root's trash record cannot be read: the files are untouched, the record needs a person. */
 export class TrashRecordError extends UserError {
   override name = 'TrashRecordError';
-  override readonly status = 500;
+  override readonly status = 503;
   override readonly code = 'trash_record_unreadable';
+  constructor(
+    /** The record's path. */
+    readonly record: string
+  ) {
+    super(
+      `${record} is not a list of trashed files of this folder: repair or move it away (the ` +
+        'trashed files beside it are untouched)'
+    );
+  }
 }
 
 /** Same answer for missing and outside, as ImageRoots gives (a client learns nothing more). */
@@ -203,14 +212,27 @@ export class Trash {
     });
   }
 
-  /** The collection's trashed files, newest first, from every root's trash. */
-  async list(collection: string): Promise<TrashEntry[]> {
+  /**
+   * The collection's trashed files, newest first, from every root's trash. A root whose record
+   * cannot be read is left out and named in `unreadable` (the other roots still answer).
+   */
+  async list(collection: string): Promise<{ entries: TrashEntry[]; unreadable: string[] }> {
     const roots = await this.deps.roots();
-    const all = await Promise.all(roots.roots.map((root) => readManifest(roots, root)));
-    return all
+    const unreadable: string[] = [];
+    const all = await Promise.all(
+      roots.roots.map((root) =>
+        readManifest(roots, root).catch((error: unknown) => {
+          if (!(error instanceof TrashRecordError)) throw error;
+          unreadable.push(error.record);
+          return [];
+        })
+      )
+    );
+    const entries = all
       .flat()
       .filter((e) => e.collection === collection)
       .sort((a, b) => b.trashedAt.localeCompare(a.trashedAt) || a.id.localeCompare(b.id));
+    return { entries, unreadable: unreadable.sort() };
   }
 
   /**
@@ -254,13 +276,20 @@ export class Trash {
     });
   }
 
+  /** The entry and its root; an unreadable record elsewhere matters only if it is not found. */
   async #find(roots: ImageRoots, collection: string, id: string) {
+    let unreadable: TrashRecordError | undefined;
     for (const root of roots.roots) {
-      const entry = (await readManifest(roots, root)).find(
-        (e) => e.id === id && e.collection === collection
-      );
+      const list = await readManifest(roots, root).catch((error: unknown) => {
+        if (!(error instanceof TrashRecordError)) throw error;
+        unreadable ??= error;
+        return [];
+      });
+      const entry = list.find((e) => e.id === id && e.collection === collection);
       if (entry) return { entry, root };
     }
+    // It may be in the record that cannot be read: say so rather than "no such entry".
+    if (unreadable) throw unreadable;
     throw new NotFoundError(`No trashed file ${id} in this collection`);
   }
 }
@@ -434,11 +463,7 @@ async function readManifest(roots: ImageRoots, root: string): Promise<TrashEntry
         roots.contains(e.originalPath) &&
         !e.originalPath.split(sep).includes(TRASH_FOLDER)
     );
-  if (!valid)
-    throw new TrashRecordError(
-      `${path} is not a list of trashed files of this folder: repair or move it away (the ` +
-        'trashed files beside it are untouched)'
-    );
+  if (!valid) throw new TrashRecordError(path);
   return entries.data;
 }
 

@@ -51,8 +51,12 @@ describe('/api/trash', () => {
     expect(moved.status, await moved.clone().text()).toBe(200);
     const [entry] = ((await moved.json()) as { trashed: Entry[] }).trashed;
     expect(entry!.trashPath).toBe(join(s.imagesRoot, TRASH_FOLDER, 'files', 'a.jpg'));
-    const list = (await (await s.app.request('/api/trash')).json()) as { entries: Entry[] };
+    const list = (await (await s.app.request('/api/trash')).json()) as {
+      entries: Entry[];
+      unreadable: string[];
+    };
     expect(list.entries.map((e) => e.originalPath)).toEqual([a]);
+    expect(list.unreadable).toEqual([]);
 
     // Something else took the place: 409, and the trashed file stays.
     await writeFile(a, 'not the picture');

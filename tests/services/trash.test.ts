@@ -106,9 +106,9 @@ describe('Trash', () => {
     expect(await readFile(inTrash)).toEqual(bytes);
     expect(await s.runtime.collection.getPath(f.aSmall)).toBeUndefined();
     expect(await searchPaths(bytes)).not.toContain(f.aSmall);
-    expect((await trash.list('default')).map((e) => e.id)).toEqual([entry!.id]);
+    expect((await trash.list('default')).entries.map((e) => e.id)).toEqual([entry!.id]);
     // Another collection's list does not show it.
-    expect(await trash.list('other')).toEqual([]);
+    expect((await trash.list('other')).entries).toEqual([]);
 
     const restored = await trash.restore(scope, entry!.id);
     expect(restored.path).toBe(f.aSmall);
@@ -116,7 +116,7 @@ describe('Trash', () => {
     await expect(stat(inTrash)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await s.runtime.collection.getPath(f.aSmall))?.imageId).toBe(restored.imageId);
     expect(await searchPaths(bytes)).toContain(f.aSmall);
-    expect(await trash.list('default')).toEqual([]);
+    expect((await trash.list('default')).entries).toEqual([]);
   });
 
   it('keeps a picture that has another file, and names a second trashing apart', async () => {
@@ -141,7 +141,7 @@ describe('Trash', () => {
     expect(conflict.status).toBe(409);
     expect(conflict.message).toContain(copy);
     expect(await readFile(second!.trashPath)).toEqual(await readFile(f.b));
-    expect((await trash.list('default')).map((e) => e.id)).toEqual([second!.id]);
+    expect((await trash.list('default')).entries.map((e) => e.id)).toEqual([second!.id]);
     await rm(copy);
     await trash.restore(scope, second!.id);
     expect((await s.runtime.collection.getPath(copy))?.imageId).toBe(id);
@@ -232,8 +232,8 @@ describe('a failure after the checks', () => {
     await expect(trash.trash(failing, [d1, d2])).rejects.toThrow('catalog went away');
     expect(await stat(d1)).toBeTruthy();
     expect(await stat(d2)).toBeTruthy();
-    expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(d1);
-    expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(d2);
+    expect((await trash.list('default')).entries.map((e) => e.originalPath)).not.toContain(d1);
+    expect((await trash.list('default')).entries.map((e) => e.originalPath)).not.toContain(d2);
     expect(await s.runtime.collection.getPath(d1)).toBeDefined();
   });
 
@@ -252,7 +252,7 @@ describe('a failure after the checks', () => {
       await expect(trash.trash(scope, [first, blocked])).rejects.toThrow();
       expect(await stat(first)).toBeTruthy();
       expect(await stat(blocked)).toBeTruthy();
-      expect((await trash.list('default')).map((e) => e.originalPath)).not.toContain(first);
+      expect((await trash.list('default')).entries.map((e) => e.originalPath)).not.toContain(first);
       expect(await s.runtime.collection.getPath(first)).toBeDefined();
     } finally {
       await rm(inTheWay);
@@ -270,7 +270,7 @@ describe('a failure after the checks', () => {
     expect(refused.code).toBe('not_a_picture');
     expect(await readFile(entry!.trashPath, 'utf8')).toBe('no longer a picture');
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect((await trash.list('default')).map((e) => e.id)).toContain(entry!.id);
+    expect((await trash.list('default')).entries.map((e) => e.id)).toContain(entry!.id);
   });
 });
 
@@ -280,13 +280,42 @@ describe('a damaged trash record', () => {
     const before = await readFile(record, 'utf8').catch(() => '[]');
     await writeFile(record, '{ not json');
     try {
-      expect((await refusal(trash.list('default'))).status).toBe(500);
-      expect((await refusal(trash.trash(scope, [f.b]))).message).toContain('entries.json');
+      const listed = await trash.list('default');
+      expect(listed.entries).toEqual([]);
+      expect(listed.unreadable).toEqual([record]);
+      const refused = await refusal(trash.trash(scope, [f.b]));
+      expect(refused.status).toBe(503);
+      expect(refused.code).toBe('trash_record_unreadable');
+      expect(refused.message).toContain('entries.json');
       expect(await readFile(record, 'utf8')).toBe('{ not json');
       expect(await stat(f.b)).toBeTruthy();
     } finally {
       await writeFile(record, before);
     }
+  });
+
+  it('in another root blocks neither the list nor restores of this root', async () => {
+    const otherRoot = join(s.base, 'other-root');
+    const otherRecord = join(otherRoot, TRASH_FOLDER, 'entries.json');
+    await mkdir(join(otherRoot, TRASH_FOLDER), { recursive: true });
+    await writeFile(otherRecord, '{ not json');
+    const twoRoots = new Trash({
+      roots: async () => (await readableRoots(s.runtime)).with(otherRoot),
+      otherCollections: otherCollectionsOf(s.runtime.collections)
+    });
+    const file = join(s.imagesRoot, 'healthy.jpg');
+    await writeFile(file, await scene(90, 70, 41));
+    expect((await indexAndWait(s.app, s.imagesRoot)).state).toBe('done');
+    const [entry] = await twoRoots.trash(scope, [file]);
+    const listed = await twoRoots.list('default');
+    expect(listed.entries.map((e) => e.id)).toContain(entry!.id);
+    expect(listed.unreadable).toEqual([otherRecord]);
+    await twoRoots.restore(scope, entry!.id);
+    expect(await stat(file)).toBeTruthy();
+    // An entry found nowhere else may be in the unreadable record: 503, not 404.
+    const unknown = await refusal(twoRoots.restore(scope, '0123456789abcdef'));
+    expect(unknown.status).toBe(503);
+    expect(unknown.code).toBe('trash_record_unreadable');
   });
 });
 

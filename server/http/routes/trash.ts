@@ -31,7 +31,16 @@ const TrashEntrySchema = z
   .openapi('TrashEntry');
 
 const TrashListSchema = z
-  .object({ entries: z.array(TrashEntrySchema).openapi({ description: 'Newest first' }) })
+  .object({
+    entries: z.array(TrashEntrySchema).openapi({ description: 'Newest first' }),
+    unreadable: z.array(z.string()).openapi({
+      description:
+        'Trash records (`<image root>/' +
+        TRASH_FOLDER +
+        '/entries.json`) that cannot be read: their files are not listed (and untouched) until ' +
+        'the record is repaired or moved away'
+    })
+  })
   .openapi('TrashList');
 
 const TrashRequestSchema = z
@@ -63,6 +72,13 @@ const EntryParamSchema = z.object({
 });
 
 const admin = [{ bearerAuth: [] }];
+
+const recordUnreadable = {
+  description:
+    'The trash record of a root the request needs cannot be read (`trash_record_unreadable`): ' +
+    'nothing moved; repair or move the named entries.json away',
+  content: { 'application/json': { schema: ErrorSchema } }
+};
 
 /**
  * Move to trash and restore (Duplicates' one way to act on a group): thin over `Trash`. Writes
@@ -130,6 +146,7 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
         content: { 'application/json': { schema: TrashedSchema } }
       },
       ...errors(400, 401, 404),
+      503: recordUnreadable,
       409: {
         description: 'A file is indexed by another collection too (`path_in_other_collection`)',
         content: { 'application/json': { schema: ErrorSchema } }
@@ -155,7 +172,11 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
         description: 'Restored',
         content: { 'application/json': { schema: RestoredSchema } }
       },
-      ...errors(401, 404, 409, 503),
+      ...errors(401, 404, 409),
+      503: {
+        ...recordUnreadable,
+        description: `${recordUnreadable.description}; or too many images being encoded (\`busy\`)`
+      },
       422: {
         description: 'The trashed file is no longer a picture (`not_a_picture`); it stays trashed',
         content: { 'application/json': { schema: ErrorSchema } }
@@ -166,7 +187,7 @@ export function trashRoutes(runtime: Runtime, limiter: EncodeLimiter) {
   return createRouter()
     .openapi(list, async (c) => {
       const { name } = await scopeOf(c.req.valid('query').collection);
-      return c.json({ entries: await trash.list(name) }, 200);
+      return c.json(await trash.list(name), 200);
     })
     .openapi(move, async (c) => {
       const scope = await scopeOf(c.req.valid('query').collection);

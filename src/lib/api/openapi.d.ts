@@ -3404,6 +3404,11 @@ export interface components {
           /** @enum {string} */
           mode: 'refused';
           reason: string;
+        }
+      | {
+          /** @enum {string} */
+          mode: 'missing';
+          reason: string;
         };
     SearchResponse: {
       results: components['schemas']['SearchHit'][];
@@ -3463,6 +3468,7 @@ export interface components {
     };
     TrashList: {
       entries: components['schemas']['TrashEntry'][];
+      unreadable: string[];
     };
     TrashEntry: {
       id: string;
