@@ -1,4 +1,5 @@
-import { api, ApiRequestError, dataOf } from './client';
+import { adminHeaders } from './admin-token';
+import { api, dataOf } from './client';
 import { collectionQuery, DEFAULT_COLLECTION, withCollection } from './collection-scope';
 import type { IndexJob, IndexJobErrorsPage } from './types';
 
@@ -8,48 +9,8 @@ import type { IndexJob, IndexJobErrorsPage } from './types';
  * collection takes it last (`collection`, the default when left out); the default's calls carry
  * no query, as before collections.
  * Errors come from client.ts: ApiRequestError with the server's message, or ServerUnreachableError.
- *
- * A server started with LOOKALIKE_ADMIN_TOKEN wants `Authorization: Bearer <token>` on the calls
- * that change the collection. The token the user typed is kept for this tab only
- * (sessionStorage): it is a password, not a preference.
+ * The calls that change the collection send the admin token (admin-token.ts).
  */
-
-const TOKEN_KEY = 'lookalike-admin-token';
-/** Where sessionStorage is blocked (some privacy settings), the token lasts until the page closes. */
-let tokenInMemory: string | undefined;
-
-export function adminToken(): string | undefined {
-  try {
-    const storage = globalThis.sessionStorage;
-    // getItem may work where setItem throws (some private modes): fall back to the memory copy.
-    return (storage?.getItem(TOKEN_KEY) ?? undefined) || tokenInMemory;
-  } catch {
-    return tokenInMemory;
-  }
-}
-
-/** Keeps the token for the next calls; `undefined` forgets it (e.g. the server refused it). */
-export function setAdminToken(token: string | undefined): void {
-  tokenInMemory = token;
-  try {
-    if (token === undefined) globalThis.sessionStorage?.removeItem(TOKEN_KEY);
-    else globalThis.sessionStorage?.setItem(TOKEN_KEY, token);
-  } catch {
-    // blocked storage: the in-memory copy serves
-  }
-}
-
-/** The server refused a change for want of the right admin token (missing, malformed or wrong). */
-export function needsAdminToken(error: unknown): error is ApiRequestError {
-  return (
-    error instanceof ApiRequestError && (error.status === 401 || error.code === 'unauthorized')
-  );
-}
-
-function adminHeaders(headers: Record<string, string> = {}): Record<string, string> {
-  const token = adminToken();
-  return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
-}
 
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

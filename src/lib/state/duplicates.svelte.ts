@@ -1,5 +1,7 @@
 import { api, dataOf, isUnreachable } from '$lib/api/client';
-import { adminToken, messageOf, needsAdminToken, setAdminToken } from '$lib/api/collection';
+import { adminHeaders } from '$lib/api/admin-token';
+import { AdminTokenPrompt } from '$lib/api/admin-token-prompt.svelte';
+import { messageOf } from '$lib/api/collection';
 import { collectionQuery } from '$lib/api/collection-scope';
 import type { components } from '$lib/api/openapi';
 import { connection } from './connection.svelte';
@@ -12,11 +14,6 @@ export { defaultPicks, filesOf, groupKey } from './duplicates-picks';
 
 /** What the Duplicates screen shows: loading, the groups, the server gone, or its error. */
 export type DuplicatesStatus = 'loading' | 'ready' | 'offline' | 'error';
-
-function adminHeaders(): Record<string, string> {
-  const token = adminToken();
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
 
 /**
  * The Duplicates screen's state for one collection: the server's explained groups
@@ -34,8 +31,8 @@ class Duplicates {
   threshold = $state<number | undefined>(undefined);
   thresholdMeasured = $state(true);
   tookMs = $state<number | undefined>(undefined);
-  /** A change the server refused for want of the admin token: ask for it, then run `retry`. */
-  tokenWanted = $state<{ refused?: string; retry: () => Promise<void> } | undefined>(undefined);
+  /** Changes wait here for the admin token when the server wants it. */
+  #tokenPrompt = new AdminTokenPrompt();
 
   #loading = 0;
 
@@ -100,16 +97,19 @@ class Duplicates {
     });
   }
 
-  /** The token the user typed: kept for this tab, and the refused change tried again. */
-  async useToken(token: string): Promise<void> {
-    const wanted = this.tokenWanted;
-    setAdminToken(token);
-    this.tokenWanted = undefined;
-    await wanted?.retry().catch(() => undefined);
+  /** Set while a change waits for the admin token (with the refusal of the one sent, if any). */
+  get tokenWanted(): { refused?: string | undefined } | undefined {
+    return this.#tokenPrompt.pending;
   }
 
+  /** The token the user typed: kept for this tab, and the waiting change tried again. */
+  useToken(token: string): void {
+    this.#tokenPrompt.give(token);
+  }
+
+  /** The user gave up: the waiting change fails, saying the token is needed. */
   cancelToken(): void {
-    this.tokenWanted = undefined;
+    this.#tokenPrompt.dismiss();
   }
 
   #current(): string {
@@ -117,21 +117,9 @@ class Duplicates {
     return this.collection;
   }
 
-  /** Runs a change; a refusal for want of the token asks for it and still rejects. */
-  async #guarded(change: () => Promise<void>): Promise<void> {
-    try {
-      await change();
-    } catch (error) {
-      if (needsAdminToken(error)) {
-        const hadToken = adminToken() !== undefined;
-        if (hadToken) setAdminToken(undefined);
-        this.tokenWanted = {
-          refused: hadToken ? error.message : undefined,
-          retry: () => this.#guarded(change)
-        };
-      }
-      throw error;
-    }
+  /** Runs a change, waiting for the admin token (and trying again) when the server wants it. */
+  #guarded(change: () => Promise<void>): Promise<void> {
+    return this.#tokenPrompt.run(change);
   }
 }
 

@@ -1,5 +1,5 @@
 import { api, dataOf } from '$lib/api/client';
-import { adminToken } from '$lib/api/collection';
+import { adminHeaders } from '$lib/api/admin-token';
 import { collectionQuery, DEFAULT_COLLECTION } from '$lib/api/collection-scope';
 import type { components } from '$lib/api/openapi';
 import { FINISHED_JOB_STATES } from '$lib/api/types';
@@ -10,11 +10,6 @@ import { FINISHED_JOB_STATES } from '$lib/api/types';
  */
 
 export type LibraryFolder = components['schemas']['LibraryFolder'];
-
-const adminHeaders = (): Record<string, string> => {
-  const token = adminToken();
-  return token ? { authorization: `Bearer ${token}` } : {};
-};
 
 /** The collection's folders, by path. */
 export async function listLibraryFolders(

@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/sve
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IndexJob, IndexJobError, ModelInfo } from '$lib/api/types';
 import CollectionPanel from './CollectionPanel.svelte';
-import { setAdminToken } from '$lib/api/collection';
+import { setAdminToken } from '$lib/api/admin-token';
 
 const offline = vi.hoisted(() => ({ sync: vi.fn(async () => {}), useModel: vi.fn() }));
 vi.mock('$lib/offline/offline-index.svelte', () => ({ offlineIndex: offline }));

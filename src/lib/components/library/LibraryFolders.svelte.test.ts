@@ -1,6 +1,6 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { setAdminToken } from '$lib/api/collection';
+import { setAdminToken } from '$lib/api/admin-token';
 import type { LibraryFolder } from '$lib/state/library';
 import LibraryFolders from './LibraryFolders.svelte';
 
@@ -101,6 +101,45 @@ describe('LibraryFolders', () => {
       body: { path: '/srv/pictures/2024', watched: true },
       authorization: 'Bearer s3cret'
     });
+  });
+
+  it('forgets a stored token the server refuses, says why, and sends the one typed next', async () => {
+    setAdminToken('stale');
+    const calls = fakeServer({
+      'GET /api/library/folders': () => json({ folders: [folder()] }),
+      'POST /api/library/folders/reindex': (request) =>
+        request.headers.get('authorization') === 'Bearer s3cret'
+          ? json({ jobId: 'j2' }, 202)
+          : json({ error: { code: 'unauthorized', message: 'Wrong bearer token' } }, 401)
+    });
+    render(LibraryFolders, { online: true });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Re-index' }));
+    const form = await screen.findByTestId('admin-token');
+    expect(within(form).getByRole('alert').textContent).toContain('Wrong bearer token');
+    // The refused token is not kept: it would be sent again with every change.
+    expect(sessionStorage.getItem('lookalike-admin-token')).toBeNull();
+    await fireEvent.input(within(form).getByLabelText('Admin token'), {
+      target: { value: 's3cret' }
+    });
+    await fireEvent.submit(form);
+    await waitFor(() => expect(screen.queryByTestId('admin-token')).toBeNull());
+    const posts = calls.filter((c) => c.key === 'POST /api/library/folders/reindex');
+    expect(posts.map((c) => c.authorization)).toEqual(['Bearer stale', 'Bearer s3cret']);
+    expect(sessionStorage.getItem('lookalike-admin-token')).toBe('s3cret');
+  });
+
+  it('says the token is needed when it is not given', async () => {
+    fakeServer({
+      'GET /api/library/folders': () => json({ folders: [folder()] }),
+      'POST /api/library/folders/reindex': () =>
+        json({ error: { code: 'unauthorized', message: 'Needs a token' } }, 401)
+    });
+    render(LibraryFolders, { online: true });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Re-index' }));
+    const form = await screen.findByTestId('admin-token');
+    await fireEvent.click(within(form).getByRole('button', { name: 'Cancel' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('needs its admin token');
   });
 
   it('removes a folder only after it is confirmed', async () => {
