@@ -17,7 +17,9 @@ export interface WatchTarget {
 export type WatchState =
   | { mode: 'events' }
   | { mode: 'polling'; everyMs: number; reason?: string }
-  | { mode: 'refused'; reason: string };
+  | { mode: 'refused'; reason: string }
+  /** The folder is gone from disk: watched again, with a catch-up run, once it is back. */
+  | { mode: 'missing'; reason: string };
 
 export interface FolderWatchersOptions {
   roots: ImageRoots;
@@ -27,6 +29,8 @@ export interface FolderWatchersOptions {
   maxFolders: number;
   /** Directories per folder that get an event watch; a larger tree is polled instead. */
   maxDirectories: number;
+  /** How often each watched folder is checked to still be there (and a missing one to be back). */
+  presenceCheckMs?: number;
   /** Quiet time after the last change before the folder's changes are handed on. */
   debounceMs?: number;
   /** However busy the folder, its changes are handed on at least this often. */
@@ -37,6 +41,14 @@ export interface FolderWatchersOptions {
 }
 
 export const DEFAULT_DEBOUNCE_MS = 1000;
+export const DEFAULT_PRESENCE_CHECK_MS = 5000;
+/**
+ * A watched folder that is gone is not taken out of the collection: a network share may only be
+ * unmounted, a disk unplugged. Its pictures stay until the folder is removed from the Library.
+ */
+export const MISSING_REASON =
+  'the folder is gone from disk (deleted, moved, or a share or disk not mounted): its pictures ' +
+  'are kept, and watching resumes when it is back; remove the folder to forget them';
 const DEFAULT_MAX_WAIT_MS = 10_000;
 /** How often a folder whose file-system events failed is polled instead. */
 export const FALLBACK_POLL_MS = 30_000;
@@ -60,8 +72,13 @@ export class FolderWatchers {
   readonly #watches = new Map<string, FolderWatch>();
   #refused = new Map<string, WatchState>();
   #refusedBefore = new Map<string, WatchState>();
+  /** Wanted folders that are gone from disk, by key (see MISSING_REASON). */
+  readonly #missing = new Map<string, WatchTarget>();
+  /** What the last sync asked for: a folder that is back is started by syncing it again. */
+  #targets: readonly WatchTarget[] = [];
   #closed = false;
   #syncing: Promise<unknown> = Promise.resolve();
+  #presence: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: FolderWatchersOptions) {}
 
@@ -77,7 +94,10 @@ export class FolderWatchers {
 
   async #sync(targets: readonly WatchTarget[]): Promise<void> {
     if (this.#closed) return;
+    this.#targets = targets;
+    this.#startPresenceChecks();
     const wanted = new Map(targets.map((t) => [key(t), t]));
+    for (const k of this.#missing.keys()) if (!wanted.has(k)) this.#missing.delete(k);
     for (const [k, watch] of this.#watches) {
       const target = wanted.get(k);
       if (!target || target.recursive !== watch.target.recursive) {
@@ -90,6 +110,11 @@ export class FolderWatchers {
     this.#refused = new Map();
     for (const [k, target] of wanted) {
       if (this.#watches.has(k)) continue;
+      if (!(await exists(target.path))) {
+        this.#markMissing(target);
+        continue;
+      }
+      this.#missing.delete(k);
       const reason = await this.#outsideRoots(target.path);
       if (this.#closed) return;
       if (reason) {
@@ -103,7 +128,16 @@ export class FolderWatchers {
         );
         continue;
       }
-      const watch = new FolderWatch(target, this.options);
+      const watch = new FolderWatch(target, {
+        ...this.options,
+        // A folder that is gone starts no run (it would fail): it is reported missing instead.
+        onChange: (changed) =>
+          void exists(changed.path).then((there) => {
+            if (this.#watches.get(k) !== watch) return;
+            if (there) this.options.onChange(changed);
+            else this.#gone(k, watch);
+          })
+      });
       this.#watches.set(k, watch);
       await watch.start();
     }
@@ -112,6 +146,7 @@ export class FolderWatchers {
   /** How the folder is watched; undefined when it is not (not asked to, or stopped). */
   state(collection: string, path: string): WatchState | undefined {
     const k = key({ collection, path });
+    if (this.#missing.has(k)) return { mode: 'missing', reason: MISSING_REASON };
     return this.#watches.get(k)?.state ?? this.#refused.get(k);
   }
 
@@ -124,10 +159,52 @@ export class FolderWatchers {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#presence);
     for (const watch of this.#watches.values()) watch.close();
     this.#watches.clear();
+    this.#missing.clear();
   }
 
+  /**
+   * One stat per watched folder every presenceCheckMs: a folder deleted (or a share unmounted)
+   * is reported missing rather than left "watching" with runs that fail, and a missing folder
+   * that is back is synced again (checked against the roots, watched, a catch-up run).
+   */
+  #startPresenceChecks() {
+    if (this.#presence) return;
+    const every = this.options.presenceCheckMs ?? DEFAULT_PRESENCE_CHECK_MS;
+    this.#presence = setInterval(() => void this.#checkPresence(), every);
+    this.#presence.unref();
+  }
+
+  async #checkPresence(): Promise<void> {
+    for (const [k, watch] of [...this.#watches]) {
+      if (!(await exists(watch.target.path)) && this.#watches.get(k) === watch)
+        this.#gone(k, watch);
+    }
+    let back = false;
+    for (const target of this.#missing.values()) if (await exists(target.path)) back = true;
+    if (back && !this.#closed) {
+      this.options.log?.info('a missing watched folder is back: watching it again');
+      await this.sync(this.#targets).catch(() => undefined);
+    }
+  }
+
+  #gone(k: string, watch: FolderWatch) {
+    this.#watches.delete(k);
+    watch.close();
+    this.#markMissing(watch.target);
+  }
+
+  #markMissing(target: WatchTarget) {
+    const k = key(target);
+    if (this.#missing.has(k)) return;
+    this.#missing.set(k, target);
+    this.options.log?.warn(
+      { collection: target.collection, path: target.path },
+      'watched folder missing: its pictures are kept until it is back or removed'
+    );
+  }
   #refuse(target: WatchTarget, reason: string) {
     const k = key(target);
     this.#refused.set(k, { mode: 'refused', reason });
@@ -146,6 +223,11 @@ export class FolderWatchers {
     const info = await stat(real).catch(() => undefined);
     return info?.isDirectory() ? undefined : 'not a folder';
   }
+}
+
+/** Whether the path names something on disk now (what a deleted folder or a lost mount is not). */
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 /** One watched folder: directory watches or a poll, and the debounce in front of onChange. */

@@ -19,12 +19,15 @@ const WatchStateSchema = z
       everyMs: z.int(),
       reason: z.string().optional().openapi({ description: 'Why events are not used' })
     }),
-    z.object({ mode: z.literal('refused'), reason: z.string() })
+    z.object({ mode: z.literal('refused'), reason: z.string() }),
+    z.object({ mode: z.literal('missing'), reason: z.string() })
   ])
   .openapi('LibraryWatchState', {
     description:
       'How this server watches the folder: file-system `events`, `polling` (LOOKALIKE_WATCH_POLL_MS, ' +
-      'or events failed), or `refused` (outside the image roots, too many watched folders)'
+      'or events failed), `refused` (outside the image roots, too many watched folders), or ' +
+      '`missing` (gone from disk: its pictures are kept; watched again, with a catch-up run, ' +
+      'when it is back)'
   });
 
 export const LibraryFolderSchema = z
