@@ -334,7 +334,7 @@ describe.skipIf(!hasChromium)('states before any search', () => {
       const banner = page.getByTestId('synthetic-banner');
       await banner.waitFor({ timeout: 30_000 });
       expect(await banner.textContent()).toContain(
-        'This server uses a synthetic model with random weights: results are not meaningful'
+        'Synthetic model with random weights: results are not meaningful'
       );
       const empty = page.getByTestId('empty-collection');
       await empty.waitFor();

@@ -36,6 +36,8 @@ const PAGE = `<!doctype html>
         .swagger-ui .opblock .opblock-summary { flex-wrap: wrap }
         .swagger-ui .opblock .opblock-summary-description { flex-basis: 100%; padding: 0 10px 6px }
         .swagger-ui .opblock-body select, .swagger-ui .opblock-body input { max-width: 100% }
+        .swagger-ui .opblock-tag { flex-wrap: wrap }
+        .swagger-ui .opblock-tag small { flex: 1 1 100%; order: 3; padding: 0 0 8px }
       }
     </style>
   </head>
