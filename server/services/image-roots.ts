@@ -7,7 +7,8 @@ import { ForbiddenPathError, NotFoundError } from '../errors';
  * The one answer for a path that is missing and for one outside the roots, so that a client
  * cannot tell which (and so learn what exists outside them); it names no root either.
  */
-const NOT_IN_ROOTS = 'No such folder or file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
+export const NOT_IN_ROOTS =
+  'No such folder or file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
 
 /** A regular file inside the roots, opened for reading; the caller closes `handle`. */
 export interface OpenedFile {
@@ -56,6 +57,19 @@ export class ImageRoots {
   /** True when `realPath` (already resolved) is one of the roots or inside one. */
   contains(realPath: string): boolean {
     return this.roots.some((root) => isWithin(root, realPath));
+  }
+
+  /**
+   * The root holding `realPath` (already resolved); the innermost when roots nest, so that what
+   * is kept beside a file (the trash) stays on its disk. Undefined when no root holds it.
+   */
+  rootOf(realPath: string): string | undefined {
+    let found: string | undefined;
+    for (const root of this.roots) {
+      if (isWithin(root, realPath) && (found === undefined || root.length > found.length))
+        found = root;
+    }
+    return found;
   }
 
   /**

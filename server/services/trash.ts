@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { NotFoundError, UserError } from '../errors';
 import type { Collection } from './collection';
 import type { Collections } from './collections';
-import { isWithin, type ImageRoots } from './image-roots';
+import { isWithin, NOT_IN_ROOTS, type ImageRoots } from './image-roots';
 import type { EncodeRunner, Ingest } from './ingest';
 import { Mutex } from './mutex';
 
@@ -111,9 +111,6 @@ export class TrashRecordError extends UserError {
     );
   }
 }
-
-/** Same answer for missing and outside, as ImageRoots gives (a client learns nothing more). */
-const NOT_IN_ROOTS = 'No such file in the allowed image folders (LOOKALIKE_IMAGE_ROOTS)';
 
 /**
  * Duplicates' reversible removal. A trashed file is renamed (same file system: atomic, no copy)
@@ -331,7 +328,7 @@ async function regularFileInRoots(roots: ImageRoots, path: string) {
   const info = await lstat(path).catch(() => undefined);
   if (folder === undefined || !info?.isFile()) throw new NotFoundError(NOT_IN_ROOTS);
   const real = join(folder, basename(path));
-  const root = innermostRoot(roots, real);
+  const root = roots.rootOf(real);
   if (!root) throw new NotFoundError(NOT_IN_ROOTS);
   return { real, root, size: info.size };
 }
@@ -347,13 +344,6 @@ async function realPlaceInRoots(roots: ImageRoots, path: string): Promise<string
   if ((await realpath(folder)) !== folder || !roots.contains(folder))
     throw new NotFoundError(NOT_IN_ROOTS);
   return join(folder, basename(path));
-}
-
-/** The root holding `real` (the innermost, when roots nest: the trash stays on its disk). */
-function innermostRoot(roots: ImageRoots, real: string): string | undefined {
-  return roots.roots
-    .filter((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))
-    .sort((a, b) => b.length - a.length)[0];
 }
 
 /** `<root>/.lookalike-trash/<part>`, made if missing; refused if anything on the way is a link. */
