@@ -497,5 +497,7 @@ async function addBack(
     const [outcome] = await scope.ingest.add([{ file, content }]);
     if (outcome && outcome.kind !== 'stale') return outcome.imageId;
   }
-  throw new Error('The collection changed while the file was restored; index its folder again');
+  throw new Error(
+    'The collection changed while the file was restored; it stays in the trash: restore it again'
+  );
 }
