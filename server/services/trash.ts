@@ -122,7 +122,10 @@ export class TrashRecordError extends UserError {
  *
  * Every operation checks, when it runs, that the file is a regular file (not a symlink) whose
  * folder's real path lies inside the roots, and moves it by that real path; trashing also needs
- * the collection to know the path. The trash folder itself must be a real folder of the root.
+ * the collection to know the path, no other collection to index it, and the file to be on its
+ * trash's file system. The trash folder itself must be a real folder of the root. A batch is all
+ * or nothing: a failure after the checks puts back what moved. Restore adds the file before it
+ * drops the record, and a failure in either puts the file back into the trash.
  */
 export class Trash {
   /** One trash operation at a time: manifests are read, changed and written whole. */
