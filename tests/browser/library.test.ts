@@ -42,8 +42,8 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
 
   const folderItem = (page: Page) =>
     page.locator(`[data-testid="library-folder"][data-path="${album}"]`);
-  const shownPictures = async (page: Page) =>
-    (await folderItem(page).getByTestId('folder-pictures').textContent())?.trim();
+  const shownFiles = async (page: Page) =>
+    (await folderItem(page).getByTestId('folder-files').textContent())?.trim();
 
   beforeAll(async () => {
     server = await startAppServer();
@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${server.url}/library`);
     await folderItem(page).waitFor();
-    expect(await shownPictures(page)).toBe('3 pictures');
+    expect(await shownFiles(page)).toBe('3 files');
     expect(await folderItem(page).getByTestId('folder-last-run').textContent()).toMatch(
       /^Indexed just now \(3 added\)$/
     );
@@ -89,9 +89,9 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
       (path) =>
         document
           .querySelector(
-            `[data-testid="library-folder"][data-path="${path}"] [data-testid="folder-pictures"]`
+            `[data-testid="library-folder"][data-path="${path}"] [data-testid="folder-files"]`
           )
-          ?.textContent?.trim() === '4 pictures',
+          ?.textContent?.trim() === '4 files',
       album,
       { timeout: 20_000 }
     );
@@ -107,9 +107,9 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
       (path) =>
         document
           .querySelector(
-            `[data-testid="library-folder"][data-path="${path}"] [data-testid="folder-pictures"]`
+            `[data-testid="library-folder"][data-path="${path}"] [data-testid="folder-files"]`
           )
-          ?.textContent?.trim() === '3 pictures',
+          ?.textContent?.trim() === '3 files',
       album,
       { timeout: 20_000 }
     );
@@ -131,6 +131,15 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
     const box = await folderItem(page).getByRole('button', { name: 'Re-index' }).boundingBox();
     expect(box!.x + box!.width).toBeLessThanOrEqual(390);
     await saveScreenshot(page, 'library-phone-dark');
+    // The removal's question fits the phone too, across the folder's whole row.
+    await folderItem(page).getByRole('button', { name: 'Remove…' }).click();
+    const question = folderItem(page).getByRole('alertdialog');
+    const asked = await question.boundingBox();
+    const row = await folderItem(page).boundingBox();
+    expect(asked!.x + asked!.width).toBeLessThanOrEqual(390);
+    expect(asked!.width).toBeGreaterThan(row!.width * 0.8);
+    await saveScreenshot(page, 'library-phone-dark-remove');
+    await question.getByRole('button', { name: 'Keep it' }).click();
     await page.close();
   }, 60_000);
 

@@ -65,12 +65,12 @@ beforeEach(() => {
 afterEach(() => vi.unstubAllGlobals());
 
 describe('LibraryFolders', () => {
-  it('lists each folder with its pictures and last run', async () => {
+  it('lists each folder with its files and last run', async () => {
     fakeServer({ 'GET /api/library/folders': () => json({ folders: [folder()] }) });
     render(LibraryFolders, { online: true });
     const item = await screen.findByTestId('library-folder');
     expect(within(item).getByText('/srv/pictures/2024')).toBeTruthy();
-    expect(within(item).getByTestId('folder-pictures').textContent).toBe('12 pictures');
+    expect(within(item).getByTestId('folder-files').textContent).toBe('12 files');
     expect(within(item).getByTestId('folder-last-run').textContent).toBe(
       'Indexed 2 minutes ago (12 added)'
     );
@@ -155,6 +155,11 @@ describe('LibraryFolders', () => {
     render(LibraryFolders, { online: true, onchange: changed });
     await fireEvent.click(await screen.findByRole('button', { name: 'Remove…' }));
     expect(calls.some((c) => c.key.startsWith('DELETE'))).toBe(false);
+    // It counts files (paths), and files another folder covers stay: said so, not "pictures".
+    const question = screen.getByRole('alertdialog');
+    expect(question.textContent).toContain('Remove this folder from the collection?');
+    expect(question.textContent).toContain('Its 12 files are forgotten');
+    expect(question.textContent).toContain('the files stay on disk');
     await fireEvent.click(screen.getByRole('button', { name: 'Keep it' }));
     expect(screen.queryByRole('button', { name: 'Remove folder' })).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: 'Remove…' }));
@@ -164,6 +169,19 @@ describe('LibraryFolders', () => {
       `/api/library/folders?path=${encodeURIComponent('/srv/pictures/2024')}`
     );
     await waitFor(() => expect(changed).toHaveBeenCalled());
+  });
+
+  it('shows why a removal failed beside the question', async () => {
+    fakeServer({
+      'GET /api/library/folders': () => json({ folders: [folder()] }),
+      'DELETE /api/library/folders': () =>
+        json({ error: { code: 'conflict', message: 'A job is still running here' } }, 409)
+    });
+    render(LibraryFolders, { online: true });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Remove…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove folder' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toBe('Removing failed: A job is still running here');
   });
 
   it('says why a watched folder is not watched', async () => {
