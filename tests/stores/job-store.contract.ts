@@ -118,6 +118,24 @@ export function describeJobStoreContract(name: string, create: () => Promise<Job
       expect(await f.jobs.recent(3)).toHaveLength(3);
     });
 
+    it("reads one collection's jobs by its own column: the newest few of a rare collection, none asked", async () => {
+      await f.jobs.save({ ...job('rare1', 'done', 1), collection: 'rare' });
+      for (let i = 0; i < 300; i++)
+        await f.jobs.save({
+          ...job(`busy${i}`, i % 3 ? 'done' : 'failed', 10 + i),
+          collection: 'busy'
+        });
+      await f.jobs.save({ ...job('rare2', 'queued', 1000), collection: 'rare' });
+      expect((await f.jobs.recent(5, 'rare')).map((j) => j.jobId)).toEqual(['rare2', 'rare1']);
+      expect(await f.jobs.recent(5, 'none')).toEqual([]);
+      // Asking for none answers none (the filtering loop of before never ended here).
+      expect(await f.jobs.recent(0, 'rare')).toEqual([]);
+      expect(await f.jobs.recent(0)).toEqual([]);
+      // A lease renewal reads the unfinished jobs (by the state index): the queued one is found.
+      expect(await f.jobs.requestCancel('rare2')).toMatchObject({ cancelRequested: true });
+      expect(await f.jobs.requestCancel('busy0')).toBeUndefined();
+    });
+
     it('interrupts only the unfinished jobs the caller calls stopped', async () => {
       await f.jobs.save(owned('mine', 'gone-server'));
       await f.jobs.save(owned('theirs', 'live-server'));

@@ -98,8 +98,13 @@ export class MysqlRows implements CollectionsRows, JobRows {
     return row;
   }
 
-  recentJobs(limit: number): Promise<JobRow[]> {
-    return this.db.select().from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.jobId)).limit(limit);
+  recentJobs(limit: number, collection?: string): Promise<JobRow[]> {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(collection === undefined ? undefined : eq(jobs.collection, collection))
+      .orderBy(desc(jobs.createdAt), desc(jobs.jobId))
+      .limit(limit);
   }
 
   jobsInStates(states: readonly string[]): Promise<JobRow[]> {

@@ -121,10 +121,17 @@ export const jobs = mysqlTable(
     jobId: varchar('job_id', { length: 128 }).primaryKey(),
     state: varchar('state', { length: 16 }).notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    /** The record's collection (a name: jobs outlive their collection), to filter on. */
+    collection: varchar('collection', { length: 64 }).notNull().default('default'),
     /** The whole JobRecord as JSON: counters and errors change together (can be long: errors). */
     record: longtext('record').notNull()
   },
-  (t) => [index('jobs_created').on(t.createdAt)]
+  (t) => [
+    index('jobs_created').on(t.createdAt),
+    // Every decision about unfinished jobs locks the rows it reads: by state, only those.
+    index('jobs_state').on(t.state),
+    index('jobs_collection_created').on(t.collection, t.createdAt)
+  ]
 );
 
 /**

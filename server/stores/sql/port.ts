@@ -138,6 +138,8 @@ export interface JobRow {
   jobId: string;
   state: string;
   createdAt: number;
+  /** The record's collection. */
+  collection: string;
   record: string;
 }
 
@@ -145,7 +147,7 @@ export interface JobRows {
   upsertJob(row: JobRow): Promise<void>;
   job(jobId: string): Promise<JobRow | undefined>;
   /** Newest first (createdAt, then jobId, descending). */
-  recentJobs(limit: number): Promise<JobRow[]>;
+  recentJobs(limit: number, collection?: string): Promise<JobRow[]>;
   /** Jobs in these states, locked for update until the transaction ends where the dialect can. */
   jobsInStates(states: readonly string[]): Promise<JobRow[]>;
 }

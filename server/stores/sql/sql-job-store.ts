@@ -15,6 +15,7 @@ const toRow = (job: JobRecord): JobRow => ({
   jobId: job.jobId,
   state: job.state,
   createdAt: job.createdAt,
+  collection: job.collection,
   record: JSON.stringify(job)
 });
 
@@ -27,8 +28,8 @@ const fromRow = (row: JobRow): JobRecord => parseStoredJob(row.record, row.jobId
  *
  * Decisions about unfinished jobs (start one unless the folder has a live job, save as the owner,
  * interrupt stopped ones, ask to cancel) each run in one transaction that first reads the
- * unfinished jobs with `jobsInStates`, which on MySQL locks them (and, the state not being
- * indexed, every row it scans and the gap after the last one) until the transaction ends; SQLite
+ * unfinished jobs with `jobsInStates`, which on MySQL locks them (found by the state index: only
+ * those rows and the index gaps around them, not the whole history) until the transaction ends; SQLite
  * runs transactions one at a time. So two servers deciding about the same folder run one after
  * the other, and the second sees the first's job. (`dialect.write`'s change-sequence lock would
  * serialise them too, but it belongs to content writes: jobs would then wait for image batches,
@@ -54,18 +55,10 @@ export class SqlJobStore implements JobStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /**
-   * The collection is in the record, not a column, so the newest rows of all collections are
-   * read, more each round, until `limit` of this collection are found or the history ends.
-   */
+  /** One indexed read: (collection, created_at) for one collection's, created_at for all. */
   async recent(limit: number, collection?: string): Promise<JobRecord[]> {
-    for (let fetch = limit; ; fetch *= 4) {
-      const rows = await this.dialect.read((r) => r.recentJobs(fetch));
-      const jobs = rows.map(fromRow);
-      if (collection === undefined) return jobs;
-      const mine = jobs.filter((job) => job.collection === collection);
-      if (mine.length >= limit || rows.length < fetch) return mine.slice(0, limit);
-    }
+    const rows = await this.dialect.read((r) => r.recentJobs(limit, collection));
+    return rows.map(fromRow);
   }
 
   interruptUnfinished(stopped: (job: JobRecord) => boolean = () => true): Promise<number> {

@@ -85,10 +85,17 @@ export const jobs = sqliteTable(
     jobId: text('job_id').primaryKey(),
     state: text('state').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** The record's collection (a name: jobs outlive their collection), to filter on. */
+    collection: text('collection').notNull().default('default'),
     /** The whole JobRecord as JSON: counters and errors change together. */
     record: text('record').notNull()
   },
-  (t) => [index('jobs_created').on(t.createdAt)]
+  (t) => [
+    index('jobs_created').on(t.createdAt),
+    // Every decision about unfinished jobs (a lease renewal, a start, a cancel) reads them by state.
+    index('jobs_state').on(t.state),
+    index('jobs_collection_created').on(t.collection, t.createdAt)
+  ]
 );
 
 /**

@@ -95,8 +95,13 @@ export class SqliteRows implements CollectionsRows, JobRows {
     return row;
   }
 
-  recentJobs(limit: number): Promise<JobRow[]> {
-    return this.db.select().from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.jobId)).limit(limit);
+  recentJobs(limit: number, collection?: string): Promise<JobRow[]> {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(collection === undefined ? undefined : eq(jobs.collection, collection))
+      .orderBy(desc(jobs.createdAt), desc(jobs.jobId))
+      .limit(limit);
   }
 
   /** No row locks in SQLite: the caller's transaction runs alone (the write queue). */
