@@ -34,3 +34,15 @@ describe('keepSavedCopyFresh', () => {
     expect(offline.sync).toHaveBeenCalledTimes(4);
   });
 });
+
+describe('appShell.link', () => {
+  it('keeps the collection shown in every link, and none for the default', async () => {
+    const { appShell } = await import('./app-shell.svelte');
+    const { collections } = await import('./collections.svelte');
+    collections.choose('holidays');
+    expect(appShell.link('/library')).toBe('/library?collection=holidays');
+    expect(appShell.link('/')).toBe('/?collection=holidays');
+    collections.choose('default');
+    expect(appShell.link('/duplicates')).toBe('/duplicates');
+  });
+});
