@@ -31,6 +31,24 @@ describe('ResultGrid', () => {
     expect(screen.getByRole('button', { name: '2. picture-3.jpg, score 0.800' })).toBeTruthy();
   });
 
+  it('adds "+N" to the name of a picture stored as several identical files, naming the others', () => {
+    const copies: ResultHit = {
+      ...hit(4, 0.9),
+      path: '/photos/dog-copy.jpg',
+      paths: ['/photos/dog-copy.jpg', '/photos/dog.jpg', '/photos/old/dog.jpg']
+    };
+    render(ResultGrid, { hits: [copies, hit(5, 0.5)], onopen: () => {} });
+    const more = screen.getByTestId('more-paths');
+    expect(more.textContent).toBe('+2');
+    expect(more.closest('.name')!.textContent).toContain('dog-copy.jpg');
+    expect(more.getAttribute('title')).toBe('Also: /photos/dog.jpg, /photos/old/dog.jpg');
+    expect(
+      screen.getByRole('button', { name: /^1\. dog-copy\.jpg \+2 identical files, score/ })
+    ).toBeTruthy();
+    // One file: no count.
+    expect(screen.getAllByTestId('more-paths')).toHaveLength(1);
+  });
+
   it('keeps one result in the tab order and moves focus with the arrow keys, Home and End', async () => {
     render(ResultGrid, { hits, onopen: () => {} });
     const buttons = screen.getAllByRole('button');
@@ -219,6 +237,21 @@ describe('ResultGrid', () => {
       render(ResultGrid, { hits: near, onopen: () => {}, model: bands });
       // Against 1.000 both would be "weaker"; against 0.70 neither is.
       expect(screen.queryByRole('separator')).toBeNull();
+    });
+
+    it('does not claim "no close match" when the close matches are what is hidden', () => {
+      resultHiding.set({ hideQuery: true, hideCopies: true });
+      // The query and its two copies are the close matches; only a weak picture remains.
+      const copiesOnly = [
+        hashed(hit(1, 1), '0000000000000000', true),
+        hashed(hit(2, 0.97), '0000000000000003'),
+        hashed(hit(3, 0.95), '0000000000000007'),
+        hashed(hit(5, 0.5), '00000000000000ff')
+      ];
+      render(ResultGrid, { hits: copiesOnly, onopen: () => {}, model: bands });
+      const divider = screen.getByRole('separator');
+      expect(divider.textContent).not.toContain('No close match');
+      expect(divider.textContent?.trim()).toBe('Weaker matches (3 close matches hidden)');
     });
 
     it('says honestly what decides copies for a model without bands', () => {
