@@ -43,6 +43,8 @@ describe('DuplicateGroupCard', () => {
     expect(ontrash).not.toHaveBeenCalled();
     const dialog = screen.getByRole('alertdialog', { name: 'Move 1 file to the trash?' });
     expect(dialog.textContent).toContain('Nothing is deleted');
+    expect(dialog.textContent).toContain('It is moved into');
+    expect(dialog.textContent).not.toContain('They are');
     await fireEvent.click(within(dialog).getByRole('button', { name: 'Move 1 file' }));
     expect(ontrash).toHaveBeenCalledWith(['/p/a-small.jpg']);
   });
@@ -54,5 +56,28 @@ describe('DuplicateGroupCard', () => {
     for (const box of screen.getAllByRole('checkbox')) await fireEvent.click(box);
     await fireEvent.click(screen.getByRole('button', { name: 'Move 2 files to trash…' }));
     expect(screen.getByRole('alertdialog').textContent).toContain('none of them will stay');
+    expect(screen.getByRole('alertdialog').textContent).toContain('They are moved into');
+  });
+
+  it('shows when each file changed to the second, so "the oldest file" can be checked', () => {
+    const g = group('same-bytes');
+    g.members = [member(1, ['/p/a.png', '/p/b.png'], 400, 'png')];
+    g.members[0]!.modified = {
+      '/p/a.png': new Date(2021, 4, 6, 10, 20, 30).getTime(),
+      '/p/b.png': new Date(2021, 4, 6, 10, 20, 45).getTime()
+    };
+    render(DuplicateGroupCard, { group: g, ontrash: async () => {} });
+    const dates = screen.getAllByTestId('file-date').map((d) => d.textContent ?? '');
+    expect(dates[0]).toMatch(/10:20:30/);
+    expect(dates[1]).toMatch(/10:20:45/);
+  });
+
+  it('offers line breaks after each "/" of a path, not inside a name', () => {
+    render(DuplicateGroupCard, { group: group('same-picture'), ontrash: async () => {} });
+    const path = screen
+      .getByRole('checkbox', { name: /a-small/ })
+      .parentElement!.querySelector('.path')!;
+    expect(path.textContent).toContain('/p/a-small.jpg');
+    expect(path.querySelectorAll('wbr')).toHaveLength(2);
   });
 });
