@@ -42,7 +42,14 @@ export class ServerClient {
   readonly base: string;
   private readonly token: string | undefined;
 
-  constructor(readonly server: RunningServer) {
+  /**
+   * @param dataDir the data directory the server was found in (as this command resolved it), so
+   *   messages can spell out a restart of the same server.
+   */
+  constructor(
+    readonly server: RunningServer,
+    readonly dataDir?: string
+  ) {
     this.base = baseUrlOf(server.url);
     // The caller's own token wins; a server started with one recorded it for its owner.
     this.token = process.env.LOOKALIKE_ADMIN_TOKEN || server.adminToken;
@@ -284,7 +291,7 @@ async function pinnedCertificate(server: RunningServer): Promise<X509Certificate
 /** The server holding the data directory, if a live `serve` recorded itself there. */
 export async function runningServerFor(config: Config): Promise<ServerClient | undefined> {
   const server = await findRunningServer(config.dataDir);
-  return server ? new ServerClient(server) : undefined;
+  return server ? new ServerClient(server, config.dataDir) : undefined;
 }
 
 /**

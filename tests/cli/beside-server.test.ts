@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_FILE } from '../../server/data-dir-lock';
 import {
@@ -28,6 +28,9 @@ afterAll(async () => {
   }
   await cleanupCliTempDirs();
 });
+
+/** `text` matched literally inside a RegExp. */
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function serve(dataDir: string, env: Record<string, string>) {
   const cli = await startCli(['serve', '--model', 'tiny', '--port', '0', '--batch-size', '1'], {
@@ -113,8 +116,12 @@ describe('the CLI beside a running serve', () => {
       /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) indexes only inside its LOOKALIKE_IMAGE_ROOTS \(\S+\), which do not include \S+\. Either stop it/m
     );
     // The restart line keeps the server's roots and adds the folder.
-    expect(r.stderr).toContain(
-      `  LOOKALIKE_IMAGE_ROOTS=${await realpath(images)}:${real} npx lookalike serve\n`
+    // ...and the port and data directory, so the pasted line restarts this server, not another.
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `\\n  PORT=\\d+ LOOKALIKE_DATA_DIR=${escape(resolve(dataDir))} ` +
+          `LOOKALIKE_IMAGE_ROOTS=${escape(`${await realpath(images)}:${real}`)} npx lookalike serve\\n`
+      )
     );
     const count = await cli(['count', '--model', 'tiny']);
     expect(count.code, output(count)).toBe(0);
@@ -259,8 +266,11 @@ describe('index beside a serve started without LOOKALIKE_IMAGE_ROOTS', () => {
     expect(r.stderr).toMatch(
       /^lookalike: The running `lookalike serve` on \S+ \(pid \d+\) was started without LOOKALIKE_IMAGE_ROOTS, so it may index no folder\. Either stop it \(Ctrl-C in its terminal, or kill \d+\)/m
     );
-    expect(r.stderr).toContain(
-      `\n  LOOKALIKE_IMAGE_ROOTS=${await realpath(images)} npx lookalike serve\n`
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `\\n  PORT=\\d+ LOOKALIKE_DATA_DIR=${escape(resolve(dataDir))} ` +
+          `LOOKALIKE_IMAGE_ROOTS=${escape(await realpath(images))} npx lookalike serve\\n`
+      )
     );
     expect(r.stderr).toMatch(/or stop it and run this command on its own/);
     const count = await runCli(['count'], { dataDir });

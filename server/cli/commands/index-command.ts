@@ -1,7 +1,9 @@
 import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import cliProgress, { type Options as BarOptions, type Params } from 'cli-progress';
 import { Command } from 'commander';
 import { counterLabel, JOB_COUNTERS } from '#core/job-counters';
+import { SETTINGS } from '../../config';
 import { UserError } from '../../errors';
 import type { JobRecord } from '../../stores/catalog';
 import { configFrom, openCollection, withCollectionOption, withModelOptions } from '../options';
@@ -239,7 +241,11 @@ function serverHost(server: ServerClient, options: IndexOptions): JobHost {
  */
 export function outsideRootsHelp(server: ServerClient, folder: string): string {
   const roots = server.server.imageRoots ?? [];
-  const restart = `LOOKALIKE_IMAGE_ROOTS=${shellWord([...roots, folder].join(':'))} npx lookalike serve`;
+  const restart = [
+    ...sameServerSettings(server),
+    `LOOKALIKE_IMAGE_ROOTS=${shellWord([...roots, folder].join(':'))}`,
+    'npx lookalike serve'
+  ].join(' ');
   const why =
     roots.length === 0
       ? 'was started without LOOKALIKE_IMAGE_ROOTS, so it may index no folder'
@@ -250,6 +256,21 @@ export function outsideRootsHelp(server: ServerClient, folder: string): string {
     `  ${restart}\n` +
     'or stop it and run this command on its own (it then indexes in this process).'
   );
+}
+
+/**
+ * The settings that make a restarted `serve` the same server: its port and its data directory
+ * where they are not the defaults (pasted without them, the line would start another server on
+ * port 5000 over ./data). Other settings are the user's to keep, as the message says.
+ */
+function sameServerSettings(server: ServerClient): string[] {
+  const settings: string[] = [];
+  const url = new URL(server.server.url);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  if (port !== SETTINGS.port.fallback) settings.push(`PORT=${port}`);
+  if (server.dataDir && resolve(server.dataDir) !== resolve(SETTINGS.dataDir.fallback))
+    settings.push(`LOOKALIKE_DATA_DIR=${shellWord(resolve(server.dataDir))}`);
+  return settings;
 }
 
 /** `text` as one shell word: quoted only when it has to be. */
