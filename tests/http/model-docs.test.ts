@@ -183,12 +183,23 @@ describe('OpenAPI and docs', () => {
     }
   });
 
+  it('leads the docs page back to the app, in both colour schemes', async () => {
+    const html = await (await s.app.request('/api/docs')).text();
+    const bar = /<nav[^>]*class="back"[^>]*>\s*<a href="\/">← Lookalike<\/a>/.exec(html);
+    expect(bar, 'a link back to the app above Swagger UI').not.toBeNull();
+    expect(html.indexOf('class="back"')).toBeLessThan(html.indexOf('id="swagger-ui"'));
+    expect(html).toContain('prefers-color-scheme: dark');
+  });
+
   it('serves Swagger UI whose assets are all local', async () => {
     const res = await s.app.request('/api/docs');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await res.text();
-    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    // Every asset is local; "/" is the link back to the app (tested above).
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)]
+      .map((m) => m[1]!)
+      .filter((ref) => ref !== '/');
     expect(refs.length).toBeGreaterThanOrEqual(4);
     for (const ref of refs) {
       expect(ref, 'no CDN').toMatch(/^\/api\/docs\//);

@@ -24,7 +24,19 @@ const PAGE = `<!doctype html>
     <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css" />
     <link rel="icon" type="image/png" href="/api/docs/assets/favicon-32x32.png" sizes="32x32" />
     <style>
-      body { margin: 0 }
+      /* The app's colours (src/app.css), copied: this page does not load the app's stylesheet. */
+      :root { color-scheme: light dark; --bg: #f7f7f8; --fg: #1a1c1f; --border: #c9ccd1; --accent: #1d4ed8 }
+      @media (prefers-color-scheme: dark) {
+        :root { --bg: #111317; --fg: #e8eaed; --border: #3b414b; --accent: #8fb3ff }
+        /* Swagger UI has no dark theme: invert it, turning hues back so method colours stay. */
+        #swagger-ui { filter: invert(0.9) hue-rotate(180deg) }
+        #swagger-ui img { filter: invert(1) hue-rotate(180deg) }
+      }
+      body { margin: 0; background: var(--bg); color: var(--fg) }
+      /* The way back to the app: this page is otherwise a dead end in the installed app. */
+      .back { padding: 10px 12px; border-bottom: 1px solid var(--border); font: 600 16px/1.4 system-ui, sans-serif }
+      .back a { color: var(--accent); text-decoration: none; display: inline-block; padding: 4px 0 }
+      .back a:hover, .back a:focus-visible { text-decoration: underline }
       /* A phone: nothing wider than the screen; code and tables scroll inside themselves. */
       .swagger-ui .wrapper { padding: 0 12px; max-width: 100%; box-sizing: border-box }
       .swagger-ui pre, .swagger-ui .highlight-code, .swagger-ui .model-box { max-width: 100%; overflow-x: auto }
@@ -42,6 +54,7 @@ const PAGE = `<!doctype html>
     </style>
   </head>
   <body>
+    <nav class="back" aria-label="Lookalike"><a href="/">← Lookalike</a></nav>
     <div id="swagger-ui"></div>
     <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
     <script src="/api/docs/init.js"></script>
