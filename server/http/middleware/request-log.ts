@@ -18,8 +18,10 @@ export function requestLogging(base: Logger): MiddlewareHandler<AppEnv>[] {
         status: c.res.status,
         ms: Math.round((performance.now() - started) * 10) / 10
       };
-      // The web app's files are many and dull; API calls are what an operator wants to see.
-      if (c.req.path.startsWith('/api/') || c.res.status >= 400) log.info(entry, 'request');
+      // What changes things and what went wrong is what an operator wants to see; successful
+      // reads (the web app's files, every thumbnail a page shows) are many and dull.
+      const read = c.req.method === 'GET' || c.req.method === 'HEAD';
+      if (!read || c.res.status >= 400) log.info(entry, 'request');
       else log.debug(entry, 'request');
     }
   ];
