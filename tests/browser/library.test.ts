@@ -140,6 +140,18 @@ describe.skipIf(!hasChromium)('Library screen in Chromium', () => {
     expect(asked!.width).toBeGreaterThan(row!.width * 0.8);
     await saveScreenshot(page, 'library-phone-dark-remove');
     await question.getByRole('button', { name: 'Keep it' }).click();
+    // "New collection…" open: its model list (long option labels) stays within the phone.
+    await page.getByText('New collection…').click();
+    const models = page.getByRole('combobox', { name: 'Model' });
+    await models.waitFor();
+    const wide = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      inner: window.innerWidth
+    }));
+    expect(wide.scroll).toBeLessThanOrEqual(wide.inner);
+    const select = await models.boundingBox();
+    expect(select!.x + select!.width).toBeLessThanOrEqual(390);
+    await saveScreenshot(page, 'library-phone-dark-new-collection');
     await page.close();
   }, 60_000);
 
