@@ -118,7 +118,11 @@ describe('lookalike index / count / search / duplicates / drop', () => {
     const table = await cli('search', photos.c);
     const json = await cli('search', photos.b, '-k', '3', '--json');
     expect(table.code, output(table)).toBe(0);
-    const rows = table.stdout.trim().split('\n');
+    const lines = table.stdout.trim().split('\n');
+    // A picture's other files follow its row on "also" lines: here a's copy.
+    const also = lines.filter((line) => /^\s+also /.test(line));
+    expect(also.map((line) => line.trim())).toEqual([`also ${photos.copyOfA}`]);
+    const rows = lines.filter((line) => !also.includes(line));
     expect(rows[0]).toMatch(/^\s*rank\s+score\s+path$/);
     expect(rows).toHaveLength(1 + 4); // header + every picture (k = 10 > 4)
     const [rank, score, path] = rows[1]!.trim().split(/\s+/);
