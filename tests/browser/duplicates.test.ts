@@ -186,6 +186,12 @@ describe.skipIf(!hasChromium)('Duplicates screen in Chromium', () => {
     });
     await page.goto(`${server.url}/duplicates`);
     await expect.poll(() => members(page).count(), { timeout: 30_000 }).toBe(3);
+    // The cards share the wide row (no empty columns beside them), so paths have the room.
+    for (const box of await members(page).evaluateAll((cards) =>
+      cards.map((card) => card.getBoundingClientRect().width)
+    )) {
+      expect(box).toBeGreaterThan(320);
+    }
     await saveScreenshot(page, 'duplicates-desktop-dark');
 
     await server.stop();
