@@ -127,6 +127,9 @@ describe('OpenAPI and docs', () => {
     '/api/duplicates': ['get'],
     '/api/trash': ['get', 'post'],
     '/api/trash/{id}/restore': ['post'],
+    '/api/library/folders': ['delete', 'get'],
+    '/api/library/folders/reindex': ['post'],
+    '/api/library/folders/watch': ['put'],
     '/api/model': ['get'],
     '/api/model/file': ['get'],
     '/api/models': ['get'],
@@ -162,6 +165,11 @@ describe('OpenAPI and docs', () => {
     expect(doc.paths['/api/search']!.post!.security).toBeUndefined();
     expect(doc.paths['/api/collections']!.post!.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/collections/{name}']!.delete!.security).toEqual([{ bearerAuth: [] }]);
+    // The Library's writes take the token like every other change.
+    expect(doc.paths['/api/library/folders']!.delete!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/library/folders/watch']!.put!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/library/folders/reindex']!.post!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/api/library/folders']!.get!.security).toBeUndefined();
     // Every collection-scoped endpoint documents the optional `collection` query.
     const scoped = Object.entries(doc.paths).filter(
       // GET /api/models lists what a new collection can use: no collection is involved.
