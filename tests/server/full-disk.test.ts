@@ -116,7 +116,7 @@ beforeAll(async () => {
         LOOKALIKE_MODEL_CACHE: TEST_MODEL_CACHE,
         LOOKALIKE_DATA_DIR: join(disk, 'data'),
         LOOKALIKE_IMAGE_ROOTS: images,
-        LOG_LEVEL: 'info' // a line per request: the log fills and fails first
+        LOG_LEVEL: 'debug' // a line per request, reads included: the log fills and fails first
       },
       stdio: ['ignore', 'ignore', stderr]
     }
