@@ -194,30 +194,22 @@ export class SearchSession {
     return entry.result;
   }
 
-  private async searchWith(vector: Float32Array, run: number): Promise<void> {
-    this.phase = 'searching';
-    this.error = undefined;
-    try {
-      const outcome = await this.#deps.search(vector, this.topK);
-      const hits = await this.#marked(outcome.hits);
-      if (run !== this.#run) return;
-      this.hits = hits;
-      this.source = outcome.source;
-      this.searchMs = outcome.tookMs;
-      this.phase = 'done';
-    } catch (error) {
-      if (run !== this.#run) return;
-      this.fail(error);
-    }
+  private searchWith(vector: Float32Array, run: number): Promise<void> {
+    return this.#show(run, () => this.#deps.search(vector, this.topK));
   }
 
-  async #searchOnServer(reason: ServerEncodeReason, run: number): Promise<void> {
+  #searchOnServer(reason: ServerEncodeReason, run: number): Promise<void> {
     const query = this.query;
-    if (!query) return;
+    if (!query) return Promise.resolve();
+    return this.#show(run, () => this.#deps.searchImage(query.blob, this.topK, reason));
+  }
+
+  /** Runs one search and shows its results, unless a newer run has started meanwhile. */
+  async #show(run: number, search: () => Promise<SearchOutcome>): Promise<void> {
     this.phase = 'searching';
     this.error = undefined;
     try {
-      const outcome = await this.#deps.searchImage(query.blob, this.topK, reason);
+      const outcome = await search();
       const hits = await this.#marked(outcome.hits);
       if (run !== this.#run) return;
       this.hits = hits;
