@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
   openSearchPage,
+  PHONE_AND_DESKTOP,
   resultItems,
   startSearchFixture,
   type SearchFixture
@@ -15,11 +16,6 @@ import {
  */
 
 const PICTURES = 12;
-
-const SIZES = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false }
-] as const;
 
 /** Where the first result is, and the page's scroll state, when the results are in. */
 async function firstResultBox(page: Page) {
@@ -47,7 +43,7 @@ describe.skipIf(!hasChromium)('layout: results first', () => {
     await fixture?.close();
   });
 
-  for (const size of SIZES) {
+  for (const size of PHONE_AND_DESKTOP) {
     it(`shows the first result without scrolling at ${size.viewport.width}×${size.viewport.height}`, async () => {
       const context = await fixture.browser.newContext({
         baseURL: fixture.server.url,

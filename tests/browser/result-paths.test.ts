@@ -7,6 +7,7 @@ import { hammingDistance, SAME_PICTURE_HAMMING } from '#core/dhash';
 import type { SearchResponse } from '../../src/lib/api/types';
 import {
   hasChromium,
+  indexImageRoot,
   launchChromium,
   saveScreenshot,
   startAppServer,
@@ -19,27 +20,6 @@ import { writeScenes } from '../http/helpers';
  * re-encoded copies of it can be hidden, and the choice is kept on the device. Real server, real
  * Chromium, the tiny model (no score bands: copies are told by the difference hash alone).
  */
-
-async function indexAll(server: AppServer): Promise<void> {
-  const started = await fetch(`${server.url}/api/index`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ path: server.imagesRoot })
-  });
-  if (started.status !== 202) throw new Error(`index: ${started.status} ${await started.text()}`);
-  const { jobId } = (await started.json()) as { jobId: string };
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const job = (await (await fetch(`${server.url}/api/index/${jobId}`)).json()) as {
-      state: string;
-    };
-    if (job.state === 'done') return;
-    if (['failed', 'cancelled', 'interrupted'].includes(job.state)) {
-      throw new Error(`index job ended ${job.state}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`index job ${jobId} did not finish`);
-}
 
 const resultButtons = (page: Page) => page.locator('ol[aria-label^="Results"] > li > button');
 /** The results shown, as "rank. file name". */
@@ -68,7 +48,7 @@ describe.skipIf(!hasChromium)('all paths of a picture, and hiding the query and 
       resized,
       await sharp(scenes[1]!).resize(120, 90).jpeg({ quality: 70 }).toBuffer()
     );
-    await indexAll(server);
+    await indexImageRoot(server);
     browser = await launchChromium();
     context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block' });
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
   openSearchPage,
+  PHONE_AND_DESKTOP,
   resultItems,
   startSearchFixture,
   type SearchFixture
@@ -17,10 +18,6 @@ import {
  */
 
 const PICTURES = 12;
-const SIZES = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false }
-] as const;
 const SCHEMES = ['light', 'dark'] as const;
 
 const DIR = resolve('test-results/screenshots');
@@ -60,7 +57,7 @@ describe.skipIf(!hasChromium)('every screen, phone and desktop, light and dark',
     await fixture?.close();
   });
 
-  for (const size of SIZES) {
+  for (const size of PHONE_AND_DESKTOP) {
     for (const scheme of SCHEMES) {
       it(`${size.name} ${scheme}`, async () => {
         const context = await fixture.browser.newContext({

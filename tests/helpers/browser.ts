@@ -154,6 +154,12 @@ export async function waitForModel(
     .waitFor({ timeout: options.timeout ?? 120_000 });
 }
 
+/** The two screens the page is judged on: a 390×844 phone (touch) and a 1280×800 desktop. */
+export const PHONE_AND_DESKTOP = [
+  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
+  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false }
+] as const;
+
 const FINISHED = ['done', 'failed', 'cancelled', 'interrupted'];
 
 /** Indexes the server's image root through the HTTP API, as the page's users would. */
