@@ -8,6 +8,7 @@ import {
   hasChromium,
   launchChromium,
   saveScreenshot,
+  searchThroughFileInput,
   startAppServer,
   type AppServer
 } from '../helpers/browser';
@@ -58,17 +59,7 @@ describe.skipIf(!hasChromium)('installable, offline-capable app in Chromium', ()
 
   /** Searches with a file through the page's own file input; returns the result ids in order. */
   async function searchWith(file: string): Promise<number[]> {
-    const input = page.getByTestId('file-input');
-    await expect.poll(() => input.isEnabled(), { timeout: 120_000 }).toBe(true);
-    // The summary of the previous search is replaced, not updated: mark it to wait for the next.
-    await page.evaluate(() =>
-      document.querySelector('[data-testid="search-summary"]')?.setAttribute('data-old', '')
-    );
-    await input.setInputFiles(file);
-    const summary = page.locator('[data-testid="search-summary"]:not([data-old])');
-    const failure = page.getByTestId('search-error');
-    await summary.or(failure).first().waitFor({ timeout: 120_000 });
-    if (await failure.count()) throw new Error(`Search failed: ${await failure.textContent()}`);
+    await searchThroughFileInput(page, file);
     return page.$$eval('ol[aria-label^="Results"] img', (images) =>
       images.map((img) =>
         Number(/\/api\/images\/(\d+)\/thumb/.exec(img.getAttribute('src') ?? '')?.[1])

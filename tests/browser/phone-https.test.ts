@@ -2,7 +2,13 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, saveScreenshot, waitForModel } from '../helpers/browser';
+import {
+  hasChromium,
+  launchChromium,
+  saveScreenshot,
+  searchThroughFileInput,
+  waitForModel
+} from '../helpers/browser';
 import {
   cleanupCliTempDirs,
   cliTempDir,
@@ -58,17 +64,7 @@ const resultNames = (page: Page) =>
 
 /** Searches with a file through the page's own file input; returns the results' file names. */
 async function searchWith(page: Page, file: string): Promise<(string | null)[]> {
-  const input = page.getByTestId('file-input');
-  await expect.poll(() => input.isEnabled(), { timeout: 120_000 }).toBe(true);
-  // The summary of the previous search is replaced, not updated: mark it to wait for the next.
-  await page.evaluate(() =>
-    document.querySelector('[data-testid="search-summary"]')?.setAttribute('data-old', '')
-  );
-  await input.setInputFiles(file);
-  const summary = page.locator('[data-testid="search-summary"]:not([data-old])');
-  const failure = page.getByTestId('search-error');
-  await summary.or(failure).first().waitFor({ timeout: 120_000 });
-  if (await failure.count()) throw new Error(`Search failed: ${await failure.textContent()}`);
+  await searchThroughFileInput(page, file);
   return resultNames(page);
 }
 

@@ -12,6 +12,7 @@ import {
   type Locator,
   type Page
 } from 'playwright-core';
+import { expect } from 'vitest';
 import { loadConfig } from '../../server/config';
 import { createApp } from '../../server/http/app';
 import { createRuntime, type Runtime } from '../../server/runtime';
@@ -152,6 +153,24 @@ export async function waitForModel(
   await page
     .locator(`[data-testid="app-status"]${backend}${model}`)
     .waitFor({ timeout: options.timeout ?? 120_000 });
+}
+
+/**
+ * Searches with a file through the page's own file input, as a user picking one does, and waits
+ * for that search's results (or throws its error).
+ */
+export async function searchThroughFileInput(page: Page, file: string): Promise<void> {
+  const input = page.getByTestId('file-input');
+  await expect.poll(() => input.isEnabled(), { timeout: 120_000 }).toBe(true);
+  // The summary of the previous search is replaced, not updated: mark it to wait for the next.
+  await page.evaluate(() =>
+    document.querySelector('[data-testid="search-summary"]')?.setAttribute('data-old', '')
+  );
+  await input.setInputFiles(file);
+  const summary = page.locator('[data-testid="search-summary"]:not([data-old])');
+  const failure = page.getByTestId('search-error');
+  await summary.or(failure).first().waitFor({ timeout: 120_000 });
+  if (await failure.count()) throw new Error(`Search failed: ${await failure.textContent()}`);
 }
 
 /** The two screens the page is judged on: a 390×844 phone (touch) and a 1280×800 desktop. */
